@@ -1,0 +1,123 @@
+"""The one interface every model backend implements.
+
+A backend turns a list of chat messages into a :class:`Completion`. It never decides outcomes
+like "refused": it reports what the provider said (text, reasoning, finish reason, block signal),
+and raises :class:`ModelCallError` for transport or HTTP failures so that the runner can retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+Origin = Literal["CN", "US", "EU", "FR", "UK", "AE", "KR", "JP", "IL", "CA", "OTHER", "UNKNOWN"]
+Tier = Literal["platform", "ai-native", "lab", "unknown"]
+
+
+class ModelInfo(BaseModel):
+    """Metadata the analysis uses; origin is data, never guessed from a name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    provider: str
+    model: str
+    company: str = "unknown"
+    origin: Origin = "UNKNOWN"
+    tier: Tier = "unknown"
+    open_weights: bool | None = None
+    release_date: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    system: str | dict[str, str] | None = None
+    max_concurrency: int | None = None
+    thinking: bool | None = None
+    notes: str = ""
+
+    def system_prompt(self, lang: str) -> str | None:
+        if isinstance(self.system, dict):
+            return self.system.get(lang) or self.system.get("en")
+        return self.system
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    max_tokens: int = 256
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    logprobs: int | None = None  # number of top alternatives per generated token, or None
+
+
+@dataclass
+class BlockInfo:
+    """A provider's content filter stopped the request; never retried."""
+
+    provider_code: str
+    where: Literal["input", "output", "unknown"]
+    message: str = ""
+
+
+@dataclass
+class Completion:
+    text: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    http_status: int | None = None
+    provider_code: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: float = 0.0
+    raw: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    omitted_params: list[str] = field(default_factory=list)
+    block: BlockInfo | None = None
+    # One dict per generated token position: alternative token text -> log probability.
+    top_logprobs: list[dict[str, float]] | None = None
+
+
+class ModelCallError(Exception):
+    """A call that did not produce a completion.
+
+    ``retryable`` errors (timeouts, resets, 408/409/429/5xx) are retried with backoff;
+    ``fatal`` ones (no balance, bad key) stop every remaining trial of that model.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        http_status: int | None = None,
+        provider_code: str | None = None,
+        retry_after: float | None = None,
+        fatal: bool = False,
+        raw: str = "",
+        request: dict[str, Any] | None = None,
+        latency_ms: float = 0.0,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.http_status = http_status
+        self.provider_code = provider_code
+        self.retry_after = retry_after
+        self.fatal = fatal
+        self.raw = raw
+        self.request = request or {}
+        self.latency_ms = latency_ms
+
+
+class Model(Protocol):
+    info: ModelInfo
+
+    async def generate(self, messages: list[Message], params: GenerateParams) -> Completion: ...
+
+    async def aclose(self) -> None: ...
