@@ -35,6 +35,12 @@ class ModelInfo(BaseModel):
     max_concurrency: int | None = None
     thinking: bool | None = None
     notes: str = ""
+    # Optional, added for the registry and the OpenAI-compatible backend (issue 3):
+    vllm: str | None = None  # Hugging Face repo id to serve with vLLM/SGLang, for open weights
+    ollama: str | None = None  # Ollama tag, for open weights
+    omit_params: tuple[str, ...] = ()  # sampling params this model rejects (never sent, recorded)
+    max_tokens_param: str | None = None  # overrides the preset's max-tokens parameter name
+    reasoning_model: bool = False  # always thinks; answers may be truncated by max_tokens
 
     def system_prompt(self, lang: str) -> str | None:
         if isinstance(self.system, dict):

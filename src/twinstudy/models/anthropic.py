@@ -1,0 +1,165 @@
+"""Native Anthropic Messages API backend (the OpenAI-compatible layer drops too much).
+
+``POST /v1/messages`` with ``x-api-key`` and ``anthropic-version: 2023-06-01``; system text is a
+top-level field; ``max_tokens`` is required; thinking blocks become ``Completion.reasoning``;
+``stop_reason: "refusal"`` is a block (streaming classifiers,
+https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-refusals).
+429, 529 (overloaded) and 5xx are retryable and honour ``retry-after``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError, ModelInfo
+from twinstudy.models.blocks import anthropic_block
+from twinstudy.models.openai_compat import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT_S,
+    RAW_ERROR_CHARS,
+    parse_retry_after,
+    read_api_key,
+    says_no_credit,
+)
+from twinstudy.models.presets import Preset, get_preset
+
+ANTHROPIC_VERSION = "2023-06-01"
+THINKING_BUDGET_TOKENS = 1024  # the documented minimum budget for extended thinking
+_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+class AnthropicModel:
+    """A :class:`~twinstudy.models.base.Model` over Anthropic's Messages API."""
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        preset: Preset | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.info = info
+        self._preset = preset or get_preset("anthropic")
+        self._base_url = (info.base_url or self._preset.base_url or "https://api.anthropic.com").rstrip("/")
+        self._url = self._base_url + ("/messages" if self._base_url.endswith("/v1") else "/v1/messages")
+        self._key_env = info.api_key_env or self._preset.api_key_env or "ANTHROPIC_API_KEY"
+        key = read_api_key(self._key_env, info.id)
+        self._secret = key or ""
+        self._client = httpx.AsyncClient(
+            headers={"x-api-key": self._secret, "anthropic-version": ANTHROPIC_VERSION,
+                     "content-type": "application/json", "accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            limits=httpx.Limits(max_connections=max_connections,
+                                max_keepalive_connections=max_connections, keepalive_expiry=60.0),
+            transport=transport,
+        )
+        self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
+
+    def __repr__(self) -> str:
+        return f"AnthropicModel(id={self.info.id!r}, base_url={self._base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def build_request(self, messages: list[Message], params: GenerateParams) -> tuple[dict[str, Any], list[str]]:
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        body: dict[str, Any] = {
+            "model": self.info.model,
+            "max_tokens": params.max_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in messages if m.role != "system"],
+        }
+        if system:
+            body["system"] = system
+        omitted: list[str] = []
+        thinking = bool(self.info.thinking)
+        if thinking:
+            body["thinking"] = {"type": "enabled", "budget_tokens": THINKING_BUDGET_TOKENS}
+            body["max_tokens"] = params.max_tokens + THINKING_BUDGET_TOKENS
+        if params.temperature is not None:
+            if thinking or "temperature" in self._refused:
+                omitted.append("temperature")
+            else:
+                body["temperature"] = params.temperature
+        if params.top_p is not None:
+            # Recent Claude models refuse temperature and top_p together; temperature wins.
+            if thinking or "top_p" in self._refused or "temperature" in body:
+                omitted.append("top_p")
+            else:
+                body["top_p"] = params.top_p
+        if params.seed is not None:
+            omitted.append("seed")
+        if params.logprobs is not None:
+            omitted.append("logprobs")
+        return body, omitted
+
+    async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
+        body, omitted = self.build_request(messages, params)
+        start = time.perf_counter()
+        try:
+            resp = await self._client.post(self._url, content=json.dumps(body, ensure_ascii=False).encode())
+        except httpx.TimeoutException as exc:
+            raise ModelCallError(f"{self.info.id}: no answer within the timeout ({type(exc).__name__})",
+                                 retryable=True, request=body,
+                                 latency_ms=(time.perf_counter() - start) * 1000) from None
+        except httpx.TransportError as exc:
+            raise ModelCallError(f"{self.info.id}: connection to {self._base_url} failed "
+                                 f"({type(exc).__name__})", retryable=True, request=body,
+                                 latency_ms=(time.perf_counter() - start) * 1000) from None
+        latency = (time.perf_counter() - start) * 1000
+        raw = self._redact(resp.text)
+        try:
+            parsed: Any = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        status = resp.status_code
+        if status >= 400 or not isinstance(parsed, dict):
+            raise self._error(status, parsed, raw, resp.headers, body, latency)
+        texts: list[str] = []
+        thoughts: list[str] = []
+        for block in parsed.get("content") or ():
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text":
+                texts.append(str(block.get("text", "")))
+            elif block.get("type") == "thinking":
+                thoughts.append(str(block.get("thinking", "")))
+        usage: dict[str, Any] = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
+        found = anthropic_block(parsed)
+        return Completion(
+            text="".join(texts), reasoning="\n".join(thoughts) if thoughts else None,
+            finish_reason=parsed.get("stop_reason"), http_status=status,
+            provider_code=found.provider_code if found else None,
+            tokens_in=usage.get("input_tokens"), tokens_out=usage.get("output_tokens"),
+            latency_ms=latency, raw=raw, request=body, omitted_params=omitted, block=found,
+        )
+
+    def _error(self, status: int, parsed: Any, raw: str, headers: httpx.Headers,
+               body: dict[str, Any], latency: float) -> ModelCallError:
+        err = parsed.get("error") if isinstance(parsed, dict) else None
+        etype = str(err.get("type", "")) if isinstance(err, dict) else ""
+        msg = str(err.get("message", "")) if isinstance(err, dict) else ""
+        detail = f"HTTP {status}" + (f" {etype}" if etype else "") + (f": {msg[:RAW_ERROR_CHARS]}" if msg else "")
+        common: dict[str, Any] = {"http_status": status, "provider_code": etype or None, "raw": raw,
+                                  "request": body, "latency_ms": latency}
+        if status < 400:
+            return ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not a message",
+                                  retryable=True, **common)
+        if status in (401, 403):
+            return ModelCallError(f"{self.info.id}: check that {self._key_env} holds a valid key ({detail})",
+                                  retryable=False, fatal=True, **common)
+        if status == 402 or "credit balance" in msg.lower() or says_no_credit(etype, msg):
+            return ModelCallError(f"{self.info.id}: out of credit: top up the account, then run again "
+                                  f"({detail})", retryable=False, fatal=True, **common)
+        return ModelCallError(f"{self.info.id}: {detail}", retryable=status in _RETRYABLE_STATUS or status >= 500,
+                              retry_after=parse_retry_after(headers), **common)
+
+    def _redact(self, text: str) -> str:
+        if self._secret and self._secret in text:
+            return text.replace(self._secret, "[REDACTED]")
+        return text
