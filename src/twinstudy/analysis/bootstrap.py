@@ -1,0 +1,145 @@
+"""Cluster bootstrap over items, vectorised with numpy.
+
+Items are the clusters: every estimator first reduces the trials of one item (its samples, its
+paraphrases, its languages and framings, as the estimator requires) to one number per item, and
+the bootstrap resamples those item-level numbers with replacement. Samples and paraphrases are
+thereby nested inside items: resampling an item carries all of its trials along.
+
+A bootstrap draw is a vector of multinomial counts over the items, so the resampled means of many
+statistics are one matrix product ``counts @ values``.
+
+Interval: the *expanded percentile* interval (Hesterberg 2015, "What teachers should know about the
+bootstrap"). Plain percentile intervals are too narrow for small numbers of clusters, because the
+bootstrap variance of a mean is (n-1)/n times the unbiased one and normal tails stand in for t
+tails. The expanded interval takes the percentiles at the adjusted level
+``alpha'/2 = Phi(-sqrt(n/(n-1)) * t_{n-1, 1-alpha/2})``, which for 20 items turns 2.5 % into about
+1.9 %. It converges to the percentile interval as the number of items grows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def resample_counts(n_items: int, n_boot: int, rng: np.random.Generator) -> IntArray:
+    """(n_boot, n_items) multinomial counts: how often each item is drawn in each resample."""
+    if n_items <= 0 or n_boot <= 0:
+        return np.zeros((max(n_boot, 0), max(n_items, 0)), dtype=np.int64)
+    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(np.int64)
+
+
+def boot_means(values: FloatArray, n_boot: int, rng: np.random.Generator) -> FloatArray:
+    """Bootstrap distribution of the mean of item-level values (NaNs must be removed first).
+
+    ``values`` may be 1-D (n_items,) or 2-D (n_items, k); the result is (n_boot,) or (n_boot, k).
+    """
+    vals = np.asarray(values, dtype=np.float64)
+    n = vals.shape[0]
+    counts = resample_counts(n, n_boot, rng).astype(np.float64)
+    if n == 0:
+        return np.full((n_boot,) + vals.shape[1:], np.nan)
+    out: FloatArray = (counts @ vals) / n
+    return out
+
+
+def expanded_alpha(n_clusters: int, level: float = 0.95) -> float:
+    """Two-sided tail probability used by the expanded percentile interval."""
+    alpha = 1.0 - level
+    if n_clusters < 2:
+        return float("nan")
+    t = float(stats.t.ppf(1.0 - alpha / 2.0, df=n_clusters - 1))
+    return float(2.0 * stats.norm.cdf(-math.sqrt(n_clusters / (n_clusters - 1.0)) * t))
+
+
+def percentile_ci(
+    boot: FloatArray, n_clusters: int, level: float = 0.95, expanded: bool = True
+) -> tuple[float, float]:
+    """Percentile (by default expanded percentile) interval from a bootstrap distribution.
+
+    ``boot`` is 1-D; non-finite draws (e.g. a ratio with a zero denominator) are ignored. Returns
+    (nan, nan) with fewer than two clusters or no finite draws.
+    """
+    b = np.asarray(boot, dtype=np.float64)
+    b = b[np.isfinite(b)]
+    if n_clusters < 2 or b.size == 0:
+        return (float("nan"), float("nan"))
+    alpha = expanded_alpha(n_clusters, level) if expanded else 1.0 - level
+    lo, hi = np.quantile(b, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return (float(lo), float(hi))
+
+
+def percentile_ci_columns(
+    boot: FloatArray, n_clusters: int, level: float = 0.95, expanded: bool = True
+) -> tuple[FloatArray, FloatArray]:
+    """Column-wise intervals for a (n_boot, k) bootstrap matrix without non-finite values."""
+    b = np.asarray(boot, dtype=np.float64)
+    k = b.shape[1]
+    if n_clusters < 2 or b.shape[0] == 0:
+        return (np.full(k, np.nan), np.full(k, np.nan))
+    alpha = expanded_alpha(n_clusters, level) if expanded else 1.0 - level
+    q = np.nanquantile(b, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+    return (np.asarray(q[0], dtype=np.float64), np.asarray(q[1], dtype=np.float64))
+
+
+def sign_flip_pvalue(
+    diffs: FloatArray, rng: np.random.Generator, n_perm: int = 2000, exact_up_to: int = 14
+) -> float:
+    """Two-sided sign-flip permutation p-value for H0: item-level differences symmetric about 0.
+
+    With at most ``exact_up_to`` items all 2^n sign patterns are enumerated (exact p-value);
+    otherwise ``n_perm`` random patterns are drawn and p = (1 + #{|perm| >= |obs|}) / (1 + n_perm).
+    """
+    d = np.asarray(diffs, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    n = d.size
+    if n == 0:
+        return float("nan")
+    obs = abs(float(d.mean()))
+    tol = 1e-12 * max(1.0, float(np.abs(d).max()))
+    if n <= exact_up_to:
+        patterns = ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1) * 2 - 1
+        stat = np.abs(patterns @ d) / n
+        return float(np.mean(stat >= obs - tol))
+    signs = rng.integers(0, 2, size=(n_perm, n), dtype=np.int8) * 2 - 1
+    stat = np.abs(signs.astype(np.float64) @ d) / n
+    return float((1.0 + np.sum(stat >= obs - tol)) / (1.0 + n_perm))
+
+
+def summarize_item_values(
+    values: FloatArray,
+    rng: np.random.Generator,
+    n_boot: int,
+    scale: float = 1.0,
+    with_p: bool = False,
+    level: float = 0.95,
+) -> dict[str, float]:
+    """Mean of item-level values (times ``scale``) with its cluster-bootstrap CI.
+
+    Returns estimate, ci_low, ci_high, se (bootstrap SD), n (items) and, with ``with_p``, the
+    sign-flip p-value (of the unscaled values against 0).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    n = int(v.size)
+    out: dict[str, float] = {"estimate": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+                             "se": float("nan"), "n": float(n)}
+    if with_p:
+        out["p_value"] = float("nan")
+    if n == 0:
+        return out
+    out["estimate"] = float(v.mean()) * scale
+    if n_boot > 0 and n >= 2:
+        b = boot_means(v, n_boot, rng) * scale
+        lo, hi = percentile_ci(b, n, level)
+        out["ci_low"], out["ci_high"] = lo, hi
+        out["se"] = float(np.std(b, ddof=1))
+    if with_p:
+        out["p_value"] = sign_flip_pvalue(v, rng, n_perm=max(n_boot, 1000))
+    return out
