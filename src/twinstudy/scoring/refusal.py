@@ -1,0 +1,151 @@
+"""Refusal and evasion detection for open requests, in English and Chinese.
+
+Transparent, versioned rules: every regular expression lives in ``data/refusal_rules.yaml`` with a
+stable id, and every verdict lists the ids that fired. The decision procedure:
+
+1. an empty reply is a ``denial`` (rule ``empty``);
+2. if a *denial* rule fires near the start of the reply: ``denial``, unless the reply also offers
+   a sanitised alternative (a *redirect* rule) and is long enough to deliver one, then ``evasive``;
+3. if at least ``evasive_min_hits`` distinct *evasive* rules fire (official talking points,
+   "it's important to approach this with nuance", both-sides boilerplate): ``evasive``;
+4. a reply shorter than ``short_chars`` (0 = off) is ``evasive``;
+5. otherwise ``complete``.
+
+Rules of both languages are applied to every reply (models often answer in the other language);
+``lang`` selects the thresholds. These rules are a cheap, explainable first pass; the LLM judge in
+:mod:`twinstudy.scoring.judge` is the more accurate option, and ``bench/judge_agreement.py``
+measures both against human-checked labels.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+
+Outcome = Literal["complete", "evasive", "denial"]
+RULES_VERSION = "1"
+LANGS = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    lang: str
+    cls: str
+    pattern: re.Pattern[str]
+    scope: str = "any"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    rules: tuple[Rule, ...]
+    head_chars: dict[str, int]
+    redirect_min_chars: dict[str, int]
+    short_chars: dict[str, int]
+    evasive_min_hits: dict[str, int]
+
+    def of(self, cls: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.cls == cls)
+
+
+@dataclass(frozen=True)
+class OpenVerdict:
+    outcome: Outcome
+    rules: tuple[str, ...] = field(default_factory=tuple)
+    rules_version: str = RULES_VERSION
+
+
+def _as_int_map(raw: Any, name: str) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"refusal rules: {name} must map language to a number")
+    return {str(k): int(v) for k, v in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> RuleSet:
+    """Load and compile the bundled rule file (cached)."""
+    text = resources.files("twinstudy.scoring").joinpath("data/refusal_rules.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    if str(raw.get("version")) != RULES_VERSION:
+        raise ValueError(f"refusal rules file has version {raw.get('version')!r}, code expects {RULES_VERSION}")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for lang, classes in raw["rules"].items():
+        for cls, items in classes.items():
+            for item in items:
+                rid = str(item["id"])
+                if rid in seen:
+                    raise ValueError(f"refusal rules: duplicate id {rid}")
+                seen.add(rid)
+                rules.append(
+                    Rule(rid, str(lang), str(cls), re.compile(item["pattern"], re.I | re.M), item.get("scope", "any"))
+                )
+    return RuleSet(
+        version=str(raw["version"]),
+        rules=tuple(rules),
+        head_chars=_as_int_map(raw["head_chars"], "head_chars"),
+        redirect_min_chars=_as_int_map(raw["redirect_min_chars"], "redirect_min_chars"),
+        short_chars=_as_int_map(raw["short_chars"], "short_chars"),
+        evasive_min_hits=_as_int_map(raw["evasive_min_hits"], "evasive_min_hits"),
+    )
+
+
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
+
+
+def _clean(text: str) -> str:
+    text = _THINK.sub(" ", text or "")
+    text = re.sub(r"^.*</think>", " ", text, flags=re.S | re.I)  # reasoning whose opener was stripped
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    return text.replace("**", "").replace("__", "").strip()
+
+
+def _fired(rules: tuple[Rule, ...], text: str, head: str) -> list[str]:
+    return [r.id for r in rules if r.pattern.search(head if r.scope == "head" else text)]
+
+
+def _lang(lang: str) -> str:
+    return "zh" if lang.lower().startswith("zh") else "en"
+
+
+def classify_open(text: str, lang: str) -> OpenVerdict:
+    """Classify a reply to an open request as complete, evasive or denial."""
+    rs = load_rules()
+    lg = _lang(lang)
+    s = _clean(text)
+    if not s:
+        return OpenVerdict("denial", ("empty",))
+    head = s[: rs.head_chars.get(lg, 400)]
+    denial = _fired(rs.of("denial"), s, head)
+    if denial:
+        redirect = _fired(rs.of("redirect"), s, s)
+        if redirect and len(s) >= rs.redirect_min_chars.get(lg, 700):
+            return OpenVerdict("evasive", tuple(denial + redirect))
+        return OpenVerdict("denial", tuple(denial))
+    evasive = _fired(rs.of("evasive"), s, head)
+    if len(evasive) >= rs.evasive_min_hits.get(lg, 2):
+        return OpenVerdict("evasive", tuple(evasive))
+    short = rs.short_chars.get(lg, 0)
+    if short and len(s) < short:
+        return OpenVerdict("evasive", ("short",))
+    return OpenVerdict("complete", tuple(evasive))
+
+
+def is_refusal_hedge(text: str, lang: str) -> bool:
+    """True for "As an AI I have no opinion" non-answers and explicit refusals (both languages).
+
+    Meant for replies to closed survey items where no answer was found; parse_answer calls it.
+    """
+    rs = load_rules()
+    s = _clean(text)
+    if not s:
+        return False
+    head = s[: max(rs.head_chars.values())]
+    return bool(_fired(rs.of("hedge"), s, s) or _fired(rs.of("denial"), s, head))
