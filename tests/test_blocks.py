@@ -5,6 +5,9 @@ the real backends against the loopback fault server."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+from email.utils import formatdate
 from typing import Any
 
 import fault_server as fs
@@ -116,9 +119,6 @@ def test_rate_limit_is_retryable_with_retry_after_parsed(fault_server: FaultServ
 
 
 def test_retry_after_as_http_date(fault_server: FaultServer) -> None:
-    from email.utils import formatdate
-    import time
-
     reply = Reply(429, {"error": {"message": "slow down"}}, {"Retry-After": formatdate(time.time() + 30, usegmt=True)})
     err = call_error(fault_server, "rate-date", "openai", reply)
     assert err.retry_after is not None and 20 <= err.retry_after <= 31
@@ -205,7 +205,6 @@ def test_logprobs_are_requested_and_parsed(fault_server: FaultServer) -> None:
             await backend.aclose()
 
     done = asyncio.run(go())
-    import json
     sent = json.loads(fault_server.requests[-1]["body"])
     assert sent["logprobs"] is True and sent["top_logprobs"] == 3
     assert done.top_logprobs and set(done.top_logprobs[0]) == {"Agree", "Disagree", "Neutral"}
