@@ -75,7 +75,7 @@ def bundled_ids() -> list[str]:
     return list(_bundled_ids())
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
 def _load_bundled(instrument_id: str) -> Instrument:
     path = _data_dir() / f"{instrument_id}.yaml"
     inst = _load_instrument_file(path)
