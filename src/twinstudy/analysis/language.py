@@ -90,7 +90,7 @@ def mcnemar_table(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.
     return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
 
 
-def mcnemar_summary(pairs: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict[str, float]:
+def mcnemar_summary(pairs: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict[str, float | int]:
     """McNemar counts, exact p-value and the item-clustered CI of rate_en - rate_zh."""
     xe = pairs["x_en"].to_numpy(dtype=np.float64) >= 0.5
     xz = pairs["x_zh"].to_numpy(dtype=np.float64) >= 0.5
@@ -102,8 +102,8 @@ def mcnemar_summary(pairs: pd.DataFrame, rng: np.random.Generator, n_boot: int) 
     # ratio estimator: resample items, recompute sum(d) / number of pairs
     s = summarize_ratio(per_item["sum"].to_numpy(dtype=np.float64),
                         per_item["size"].to_numpy(dtype=np.float64), rng, n_boot)
-    return {"n": float(n), "n_items": float(len(per_item)), "k_en": float(xe.sum()), "k_zh": float(xz.sum()),
-            "rate_en": float(xe.mean()), "rate_zh": float(xz.mean()), "b": float(b), "c": float(c),
+    return {"n": n, "n_items": len(per_item), "k_en": int(xe.sum()), "k_zh": int(xz.sum()),
+            "rate_en": float(xe.mean()), "rate_zh": float(xz.mean()), "b": b, "c": c,
             "estimate": float((b - c) / n), "ci_low": s[0], "ci_high": s[1], "p_value": mcnemar_exact(b, c)}
 
 

@@ -97,11 +97,11 @@ def origin_contrast(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
 
-def _two_stage(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, float]:  # type: ignore[type-arg]
+def _two_stage(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, float | int]:  # type: ignore[type-arg]
     na, nb = xa.size, xb.size
     nan = float("nan")
-    out: dict[str, float] = {"estimate": nan, "ci_low": nan, "ci_high": nan, "se": nan, "df": nan,
-                             "p_value": nan, "n": float(na + nb), "n_a": float(na), "n_b": float(nb)}
+    out: dict[str, float | int] = {"estimate": nan, "ci_low": nan, "ci_high": nan, "se": nan, "df": nan,
+                                   "p_value": nan, "n": na + nb, "n_a": na, "n_b": nb}
     if na == 0 or nb == 0:
         return out
     est = float(xa.mean() - xb.mean())
