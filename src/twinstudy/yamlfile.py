@@ -96,9 +96,11 @@ def validation_to_spec_error(path: Path, node: yaml.Node | None, exc: Validation
             line = _key_line(node, loc[:-1]) or line
             msg = "is required; add it."
         else:
-            msg = str(err["msg"]).rstrip(".") + "; correct it."
+            msg = str(err["msg"]).rstrip(".")
             if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
+                msg = msg[len("Value error, "):] + "."  # our validators already say what to do
+            else:
+                msg += "; correct it."
     if line is None and node is not None:
         line = int(node.start_mark.line) + 1
     return SpecError(str(path), line, format_loc(loc) or None, msg)

@@ -1,0 +1,3 @@
+from twinstudy.cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""What each command does, as plain functions the CLI and tests can both call."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from twinstudy.errors import UserError
+from twinstudy.runner import Runner, RunOptions, RunResult, check_models_ready
+from twinstudy.spec import load_study, quickstart_path
+from twinstudy.store import Store
+
+
+def default_db(study_name: str) -> Path:
+    return Path("twinstudy-runs") / study_name / "results.db"
+
+
+def _console() -> Console:
+    return Console(stderr=False, highlight=False)
+
+
+def run_study(study: Path | None, *, db: Path | None = None, report_path: Path | None = None,
+              write_report: bool = True, max_requests: int | None = None, max_cost: float | None = None,
+              skip_unavailable: bool = False, quiet: bool = False) -> RunResult:
+    from twinstudy.models.factory import create_model
+
+    rs = load_study(study or quickstart_path())
+    models, unavailable = check_models_ready(rs.models, skip_unavailable, create_model)
+    if unavailable:
+        for mid, why in unavailable.items():
+            print(f"skipping {mid}: {why}", file=sys.stderr)
+        rs = dataclasses.replace(rs, models=[m for m in rs.models if m.id in models])
+        if not rs.models:
+            raise UserError("no model in the study is available; set the API keys named above.")
+    db_path = db or default_db(rs.study.name)
+    store = Store(db_path)
+    opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
+                      skip_unavailable=skip_unavailable)
+    runner = Runner(rs, store, models, opts)
+    try:
+        result = asyncio.run(runner.run())
+    except KeyboardInterrupt:
+        store.close()
+        print("\ninterrupted: every finished trial is saved; run the same command again to resume.",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    con = _console()
+    con.print(f"[bold]{rs.study.name}[/]: {result.planned} trials planned, {result.skipped} already done, "
+              f"{result.done} run now with {result.requests} requests in {result.wall_s:.1f} s.")
+    if result.stop_reason:
+        con.print(f"[yellow]stopped early: {result.stop_reason}. Re-run the same command to continue.[/]")
+    for mid, why in result.stopped_models.items():
+        con.print(f"[red]{mid} stopped: {why}[/]")
+    con.print(f"results: {db_path}")
+    from twinstudy.report.summary import render_summary
+
+    render_summary(store, con)
+    if write_report:
+        path = write_report_for(store, report_path or db_path.parent / "report.html")
+        con.print(f"report: {path}")
+    store.close()
+    return result
+
+
+def plan_study(study: Path) -> None:
+    from twinstudy.design import expand
+    from twinstudy.report.summary import render_plan
+
+    rs = load_study(study)
+    render_plan(rs, expand, _console())
+
+
+def _open(db: Path) -> Store:
+    return Store(db, create=False)
+
+
+def write_report_for(store: Store, output: Path) -> Path:
+    from twinstudy.report.html import build_report
+
+    return build_report(store, output)
+
+
+def write_report(db: Path, output: Path | None) -> Path:
+    store = _open(db)
+    try:
+        return write_report_for(store, output or db.parent / "report.html")
+    finally:
+        store.close()
+
+
+def print_summary(db: Path) -> None:
+    from twinstudy.report.summary import render_summary
+
+    store = _open(db)
+    try:
+        render_summary(store, _console())
+    finally:
+        store.close()
+
+
+def analyze_db(db: Path, as_json: bool, n_boot: int) -> None:
+    from twinstudy.analysis import analyze, to_json
+
+    store = _open(db)
+    try:
+        frame = store.scored_frame()
+    finally:
+        store.close()
+    results = analyze(frame, n_boot=n_boot)
+    if as_json:
+        print(json.dumps(to_json(results), ensure_ascii=False, indent=2))
+        return
+    con = _console()
+    for name, df in results.items():
+        con.rule(name)
+        con.print(df.to_string(max_rows=60))
+
+
+def rescore_db(db: Path) -> int:
+    from twinstudy.rescore import rescore
+
+    store = _open(db)
+    try:
+        return rescore(store)
+    finally:
+        store.close()
+

@@ -1,0 +1,145 @@
+"""Command line: thin wrappers that parse flags, call the library and print.
+
+Every user error is one sentence on stderr and exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from twinstudy import __version__
+from twinstudy.errors import UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper  # type: ignore[return-value]
+
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="twinstudy")
+def main() -> None:
+    """Twin studies on language models.
+
+    Ask the same questions of several models (Chinese and American, hosted or local), in English
+    and Chinese, under controlled user framings; keep every transcript; and separate what comes
+    from the model from what comes from the person asking, with error bars.
+
+    \b
+    Start here:
+      twinstudy run                 the bundled quickstart on the embedded model (offline)
+      twinstudy plan STUDY.yaml     trial count and cost estimate, nothing sent
+      twinstudy run STUDY.yaml      run a study (re-run the same command to resume)
+      twinstudy report --db PATH    write the HTML report
+      twinstudy models              known models and whether their API keys are set
+      twinstudy instruments         the bundled question banks
+    """
+
+
+@main.command()
+@click.argument("study", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              help="Results database (default: twinstudy-runs/<study name>/results.db).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the HTML report (default: next to the database).")
+@click.option("--no-report", is_flag=True, help="Skip writing the report at the end.")
+@click.option("--max-requests", type=click.IntRange(min=1), help="Stop cleanly after this many requests.")
+@click.option("--max-cost", type=click.FloatRange(min=0), help="Stop cleanly before spending more than this (USD).")
+@click.option("--skip-unavailable", is_flag=True, help="Run the other models when one has no API key.")
+@click.option("-q", "--quiet", is_flag=True, help="No live progress display (also off when not on a terminal).")
+@_friendly
+def run(study: Path | None, db: Path | None, report_path: Path | None, no_report: bool,
+        max_requests: int | None, max_cost: float | None, skip_unavailable: bool, quiet: bool) -> None:
+    """Run STUDY.yaml (default: the bundled quickstart); re-running resumes where it stopped."""
+    from twinstudy.app import run_study
+
+    run_study(study, db=db, report_path=report_path, write_report=not no_report, max_requests=max_requests,
+              max_cost=max_cost, skip_unavailable=skip_unavailable, quiet=quiet)
+
+
+@main.command()
+@click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
+@_friendly
+def plan(study: Path) -> None:
+    """Show trial counts per model and estimated tokens and cost; nothing is sent."""
+    from twinstudy.app import plan_study
+
+    plan_study(study)
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to write (default: report.html next to the database).")
+@_friendly
+def report(db: Path, output: Path | None) -> None:
+    """Write the self-contained HTML report (figures also as PNG and SVG in figures/)."""
+    from twinstudy.app import write_report
+
+    path = write_report(db, output)
+    click.echo(f"report written to {path}")
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
+@_friendly
+def summary(db: Path) -> None:
+    """Print the terminal summary of a results database."""
+    from twinstudy.app import print_summary
+
+    print_summary(db)
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
+@click.option("--json", "as_json", is_flag=True, help="Print every estimate as JSON (see analysis/schema.json).")
+@click.option("--boot", default=2000, show_default=True, type=click.IntRange(min=100), help="Bootstrap draws.")
+@_friendly
+def analyze(db: Path, as_json: bool, boot: int) -> None:
+    """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
+    from twinstudy.app import analyze_db
+
+    analyze_db(db, as_json=as_json, n_boot=boot)
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
+@_friendly
+def rescore(db: Path) -> None:
+    """Recompute every score from stored text with the current scorers; no model is called."""
+    from twinstudy.app import rescore_db
+
+    n = rescore_db(db)
+    click.echo(f"rescored {n} trials")
+
+
+def _register() -> None:
+    from twinstudy.instruments.listing import instruments_command
+    from twinstudy.models.cli_models import models_command
+
+    main.add_command(_friendly_command(models_command), "models")
+    main.add_command(_friendly_command(instruments_command), "instruments")
+
+
+def _friendly_command(cmd: click.Command) -> click.Command:
+    assert cmd.callback is not None
+    cmd.callback = _friendly(cmd.callback)
+    return cmd
+
+
+_register()

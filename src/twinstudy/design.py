@@ -1,0 +1,129 @@
+"""Expand a study into its factorial grid of trials, lazily, each with a stable key.
+
+The key is a hash of the cell (model, item, language, framing, paraphrase, sample index, params)
+plus the exact text sent, so that resume, caching and deduplication all agree on what "the same
+trial" means, and any change to a factor, a parameter or a wording makes a new trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from twinstudy.instruments.schema import Framing, Instrument, Item
+from twinstudy.models.base import Message, ModelInfo
+from twinstudy.prompts import LETTERS, option_order, render_messages
+from twinstudy.spec import Params, ResolvedStudy
+
+KEY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    key: str
+    model: ModelInfo
+    instrument: str
+    item: Item
+    lang: str
+    framing: Framing
+    paraphrase: int
+    sample: int
+    params: Params
+    seed: int
+    messages: tuple[Message, ...]
+    option_order: tuple[int, ...] | None
+
+    @property
+    def correct_letter(self) -> str | None:
+        """The letter under which the correct option was shown in this trial, if any."""
+        if self.item.answer is None or self.option_order is None:
+            return None
+        return LETTERS[self.option_order.index(self.item.answer)]
+
+    @property
+    def followup(self) -> str | None:
+        return self.framing.followup.get(self.lang) if self.framing.followup else None
+
+    def cell(self) -> dict[str, Any]:
+        return {
+            "model": self.model.id,
+            "item": self.item.id,
+            "lang": self.lang,
+            "framing": self.framing.id,
+            "paraphrase": self.paraphrase,
+            "sample": self.sample,
+        }
+
+
+def _digest(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def model_fingerprint(info: ModelInfo) -> dict[str, Any]:
+    """What identifies a model for keying: not its metadata, which may be corrected later."""
+    return {"id": info.id, "provider": info.provider, "model": info.model, "system": info.system,
+            "thinking": info.thinking}
+
+
+def trial_key(model: ModelInfo, item_id: str, lang: str, framing: Framing, paraphrase: int, sample: int,
+              params: Params, messages: list[Message]) -> str:
+    return _digest({
+        "v": KEY_VERSION,
+        "model": model_fingerprint(model),
+        "item": item_id,
+        "lang": lang,
+        "framing": framing.id,
+        "followup": framing.followup.model_dump() if framing.followup else None,
+        "paraphrase": paraphrase,
+        "sample": sample,
+        "params": params.model_dump(),
+        "messages": [[m.role, m.content] for m in messages],
+    })[:32]
+
+
+def _trial_seed(params: Params, model_id: str, item_id: str, lang: str, framing: str, para: int,
+                sample: int) -> int:
+    h = _digest([params.seed, model_id, item_id, lang, framing, para, sample])
+    return int(h[:8], 16)
+
+
+def n_paraphrases(item: Item, wanted: int) -> int:
+    return max(1, min(wanted, item.n_paraphrases))
+
+
+def count_trials(rs: ResolvedStudy) -> int:
+    s = rs.study
+    per_model = sum(n_paraphrases(it, s.paraphrases) for _inst, it in rs.items)
+    return len(rs.models) * per_model * len(s.languages) * len(rs.framings) * s.samples
+
+
+def expand(rs: ResolvedStudy, model: ModelInfo | None = None) -> Iterator[Trial]:
+    """Yield trials model by model, then language, framing, item: neighbours share prompt prefixes."""
+    for m in [model] if model is not None else rs.models:
+        yield from _model_trials(rs, m)
+
+
+def _model_trials(rs: ResolvedStudy, model: ModelInfo) -> Iterator[Trial]:
+    s = rs.study
+    for lang in s.languages:
+        system = model.system_prompt(lang)
+        for framing in rs.framings:
+            for inst, item in rs.items:
+                yield from _item_trials(model, inst, item, lang, framing, system, s.paraphrases,
+                                        s.samples, s.params)
+
+
+def _item_trials(model: ModelInfo, inst: Instrument, item: Item, lang: str, framing: Framing,
+                 system: str | None, paraphrases: int, samples: int, params: Params) -> Iterator[Trial]:
+    for para in range(n_paraphrases(item, paraphrases)):
+        for sample in range(samples):
+            seed = _trial_seed(params, model.id, item.id, lang, framing.id, para, sample)
+            order = option_order(item, seed) if item.type == "choice" else None
+            msgs = render_messages(system, framing, item, lang, para, order)
+            key = trial_key(model, item.id, lang, framing, para, sample, params, msgs)
+            yield Trial(key, model, inst.id, item, lang, framing, para, sample, params, seed,
+                        tuple(msgs), tuple(order) if order is not None else None)

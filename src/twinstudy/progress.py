@@ -1,0 +1,75 @@
+"""Live progress for long runs: per model done/total, rate, errors, blocks, ETA.
+
+Rich draws a live display on a terminal; in quiet mode or without a TTY it prints nothing while
+running, so CI logs stay readable.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+
+from twinstudy.design import count_trials
+from twinstudy.spec import ResolvedStudy
+
+
+class Progress:
+    def __init__(self, rs: ResolvedStudy, quiet: bool = False) -> None:
+        self.quiet = quiet or not sys.stderr.isatty()
+        per_model = count_trials(rs) // max(1, len(rs.models))
+        self.totals = {m.id: per_model for m in rs.models}
+        self.errors: dict[str, int] = {m.id: 0 for m in rs.models}
+        self.blocks: dict[str, int] = {m.id: 0 for m in rs.models}
+        self.skipped: dict[str, int] = {m.id: 0 for m in rs.models}
+        self._bar: RichProgress | None = None
+        self._tasks: dict[str, TaskID] = {}
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def __enter__(self) -> Progress:
+        if not self.quiet:
+            self._bar = RichProgress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[err]}"),
+                TextColumn("[magenta]{task.fields[blk]}"), TimeRemainingColumn(),
+                console=Console(stderr=True), refresh_per_second=4)
+            self._bar.__enter__()
+            for mid, total in self.totals.items():
+                self._tasks[mid] = self._bar.add_task(mid, total=total, rate="", err="", blk="")
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(et, ev, tb)
+
+    def _update(self, model: str) -> None:
+        if self._bar is None:
+            return
+        task = self._bar.tasks[self._tasks[model]]
+        speed = task.speed
+        self._bar.update(self._tasks[model], rate=f"{speed:.1f}/s" if speed else "",
+                         err=f"{self.errors[model]} err" if self.errors[model] else "",
+                         blk=f"{self.blocks[model]} blocked" if self.blocks[model] else "")
+
+    def advance(self, model: str, outcome: str) -> None:
+        if outcome == "blocked":
+            self.blocks[model] += 1
+        if self._bar is not None:
+            self._bar.advance(self._tasks[model])
+            self._update(model)
+
+    def skip(self, model: str) -> None:
+        self.skipped[model] += 1
+        if self._bar is not None:
+            self._bar.update(self._tasks[model], completed=self.skipped[model], refresh=False)
+
+    def error(self, model: str) -> None:
+        self.errors[model] += 1
+        self._update(model)

@@ -1,0 +1,56 @@
+"""Render an item under a framing into chat messages, in the trial's language."""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from twinstudy.instruments.schema import LIKERT_TYPES, Framing, Item
+from twinstudy.models.base import Message
+
+LETTERS = "ABCDEFGH"
+
+
+@lru_cache(maxsize=1)
+def _templates() -> dict[str, Any]:
+    text = (resources.files("twinstudy") / "data" / "prompts.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def option_order(item: Item, seed: int) -> list[int]:
+    """A per-trial shuffle of choice options (seeded and recorded) that cancels position bias."""
+    assert item.options is not None
+    order = list(range(len(item.options)))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def render_question(item: Item, lang: str, paraphrase: int, order: list[int] | None) -> str:
+    t = _templates()
+    texts = item.text.get(lang)
+    question = texts[min(paraphrase, len(texts) - 1)]
+    if item.type in LIKERT_TYPES:
+        return f"{t['statement_label'][lang]} {question}\n\n{t[item.type][lang]}"
+    if item.type == "choice":
+        assert item.options is not None and order is not None
+        lines = [f"{LETTERS[pos]}. {item.options[orig].get(lang)}" for pos, orig in enumerate(order)]
+        return f"{question}\n\n" + "\n".join(lines) + f"\n\n{t['choice'][lang]}"
+    if item.type == "yesno":
+        return f"{question}\n\n{t['yesno'][lang]}"
+    return question
+
+
+def render_messages(
+    system: str | None, framing: Framing, item: Item, lang: str, paraphrase: int, order: list[int] | None
+) -> list[Message]:
+    prefix = framing.prefix.get(lang, item.theme).strip()
+    question = render_question(item, lang, paraphrase, order)
+    user = f"{prefix}\n\n{question}" if prefix else question
+    msgs = [Message("system", system)] if system else []
+    msgs.append(Message("user", user))
+    return msgs

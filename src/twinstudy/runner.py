@@ -1,0 +1,301 @@
+"""Run a study's trials against its models: concurrent, resumable, writing each result as it ends.
+
+Trials stream from the design; each model gets its own adaptive concurrency limit; one writer
+task batches finished results into single transactions. Re-running skips every trial whose key
+already has a final outcome, so an interrupted run resumes with nothing lost and nothing paid twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from twinstudy import __version__
+from twinstudy.concurrency import AdaptiveLimit
+from twinstudy.design import Trial, count_trials, expand
+from twinstudy.errors import UserError
+from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
+from twinstudy.progress import Progress
+from twinstudy.scoring.trial_scoring import Reply, score_reply
+from twinstudy.spec import ResolvedStudy
+from twinstudy.store import AttemptRow, ScoreRow, Store
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 60.0
+REQUEST_TIMEOUT_S = 300.0
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 256
+WRITE_BATCH = 512
+
+
+@dataclass
+class RunOptions:
+    max_requests: int | None = None
+    max_cost: float | None = None
+    quiet: bool = False
+    skip_unavailable: bool = False
+    max_attempts: int = MAX_ATTEMPTS
+    request_timeout: float = REQUEST_TIMEOUT_S
+    backoff_base: float = BACKOFF_BASE_S
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    planned: int
+    skipped: int
+    done: int = 0
+    requests: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    stopped_models: dict[str, str] = field(default_factory=dict)
+    stop_reason: str | None = None
+    wall_s: float = 0.0
+
+
+@dataclass
+class _Finished:
+    attempts: list[AttemptRow]
+    trial: dict[str, Any] | None
+    scores: list[ScoreRow]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _params_for(trial: Trial) -> GenerateParams:
+    p = trial.params
+    return GenerateParams(max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p,
+                          seed=trial.seed, logprobs=5 if p.logprobs else None)
+
+
+class Runner:
+    def __init__(self, rs: ResolvedStudy, store: Store, models: dict[str, Model],
+                 options: RunOptions | None = None) -> None:
+        self.rs = rs
+        self.store = store
+        self.models = models
+        self.opt = options or RunOptions()
+        self.queue: asyncio.Queue[_Finished | None] = asyncio.Queue()
+        self.requests = 0
+        self.cost = 0.0
+        self.stop_reason: str | None = None
+        self.stopped: dict[str, str] = {}
+        self.outcomes: dict[str, int] = {}
+        self.progress: Progress | None = None
+
+    # -- one request, with retries ---------------------------------------------------------
+    async def _call(self, trial: Trial, limit: AdaptiveLimit, messages: list[Message], turn: int,
+                    attempts: list[AttemptRow]) -> Completion | None:
+        model = self.models[trial.model.id]
+        params = _params_for(trial)
+        for n in range(self.opt.max_attempts):
+            if trial.model.id in self.stopped:
+                return None
+            if self.opt.max_requests is not None and self.requests >= self.opt.max_requests:
+                self.stop_reason = self.stop_reason or f"request budget of {self.opt.max_requests} reached"
+                raise _Stop()
+            await limit.acquire()
+            self.requests += 1
+            started = time.time()
+            try:
+                comp = await asyncio.wait_for(model.generate(messages, params), self.opt.request_timeout)
+            except (ModelCallError, TimeoutError) as exc:
+                err = exc if isinstance(exc, ModelCallError) else ModelCallError(
+                    f"no reply within {self.opt.request_timeout:.0f} s", retryable=True)
+                rate = err.http_status == 429
+                await limit.release(rate_limited=rate, retry_after=err.retry_after,
+                                    server_error=(err.http_status or 0) >= 500)
+                attempts.append(AttemptRow(trial.key, turn, n, started, err.latency_ms, err.request or None,
+                                           err.http_status, err.provider_code, None, err.raw or None,
+                                           error=str(err)))
+                if self.progress:
+                    self.progress.error(trial.model.id)
+                if err.fatal:
+                    self.stopped[trial.model.id] = str(err)
+                    return None
+                if not err.retryable or n + 1 >= self.opt.max_attempts:
+                    return None
+                delay = err.retry_after if err.retry_after is not None else min(
+                    BACKOFF_CAP_S, self.opt.backoff_base * 2 ** n)
+                await asyncio.sleep(delay * (1 + 0.25 * random.random()))
+                continue
+            except BaseException:
+                await limit.release()
+                raise
+            await limit.release(success=True)
+            attempts.append(AttemptRow(
+                trial.key, turn, n, started, comp.latency_ms, comp.request, comp.http_status,
+                comp.provider_code, comp.finish_reason, comp.raw, comp.text, comp.reasoning,
+                comp.tokens_in, comp.tokens_out, blocked=comp.block.where if comp.block else None))
+            return comp
+        return None
+
+    # -- one trial ----------------------------------------------------------------------------
+    async def _trial(self, trial: Trial, limit: AdaptiveLimit) -> None:
+        attempts: list[AttemptRow] = []
+        messages = list(trial.messages)
+        comp = await self._call(trial, limit, messages, 0, attempts)
+        followup_comp: Completion | None = None
+        order = list(trial.option_order) if trial.option_order else None
+        scores: list[ScoreRow] = []
+        if comp is None:
+            outcome = "error"
+        else:
+            reply = Reply(comp.text, comp.finish_reason, comp.block is not None,
+                          _distribution(comp, trial.item.type))
+            outcome, row = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
+            if row:
+                scores.append(row)
+            if trial.followup and outcome not in ("blocked",):
+                messages += [Message("assistant", comp.text), Message("user", trial.followup)]
+                followup_comp = await self._call(trial, limit, messages, 1, attempts)
+                if followup_comp is None:
+                    outcome = "error"
+                else:
+                    r2 = Reply(followup_comp.text, followup_comp.finish_reason, followup_comp.block is not None)
+                    _o2, row2 = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter,
+                                            r2, turn=1)
+                    if row2:
+                        scores.append(row2)
+        if outcome == "error" and trial.model.id in self.stopped and not attempts:
+            return  # never attempted: leave it for the next run
+        row_t = _trial_row(self.rs.study.name, trial, outcome, comp, followup_comp, messages, attempts)
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if self.progress:
+            self.progress.advance(trial.model.id, outcome)
+        await self.queue.put(_Finished(attempts, row_t, scores))
+
+    # -- writer -------------------------------------------------------------------------------
+    async def _writer(self) -> None:
+        done = False
+        while not done:
+            item = await self.queue.get()
+            batch = [item]
+            while not self.queue.empty() and len(batch) < WRITE_BATCH:
+                batch.append(self.queue.get_nowait())
+            if None in batch:
+                done = True
+            real = [b for b in batch if b is not None]
+            if real:
+                self.store.write_batch([a for b in real for a in b.attempts],
+                                       [b.trial for b in real if b.trial is not None],
+                                       [s for b in real for s in b.scores])
+
+    # -- scheduling ---------------------------------------------------------------------------
+    async def _model_loop(self, info: ModelInfo, trials: Iterator[Trial], skip: set[str]) -> None:
+        model = self.models[info.id]
+        cap = info.max_concurrency or getattr(model, "max_concurrency", None) or DEFAULT_CONCURRENCY
+        limit = AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY) if cap > DEFAULT_CONCURRENCY else cap,
+                              maximum=min(cap, MAX_CONCURRENCY))
+        pending: set[asyncio.Task[None]] = set()
+        try:
+            for trial in trials:
+                if trial.key in skip:
+                    if self.progress:
+                        self.progress.skip(info.id)
+                    continue
+                if info.id in self.stopped or self.stop_reason:
+                    break
+                while len(pending) >= max(2, int(limit.limit) * 2):
+                    _done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    for t in _done:
+                        if t.exception() and not isinstance(t.exception(), _Stop):
+                            raise t.exception()  # type: ignore[misc]
+                pending.add(asyncio.create_task(self._trial(trial, limit)))
+            if pending:
+                results = await asyncio.gather(*pending, return_exceptions=True)
+                for r in results:
+                    if isinstance(r, BaseException) and not isinstance(r, _Stop):
+                        raise r
+        finally:
+            for t in pending:
+                t.cancel()
+
+    async def run(self) -> RunResult:
+        planned = count_trials(self.rs)
+        skip = self.store.final_keys()
+        self.store.upsert_models(self.rs.models)
+        run_id = self.store.start_run(self.rs.study.name, self.rs.text, self.rs.source, __version__, planned)
+        result = RunResult(run_id, planned, 0)
+        t0 = time.monotonic()
+        self.progress = Progress(self.rs, quiet=self.opt.quiet)
+        writer = asyncio.create_task(self._writer())
+        status = "finished"
+        try:
+            with self.progress:
+                await asyncio.gather(*(self._model_loop(m, expand(self.rs, m), skip) for m in self.rs.models))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            status = "interrupted"
+            raise
+        finally:
+            await self.queue.put(None)
+            await asyncio.shield(writer)
+            if status == "finished" and (self.stop_reason or self.stopped):
+                status = "stopped"
+            self.store.finish_run(run_id, status, self.stop_reason or "; ".join(
+                f"{k}: {v}" for k, v in self.stopped.items()) or None)
+            for m in self.models.values():
+                await m.aclose()
+        result.skipped = self.progress.skipped_total
+        result.done = sum(self.outcomes.values())
+        result.requests = self.requests
+        result.outcomes = dict(self.outcomes)
+        result.stopped_models = dict(self.stopped)
+        result.stop_reason = self.stop_reason
+        result.wall_s = time.monotonic() - t0
+        return result
+
+
+def _distribution(comp: Completion, item_type: str) -> dict[str, float] | None:
+    from twinstudy.scoring.logprobs import option_distribution
+
+    if not comp.top_logprobs:
+        return None
+    return option_distribution(comp.top_logprobs, item_type)
+
+
+def _trial_row(study: str, t: Trial, outcome: str, comp: Completion | None, follow: Completion | None,
+               messages: list[Message], attempts: list[AttemptRow]) -> dict[str, Any]:
+    comps = [c for c in (comp, follow) if c is not None]
+    return {
+        "key": t.key, "study": study, "model": t.model.id, "instrument": t.instrument, "item": t.item.id,
+        "theme": t.item.theme, "item_type": t.item.type, "reverse": int(t.item.reverse), "lang": t.lang,
+        "framing": t.framing.id, "paraphrase": t.paraphrase, "sample": t.sample, "seed": t.seed,
+        "params_json": t.params.model_dump_json(),
+        "option_order": json.dumps(list(t.option_order)) if t.option_order else None,
+        "correct_letter": t.correct_letter,
+        "messages_json": json.dumps([[m.role, m.content] for m in messages], ensure_ascii=False),
+        "outcome": outcome,
+        "answer_text": comp.text if comp else None,
+        "reasoning": comp.reasoning if comp else None,
+        "followup_text": follow.text if follow else None,
+        "provider_code": comp.block.provider_code if comp and comp.block else (comp.provider_code if comp else None),
+        "omitted_params": json.dumps(comp.omitted_params) if comp and comp.omitted_params else None,
+        "n_attempts": len(attempts),
+        "tokens_in": sum(c.tokens_in or 0 for c in comps) if comps else None,
+        "tokens_out": sum(c.tokens_out or 0 for c in comps) if comps else None,
+        "cost": None,
+        "finished_at": time.time(),
+    }
+
+
+def check_models_ready(infos: list[ModelInfo], skip_unavailable: bool,
+                       factory: Callable[[ModelInfo], Model]) -> tuple[dict[str, Model], dict[str, str]]:
+    """Build every backend before any call; a missing key stops the run unless told to skip."""
+    models: dict[str, Model] = {}
+    unavailable: dict[str, str] = {}
+    for info in infos:
+        try:
+            models[info.id] = factory(info)
+        except UserError as exc:
+            if not skip_unavailable:
+                raise UserError(f"{exc} (or pass --skip-unavailable to run the other models).") from None
+            unavailable[info.id] = str(exc)
+    return models, unavailable

@@ -1,0 +1,90 @@
+"""Decide a trial's outcome and scores from what the model returned.
+
+Kept apart from the runner so that `twinstudy rescore` can run exactly the same logic on stored
+text without calling any model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from twinstudy.instruments.schema import LIKERT_TYPES, Item
+from twinstudy.prompts import LETTERS
+from twinstudy.scoring.parse import SCORER_NAME, SCORER_VERSION, parse_answer
+from twinstudy.scoring.refusal import RULES_VERSION, classify_open
+from twinstudy.store import ScoreRow
+
+LIKERT_POINTS = {"likert5": 5, "likert7": 7}
+OPEN_SCORER = "rules-open"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The part of a completion that scoring needs; also rebuilt from the store for rescoring."""
+
+    text: str
+    finish_reason: str | None
+    blocked: bool = False
+    distribution: dict[str, float] | None = None
+
+
+def agreement_of(value: int, item_type: str) -> float:
+    """Map a Likert answer linearly onto [-1, +1] (1 -> -1, midpoint -> 0, top -> +1)."""
+    points = LIKERT_POINTS[item_type]
+    return 2.0 * (value - 1) / (points - 1) - 1.0
+
+
+def expected_agreement(distribution: dict[str, float], item_type: str) -> float | None:
+    total = sum(distribution.values())
+    if total <= 0:
+        return None
+    return sum(p * agreement_of(int(k), item_type) for k, p in distribution.items()) / total
+
+
+def shown_options(item: Item, lang: str, order: list[int] | None) -> list[str] | None:
+    if item.options is None or order is None:
+        return None
+    return [item.options[i].get(lang) for i in order]
+
+
+def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, correct_letter: str | None,
+                reply: Reply, turn: int = 0) -> tuple[str, ScoreRow | None]:
+    """Return the outcome of one turn and its score row (None for blocked turns)."""
+    if reply.blocked:
+        return "blocked", None
+    if item.type == "open":
+        verdict = classify_open(reply.text, lang)
+        outcome = {"complete": "answered", "evasive": "evasive", "denial": "refused"}[verdict.outcome]
+        if not reply.text.strip() and reply.finish_reason == "length":
+            outcome = "truncated"
+        return outcome, ScoreRow(trial_key, OPEN_SCORER, RULES_VERSION, verdict.outcome, turn=turn,
+                                 detail=",".join(verdict.rules))
+    parsed = parse_answer(reply.text, item.type, lang, shown_options(item, lang, order))
+    status = parsed.status
+    outcome = status
+    if status == "unparseable" and reply.finish_reason == "length":
+        outcome = "truncated"
+    row = ScoreRow(trial_key, SCORER_NAME, SCORER_VERSION, status, turn=turn,
+                   value=None if parsed.value is None else str(parsed.value), detail=parsed.reason or None)
+    if status == "answered" and item.type in LIKERT_TYPES:
+        assert isinstance(parsed.value, int)
+        row.agreement = agreement_of(parsed.value, item.type)
+    elif status == "answered" and item.type == "yesno":
+        row.agreement = 1.0 if parsed.value == "yes" else -1.0
+    if reply.distribution and item.type in LIKERT_TYPES:
+        row.distribution = reply.distribution
+        expected = expected_agreement(reply.distribution, item.type)
+        if expected is not None and not math.isnan(expected):
+            row.agreement = expected
+            if outcome in ("unparseable", "truncated"):
+                outcome = "answered"
+    if row.agreement is not None:
+        row.score = -row.agreement if item.reverse else row.agreement
+    if item.type == "choice" and correct_letter is not None and status == "answered":
+        row.correct = 1.0 if parsed.value == correct_letter else 0.0
+    return outcome, row
+
+
+def letters_for(order: list[int] | None) -> list[str]:
+    return list(LETTERS[: len(order)]) if order else []

@@ -1,0 +1,190 @@
+"""The study file: what to ask, of which models, in which languages and framings.
+
+Validation happens in two passes. Pydantic checks shape and types; then names are resolved against
+the model registry, the instrument banks and the framings, so that an unknown name is reported with
+the file and line where it was written — before any database is created or any model is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from twinstudy.errors import SpecError, UserError
+from twinstudy.instruments.schema import Framing, Instrument, Item
+from twinstudy.models.base import ModelInfo
+from twinstudy.yamlfile import _node_at, load_model, read_yaml
+
+Language = Literal["en", "zh"]
+
+
+class Params(BaseModel):
+    """Sampling parameters; they are part of every trial's key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(default=0.7, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int = Field(default=256, ge=1, le=200_000)
+    seed: int = 0
+    logprobs: bool = False
+
+
+class InstrumentRef(BaseModel):
+    """An instrument, optionally narrowed to items with given tags or ids."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
+    items: list[str] = Field(default_factory=list)
+    limit: int | None = Field(default=None, ge=1)
+
+
+class InlineModel(BaseModel):
+    """An endpoint written in the study file; the key itself is never written here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+    provider: str = "openai-compatible"
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    origin: str | None = None
+    company: str | None = None
+    tier: str | None = None
+    open_weights: bool | None = None
+    release_date: str | None = None
+    system: str | dict[Language, str] | None = None
+    max_concurrency: int | None = Field(default=None, ge=1, le=4096)
+    thinking: bool | None = None
+    extends: str | None = Field(default=None, description="a registry model this entry is a variant of")
+
+
+class Study(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    models: list[str | InlineModel] = Field(min_length=1)
+    instruments: list[str | InstrumentRef] = Field(min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: ["en", "zh"], min_length=1)
+    framings: list[str] = Field(default_factory=lambda: ["neutral"], min_length=1)
+    framings_file: str | None = None
+    paraphrases: int = Field(default=1, ge=1, le=20)
+    samples: int = Field(default=1, ge=1, le=1000)
+    params: Params = Field(default_factory=Params)
+    note: str = ""
+
+    @field_validator("languages", "framings")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("lists a value twice; list each once")
+        return v
+
+
+@dataclass(frozen=True)
+class ResolvedStudy:
+    """A validated study with every name resolved: what the design step expands."""
+
+    study: Study
+    source: str
+    text: str
+    models: list[ModelInfo]
+    instruments: list[Instrument]
+    items: list[tuple[Instrument, Item]]
+    framings: list[Framing]
+
+
+def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    target = _node_at(node, loc)
+    return int(target.start_mark.line) + 1 if target is not None else None
+
+
+def _inline_to_info(m: InlineModel) -> dict[str, Any]:
+    return {k: v for k, v in m.model_dump().items() if v is not None}
+
+
+def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -> ResolvedStudy:
+    from twinstudy.instruments.loader import load_framings, load_instrument
+    from twinstudy.models.registry import resolve
+
+    src = str(path)
+    infos: list[ModelInfo] = []
+    for i, ref in enumerate(study.models):
+        try:
+            if isinstance(ref, InlineModel) and ref.extends:
+                fields = _inline_to_info(ref)
+                fields.pop("extends")
+                fields.pop("provider", None)
+                info = resolve(ref.extends).model_copy(update=fields)
+            else:
+                info = resolve(ref if isinstance(ref, str) else _inline_to_info(ref))
+        except UserError as exc:
+            raise SpecError(src, _line(node, ("models", i)), f"models[{i}]", str(exc)) from None
+        if info.id in {m.id for m in infos}:
+            raise SpecError(src, _line(node, ("models", i)), f"models[{i}]",
+                            f"model id '{info.id}' is listed twice; give each variant its own id.")
+        infos.append(info)
+
+    instruments: list[Instrument] = []
+    items: list[tuple[Instrument, Item]] = []
+    for i, iref in enumerate(study.instruments):
+        ref = InstrumentRef(id=iref) if isinstance(iref, str) else iref
+        ident = ref.id
+        if ident.endswith((".yaml", ".yml")) and not Path(ident).is_absolute():
+            ident = str((path.parent / ident).resolve())
+        try:
+            inst = load_instrument(ident)
+        except SpecError as exc:
+            if exc.path == ident or exc.line is None:
+                raise SpecError(src, _line(node, ("instruments", i)), f"instruments[{i}]", exc.message) from None
+            raise
+        chosen = [
+            it for it in inst.items
+            if (not ref.tags or set(ref.tags) & set(it.tags)) and (not ref.items or it.id in ref.items)
+        ]
+        missing = set(ref.items) - {it.id for it in inst.items}
+        if missing:
+            raise SpecError(src, _line(node, ("instruments", i)), f"instruments[{i}].items",
+                            f"names items not in '{inst.id}': {', '.join(sorted(missing))}; "
+                            f"run `twinstudy instruments --show {inst.id}` to see its items.")
+        if ref.limit is not None:
+            chosen = chosen[: ref.limit]
+        if not chosen:
+            raise SpecError(src, _line(node, ("instruments", i)), f"instruments[{i}]",
+                            f"selects no items from '{inst.id}'; loosen the tags or item list.")
+        instruments.append(inst)
+        items.extend((inst, it) for it in chosen)
+
+    framings_path = study.framings_file
+    if framings_path and not Path(framings_path).is_absolute():
+        framings_path = str((path.parent / framings_path).resolve())
+    known = load_framings(framings_path)
+    framings: list[Framing] = []
+    for i, fid in enumerate(study.framings):
+        if fid not in known:
+            raise SpecError(src, _line(node, ("framings", i)), f"framings[{i}]",
+                            f"unknown framing '{fid}'; known framings are {', '.join(sorted(known))}, "
+                            "or define your own in a framings_file.")
+        framings.append(known[fid])
+    return ResolvedStudy(study, src, text, infos, instruments, items, framings)
+
+
+def load_study(path: str | Path) -> ResolvedStudy:
+    """Read, validate and resolve a study file; every problem is a SpecError (exit code 2)."""
+    p = Path(path)
+    study = load_model(Study, p)
+    _, node = read_yaml(p)
+    return resolve_study(study, p, node, p.read_text(encoding="utf-8"))
+
+
+def quickstart_path() -> Path:
+    return Path(str(resources.files("twinstudy") / "studies" / "quickstart.yaml"))
