@@ -48,29 +48,38 @@ def paired_differences(
     keys = ["theme", *CELL_KEYS]
     cells = df.groupby([*keys, "model"], observed=True, sort=True)["score"].mean().unstack("model")
     cells.columns = [str(c) for c in cells.columns]
+    item_code, item_levels = pd.factorize(cells.index.get_level_values("item"))
+    theme_code, theme_levels = pd.factorize(cells.index.get_level_values("theme"), sort=True)
+    n_items = len(item_levels)
+    theme_of_item = np.zeros(n_items, dtype=np.int64)
+    theme_of_item[item_code] = theme_code
     for a, b in pairs:
         if a not in cells.columns or b not in cells.columns:
             continue
-        d = (cells[a] - cells[b]).dropna()
-        if d.empty:
+        d = cells[a].to_numpy(dtype=np.float64) - cells[b].to_numpy(dtype=np.float64)
+        ok = np.isfinite(d)
+        if not ok.any():
             continue
-        d.name = "diff"
-        cell_frame = d.reset_index()
-        item = cell_frame.groupby(["theme", "item"], observed=True, sort=True)["diff"].agg(["mean", "size"])
-        item = item.reset_index()
+        cnt = np.bincount(item_code[ok], minlength=n_items)
+        tot = np.bincount(item_code[ok], weights=d[ok], minlength=n_items)
+        has = cnt > 0
+        item_mean = np.where(has, tot / np.maximum(cnt, 1), np.nan)
         pair_rows: list[dict[str, object]] = []
         pvals: list[float] = []
-        for theme, g in item.groupby("theme", sort=True, observed=True):
-            s = summarize_item_values(g["mean"].to_numpy(dtype=np.float64), rng, n_boot, with_p=True)
+        for t_idx, theme in enumerate(theme_levels):
+            sel = has & (theme_of_item == t_idx)
+            if not sel.any():
+                continue
+            s = summarize_item_values(item_mean[sel], rng, n_boot, with_p=True)
             pvals.append(s["p_value"])
-            pair_rows.append({"model_a": a, "model_b": b, "theme": str(theme), **s, "n_cells": int(g["size"].sum())})
+            pair_rows.append({"model_a": a, "model_b": b, "theme": str(theme), **s,
+                              "n_cells": int(cnt[sel].sum())})
         padj = benjamini_hochberg(pvals)
         for r, p in zip(pair_rows, padj, strict=True):
             r["p_adj"] = float(p)
-        pooled = cell_frame.groupby("item", observed=True)["diff"].mean().to_numpy(dtype=np.float64)
-        s = summarize_item_values(pooled, rng, n_boot, with_p=True)
+        s = summarize_item_values(item_mean[has], rng, n_boot, with_p=True)
         pair_rows.append({"model_a": a, "model_b": b, "theme": "all", **s, "p_adj": float("nan"),
-                          "n_cells": int(len(cell_frame))})
+                          "n_cells": int(cnt.sum())})
         rows.extend(pair_rows)
     out = pd.DataFrame(rows, columns=PAIRED_COLUMNS)
     out["n"] = out["n"].astype(int)
