@@ -134,6 +134,10 @@ def _register() -> None:
 
     main.add_command(_friendly_command(models_command), "models")
     main.add_command(_friendly_command(instruments_command), "instruments")
+    from twinstudy.chat.cli import chat_group, replay_command
+
+    main.add_command(_friendly_command(chat_group), "chat")
+    main.add_command(_friendly_command(replay_command), "replay")
 
 
 def _friendly_command(cmd: click.Command) -> click.Command:
