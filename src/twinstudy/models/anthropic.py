@@ -21,6 +21,7 @@ from twinstudy.models.openai_compat import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT_S,
     RAW_ERROR_CHARS,
+    ShardedClient,
     parse_retry_after,
     read_api_key,
     says_no_credit,
@@ -51,21 +52,17 @@ class AnthropicModel:
         self._key_env = info.api_key_env or self._preset.api_key_env or "ANTHROPIC_API_KEY"
         key = read_api_key(self._key_env, info.id)
         self._secret = key or ""
-        self._client = httpx.AsyncClient(
+        self._pool = ShardedClient(
             headers={"x-api-key": self._secret, "anthropic-version": ANTHROPIC_VERSION,
                      "content-type": "application/json", "accept": "application/json"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections, keepalive_expiry=60.0),
-            transport=transport,
-        )
+            timeout=timeout, max_connections=max_connections, transport=transport)
         self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
 
     def __repr__(self) -> str:
         return f"AnthropicModel(id={self.info.id!r}, base_url={self._base_url!r})"
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._pool.aclose()
 
     def build_request(self, messages: list[Message], params: GenerateParams) -> tuple[dict[str, Any], list[str]]:
         system = "\n\n".join(m.content for m in messages if m.role == "system")
@@ -102,7 +99,7 @@ class AnthropicModel:
         body, omitted = self.build_request(messages, params)
         start = time.perf_counter()
         try:
-            resp = await self._client.post(self._url, content=json.dumps(body, ensure_ascii=False).encode())
+            resp = await self._pool.post(self._url, json.dumps(body, ensure_ascii=False).encode())
         except httpx.TimeoutException as exc:
             raise ModelCallError(f"{self.info.id}: no answer within the timeout ({type(exc).__name__})",
                                  retryable=True, request=body,

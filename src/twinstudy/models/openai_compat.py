@@ -10,8 +10,10 @@ headers: it is never put in ``Completion.request``, raw text, messages or reprs.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import ssl
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -157,6 +159,52 @@ def _error_fields(parsed: Any) -> tuple[str, str]:
     return str(parsed.get("code") or ""), str(parsed.get("message") or parsed.get("detail") or "")
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client: building one loads the CA bundle (~0.1 s each)."""
+    return httpx.create_ssl_context()
+
+
+class ShardedClient:
+    """Keep-alive HTTP clients sharing the load, each with a small connection pool.
+
+    httpcore scans its whole pool (and polls every socket) on each request, so one pool of 256
+    connections costs milliseconds of CPU per call at high concurrency. Many pools of
+    ``CONNECTIONS_PER_SHARD`` keep that scan short; each request goes to the least-busy shard.
+    """
+
+    CONNECTIONS_PER_SHARD = 16
+
+    def __init__(self, *, headers: dict[str, str], timeout: float, max_connections: int,
+                 trust_env: bool = True, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        shards = 1 if transport is not None else max(1, -(-max_connections // self.CONNECTIONS_PER_SHARD))
+        per_shard = max(1, -(-max_connections // shards))
+        verify = _ssl_context()
+        self._clients = [
+            httpx.AsyncClient(
+                headers=headers, verify=verify,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+                limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard,
+                                    keepalive_expiry=60.0),
+                trust_env=trust_env, transport=transport)
+            for _ in range(shards)
+        ]
+        self._busy = [0] * shards
+
+    async def post(self, url: str, content: bytes) -> httpx.Response:
+        busy = self._busy
+        i = busy.index(min(busy))
+        busy[i] += 1
+        try:
+            return await self._clients[i].post(url, content=content)
+        finally:
+            busy[i] -= 1
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
 class OpenAICompatModel:
     """A :class:`~twinstudy.models.base.Model` for any OpenAI-compatible chat endpoint."""
 
@@ -183,14 +231,8 @@ class OpenAICompatModel:
         headers = {"content-type": "application/json", "accept": "application/json"}
         if key:
             headers["authorization"] = f"Bearer {key}"
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections, keepalive_expiry=60.0),
-            trust_env=not _is_loopback(self._base_url),
-            transport=transport,
-        )
+        self._pool = ShardedClient(headers=headers, timeout=timeout, max_connections=max_connections,
+                                   trust_env=not _is_loopback(self._base_url), transport=transport)
         self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
         self._max_tokens_param = info.max_tokens_param or self._preset.max_tokens_param
         self._reasoning_fields = tuple(dict.fromkeys(
@@ -201,7 +243,7 @@ class OpenAICompatModel:
                 f"base_url={self._base_url!r})")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._pool.aclose()
 
     # -- request ---------------------------------------------------------------------------------
 
@@ -258,7 +300,7 @@ class OpenAICompatModel:
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         start = time.perf_counter()
         try:
-            resp = await self._client.post(self._url, content=payload)
+            resp = await self._pool.post(self._url, payload)
         except httpx.TimeoutException as exc:
             raise ModelCallError(f"{self.info.id}: no answer within the timeout ({type(exc).__name__})",
                                  retryable=True, request=body,
