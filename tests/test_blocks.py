@@ -268,3 +268,36 @@ def test_anthropic_request_shape_and_thinking(fault_server: FaultServer) -> None
     assert done.request["system"] == "Be brief." and all(m["role"] != "system" for m in done.request["messages"])
     assert done.text == "Agree" and done.reasoning == "Let me see." and done.finish_reason == "end_turn"
     assert done.omitted_params == ["top_p", "logprobs"]
+
+
+def test_gemini_list_wrapped_error_is_understood(fault_server: FaultServer) -> None:
+    reply = Reply(429, [{"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).",
+                                   "status": "RESOURCE_EXHAUSTED"}}], {"Retry-After": "5"})
+    err = call_error(fault_server, "gemini-429", "gemini", reply)
+    assert err.retryable and err.retry_after == 5.0 and "exhausted" in str(err)
+
+
+@pytest.mark.parametrize(("content", "text", "reasoning"), [
+    ("plain answer", "plain answer", None),
+    ("<think>a</think>b", "b", "a"),
+    ("only the end of a thought</think>\n\nAgree", "Agree", "only the end of a thought"),
+    ("  <think>\nx\n</think>  y", "y", "x"),
+])
+def test_split_reasoning_shapes(content: str, text: str, reasoning: str | None) -> None:
+    from twinstudy.models.openai_compat import split_reasoning
+
+    assert split_reasoning(content, {}, ("reasoning_content",)) == (text, reasoning)
+
+
+def test_reasoning_field_and_think_tags_are_both_kept() -> None:
+    from twinstudy.models.openai_compat import split_reasoning
+
+    assert split_reasoning("<think>t</think>A", {"reasoning": "r"}, ("reasoning_content", "reasoning")) == ("A", "r\nt")
+
+
+def test_legacy_and_chat_logprobs_shapes() -> None:
+    from twinstudy.models.openai_compat import parse_top_logprobs
+
+    assert parse_top_logprobs({"top_logprobs": [{"A": -0.1, "B": -2.0}]}) == [{"A": -0.1, "B": -2.0}]
+    assert parse_top_logprobs({"content": [{"token": "A", "logprob": -0.5, "top_logprobs": []}]}) == [{"A": -0.5}]
+    assert parse_top_logprobs(None) is None

@@ -315,6 +315,8 @@ class OpenAICompatModel:
             parsed: Any = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
+        if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
+            parsed = parsed[0]  # Gemini's compatibility layer wraps errors in a list
         status = resp.status_code
         if status >= 400:
             return self._from_error(status, parsed, raw, resp.headers, body, omitted, latency)
