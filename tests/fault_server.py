@@ -235,6 +235,7 @@ class FaultServer:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(_quiet_on_cancel)
         self._server = loop.run_until_complete(
             asyncio.start_server(self._handle, self._host, self._port, backlog=1024))
         self.port = self._server.sockets[0].getsockname()[1]
@@ -333,6 +334,13 @@ class FaultServer:
             return Reply(200, anthropic_body(self.answer))
         k = req.get("top_logprobs") if req.get("logprobs") else None
         return Reply(200, completion_body(self.answer, model=str(req.get("model", "fault")), logprobs=k))
+
+
+def _quiet_on_cancel(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Connections still open at shutdown are cancelled; that is not worth a traceback."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",

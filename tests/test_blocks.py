@@ -301,3 +301,36 @@ def test_legacy_and_chat_logprobs_shapes() -> None:
     assert parse_top_logprobs({"top_logprobs": [{"A": -0.1, "B": -2.0}]}) == [{"A": -0.1, "B": -2.0}]
     assert parse_top_logprobs({"content": [{"token": "A", "logprob": -0.5, "top_logprobs": []}]}) == [{"A": -0.5}]
     assert parse_top_logprobs(None) is None
+
+
+def test_fault_mix_is_seeded_and_each_fault_maps_to_the_right_error() -> None:
+    from fault_server import FaultMix
+
+    def run_once() -> dict[str, int]:
+        mix = FaultMix(rate_limit=0.2, server_error=0.1, reset=0.1, hang=0.05, retry_after_s=4, hang_s=3)
+        with FaultServer(faults=mix, seed=7, max_runtime_s=60) as srv:
+            info = ModelInfo(id="o/x", provider="openai", model="m", base_url=srv.url("mix"))
+
+            async def go() -> dict[str, int]:
+                backend = OpenAICompatModel(info, timeout=0.5)
+                tally: dict[str, int] = {}
+                try:
+                    for _ in range(100):
+                        try:
+                            await backend.generate(ASK, PARAMS)
+                            kind = "ok"
+                        except ModelCallError as exc:
+                            assert exc.retryable
+                            kind = ("429" if exc.retry_after == 4.0 else str(exc.http_status)
+                                    if exc.http_status else "timeout" if "timeout" in str(exc) else "reset")
+                        tally[kind] = tally.get(kind, 0) + 1
+                finally:
+                    await backend.aclose()
+                return tally
+
+            return asyncio.run(go())
+
+    first = run_once()
+    assert first == run_once(), "same seed, same faults"
+    assert set(first) == {"ok", "429", "500", "reset", "timeout"}
+    assert 45 <= first["ok"] <= 75 and 10 <= first["429"] <= 30
