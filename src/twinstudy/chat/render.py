@@ -163,7 +163,7 @@ class TurnDisplay:
 
     def __enter__(self) -> TurnDisplay:
         if self.live_enabled:
-            self._live = Live(console=self.console, transient=True, refresh_per_second=8,
+            self._live = Live(console=self.console, transient=True, refresh_per_second=4,
                               get_renderable=self.view)
             self._live.start()
         return self

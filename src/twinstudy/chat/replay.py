@@ -147,7 +147,7 @@ def run_replay(db_path: Path, ref: str, models: str, *, lang: str | None, framin
                system: str | None, system_for: tuple[str, ...], params: GenerateParams,
                console: Console | None = None) -> int:
     """Replay conversation ``ref``; returns the id of the new (linked) conversation."""
-    console = console or Console()
+    console = console or Console(highlight=False)
     if lang is not None and lang not in LANG_NAMES:
         raise UserError(f"--lang must be en or zh, not '{lang}'.")
     db = ChatDB(db_path, create=False)

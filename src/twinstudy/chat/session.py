@@ -130,7 +130,7 @@ class ChatSession:
 def run_chat(participants: list[Participant], db_path: Path, *, lang: str, params: GenerateParams,
              system: str | None, console: Console | None = None) -> int:
     """The interactive chat; returns the conversation id."""
-    console = console or Console()
+    console = console or Console(highlight=False)
     open_backends(participants)
     db = ChatDB(db_path)
     loop = asyncio.new_event_loop()
