@@ -199,6 +199,9 @@ def main() -> None:
     if not (root / "README.md").exists():
         sys.exit(f"SpeechMap data not found at {root} (use --data or TWINSTUDY_SPEECHMAP)")
     print(f"data: {root}\nrules version {RULES_VERSION}")
+    print("note: rules v1 (patterns and thresholds) were tuned on the 'tune' split of the gold, EN-China and\n"
+          "      ZH-China sets; the 'held-out' split and the US control set were not used for tuning.\n"
+          "      The criticism sets are compared with SpeechMap's own LLM judge (grok-4.1-fast), not with humans.")
     sets = {
         "gold EN (us_hard, human-checked labels) vs rules": load_gold(root),
         "SpeechMap judge, EN 'criticise China' vs rules": load_criticism(root, "china_criticism", "en"),
