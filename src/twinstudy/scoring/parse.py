@@ -163,7 +163,9 @@ _OPEN_JUNK = re.compile(r"[\s\"'“”「」『』(\[]*(?:option\s+|选项\s*|�
 
 _YES_EN = re.compile(
     r"(yes|yeah|yep|yup|correct\b(?=\s*[.!,;]|\s*$)|(?:absolutely|definitely|certainly|of course|sure)(?=\s*[.!]|\s*$))\b"
-    r"|(no|nope|nah|(?:absolutely|definitely|certainly|of course) not|not at all)\b",
+    r"|(no(?!\s+(?:one|single|simple|easy|clear|definitive|straightforward|consensus|way|doubt|matter|longer|more|"
+    r"less|other|personal|opinion|view|stance|position)\b)|nope|nah|(?:absolutely|definitely|certainly|of course) not|"
+    r"not at all)\b",
     re.I,
 )
 _YN_ZH = re.compile(
