@@ -1,18 +1,32 @@
-"""Gather what the report shows from the store and the analysis layer."""
+"""Gather what the report shows from the store and the analysis layer.
+
+Everything the template needs is computed here as plain values (strings, numbers, lists of dicts);
+the template only lays it out. Model output stays text: it reaches the page either through
+Jinja2 autoescaping or inside the transcript JSON blob, which the page renders with textContent.
+"""
 
 from __future__ import annotations
 
-import io
 import json
+import math
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from twinstudy.report.figures import profile_heatmap
-from twinstudy.store import Store
+from twinstudy.report import figures as figs
+from twinstudy.store import ALL_OUTCOMES, Store
 
-MAX_TRANSCRIPTS = 3000
+#: Bytes of model text (answers, reasoning, follow-ups) embedded in the page at most. Longer texts
+#: are shortened (the database keeps them whole) so that a 100,000-trial report stays near 20 MB.
+TEXT_BUDGET_BYTES = 16_000_000
+ANSWER_CAP = 8000
+REASONING_CAP = 4000
+SELF_PERCEPTION = "self-perception"
+PAGE_SIZE = 25
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -20,48 +34,464 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def report_context(store: Store, output: Path) -> dict[str, Any]:
-    from twinstudy.analysis.profiles import profiles
-    from twinstudy.analysis.sycophancy import sycophancy_index as sycophancy
+def _f(x: Any, fmt: str = "+.2f") -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if not math.isfinite(v) else format(v, fmt)
 
+
+def _ci(r: Any, fmt: str = "+.2f") -> str:
+    return f"{_f(r['estimate'], fmt)} [{_f(r['ci_low'], fmt)}, {_f(r['ci_high'], fmt)}]"
+
+
+def _pct(r: Any) -> str:
+    return f"{_f(r['estimate'] * 100, '.0f')}% [{_f(r['ci_low'] * 100, '.0f')}–{_f(r['ci_high'] * 100, '.0f')}]"
+
+
+def n_boot_for(n_trials: int) -> int:
+    """Bootstrap draws: 1000 for ordinary studies, fewer above 20,000 trials to keep builds quick."""
+    return 1000 if n_trials <= 20_000 else 400
+
+
+# -- transcripts ---------------------------------------------------------------------------------------
+
+def _prompt_of(messages_json: str | None) -> str:
+    """The user's turn(s) before the model's first answer (the system prompt is shown with the model)."""
+    try:
+        msgs = json.loads(messages_json or "[]")
+    except ValueError:
+        return ""
+    parts: list[str] = []
+    for m in msgs:
+        role, content = (m[0], m[1]) if isinstance(m, list) else (m.get("role"), m.get("content"))
+        if role == "assistant":
+            break
+        if role == "user":
+            parts.append(str(content))
+    return "\n\n".join(parts)
+
+
+def _followup_of(messages_json: str | None) -> str:
+    try:
+        msgs = json.loads(messages_json or "[]")
+    except ValueError:
+        return ""
+    seen_assistant = False
+    for m in msgs:
+        role, content = (m[0], m[1]) if isinstance(m, list) else (m.get("role"), m.get("content"))
+        if role == "assistant":
+            seen_assistant = True
+        elif role == "user" and seen_assistant:
+            return str(content)
+    return ""
+
+
+def _utf8_len(s: str | None) -> int:
+    return len(s.encode("utf-8")) if s else 0
+
+
+def _choose_cap(lengths: list[int], budget: int, start: int) -> int:
+    """Largest per-text cap (chars) whose capped total (approx. bytes) fits the budget."""
+    if sum(min(n, start) for n in lengths) <= budget:
+        return start
+    lo, hi = 50, start
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(min(n, mid) for n in lengths) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _shorten(s: str | None, cap: int) -> str | None:
+    if s is None:
+        return None
+    if len(s) <= cap:
+        return s
+    return s[:cap] + f"\n… [shortened here: {len(s) - cap:,} more characters are in the database]"
+
+
+def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The compact transcript blob for the page, and facts about it (caps, counts)."""
+    rows = store.conn.execute(
+        "SELECT instrument, item, lang, framing, paraphrase, sample, model, outcome, answer_text, reasoning, "
+        "followup_text, provider_code FROM trials").fetchall()
+    first_msgs = store.conn.execute(
+        "SELECT instrument, item, lang, framing, paraphrase, messages_json FROM trials WHERE rowid IN "
+        "(SELECT min(rowid) FROM trials GROUP BY instrument, item, lang, framing, paraphrase)").fetchall()
+    prompts = {(r[0], r[1], r[2], r[3], r[4]): (_prompt_of(r[5]), _followup_of(r[5])) for r in first_msgs}
+    models = figs.ordered_models(sorted({r[6] for r in rows}), meta)
+    items = sorted({r[1] for r in rows})
+    langs = sorted({r[2] for r in rows})
+    framings = sorted({r[3] for r in rows}, key=lambda f: (f != "neutral", f))
+    outcomes = [o for o in ALL_OUTCOMES if o in {r[7] for r in rows}]
+    ix = {name: {v: i for i, v in enumerate(vals)} for name, vals in
+          (("model", models), ("item", items), ("lang", langs), ("framing", framings), ("outcome", outcomes))}
+    cell_keys = sorted(prompts, key=lambda k: (k[1], k[0], ix["lang"].get(k[2], 0), ix["framing"].get(k[3], 0), k[4]))
+    cell_ix = {k: i for i, k in enumerate(cell_keys)}
+    cells = [[ix["item"][k[1]], ix["lang"][k[2]], ix["framing"][k[3]], k[4], prompts[k][0], prompts[k][1] or None]
+             for k in cell_keys]
+    answer_cap = _choose_cap([len(r[8] or "") for r in rows], TEXT_BUDGET_BYTES * 2 // 3, ANSWER_CAP)
+    other_cap = _choose_cap([len(r[9] or "") + len(r[10] or "") for r in rows], TEXT_BUDGET_BYTES // 3,
+                            REASONING_CAP)
+    shortened = 0
+    out_rows: list[list[Any]] = []
+    for r in rows:
+        texts = [r[8], r[9], r[10]]
+        caps = [answer_cap, other_cap, other_cap]
+        shortened += sum(1 for t, c in zip(texts, caps, strict=True) if t and len(t) > c)
+        out_rows.append([cell_ix[(r[0], r[1], r[2], r[3], r[4])], r[5], ix["model"][r[6]], ix["outcome"][r[7]],
+                         _shorten(r[8], answer_cap), _shorten(r[9], other_cap) or None,
+                         _shorten(r[10], other_cap), r[11]])
+    out_rows.sort(key=lambda x: (x[0], x[1], x[2]))
+    blob = {"models": models, "items": items, "langs": langs, "framings": framings, "outcomes": outcomes,
+            "cells": cells, "rows": out_rows, "page": PAGE_SIZE,
+            "origins": [str(meta.get(m, {}).get("origin", "?")) for m in models]}
+    info = {"n_rows": len(out_rows), "answer_cap": answer_cap, "other_cap": other_cap, "shortened": shortened,
+            "n_cells": len(cells), "models": models, "item_list": items, "langs": langs, "framings": framings,
+            "outcomes": outcomes}
+    return blob, info
+
+
+# -- self-perception ---------------------------------------------------------------------------------
+
+def self_perception(store: Store, meta: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per open (and closed) self-perception item: per model and language, the most common replies."""
+    rows = store.conn.execute(
+        "SELECT item, item_type, model, lang, outcome, answer_text, messages_json FROM trials "
+        "WHERE instrument = ? ORDER BY item, model, lang", (SELF_PERCEPTION,)).fetchall()
+    if not rows:
+        return []
+    by_item: dict[str, dict[str, Any]] = {}
+    for item, itype, model, lang, outcome, text, msgs in rows:
+        if itype not in ("open", "choice", "yesno"):
+            continue
+        entry = by_item.setdefault(item, {"item": item, "type": itype, "prompts": {}, "cells": {}})
+        if lang not in entry["prompts"]:
+            entry["prompts"][lang] = _prompt_of(msgs)
+        cell = entry["cells"].setdefault((model, lang), {"texts": Counter(), "outcomes": Counter(), "n": 0})
+        cell["n"] += 1
+        cell["outcomes"][outcome] += 1
+        if text and outcome != "blocked":
+            t = " ".join(text.split())
+            cell["texts"][t[:400] + ("…" if len(t) > 400 else "")] += 1
+    out: list[dict[str, Any]] = []
+    langs = sorted({r[3] for r in rows})
+    for item in sorted(by_item, key=lambda i: (by_item[i]["type"] != "open", i)):
+        e = by_item[item]
+        models = figs.ordered_models(sorted({m for m, _ in e["cells"]}), meta)
+        table = []
+        for m in models:
+            per_lang = []
+            for lang in langs:
+                c = e["cells"].get((m, lang))
+                if c is None:
+                    per_lang.append({"lang": lang, "n": 0, "top": [], "outcomes": ""})
+                    continue
+                top = [{"text": t, "count": k} for t, k in c["texts"].most_common(3)]
+                oc = ", ".join(f"{o} {k}" for o, k in c["outcomes"].most_common())
+                per_lang.append({"lang": lang, "n": c["n"], "top": top, "outcomes": oc,
+                                 "distinct": len(c["texts"])})
+            table.append({"model": m, "origin": meta.get(m, {}).get("origin", "?"),
+                          "maker": meta.get(m, {}).get("company", "?"), "langs": per_lang})
+        out.append({"item": item, "type": e["type"], "prompts": e["prompts"], "langs": langs, "rows": table})
+    return out
+
+
+def _pick(df: pd.DataFrame, how: str) -> Any:
+    """The row with the largest / smallest / largest absolute ``estimate`` (NaN ignored)."""
+    vals = df["estimate"].to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(vals).any():
+        return df.iloc[0]
+    if how == "max_abs":
+        vals = np.abs(vals)
+    pos = int(np.nanargmin(vals)) if how == "min" else int(np.nanargmax(vals))
+    return df.iloc[pos]
+
+
+def _ratio(r: Any) -> str:
+    est = float(r["estimate"])
+    if not math.isfinite(est):
+        return ""
+    return (f" The model side is {est:.1f} times the user side "
+            f"[{_f(r['ci_low'], '.1f')}, {_f(r['ci_high'], '.1f')}].")
+
+
+# -- headline ----------------------------------------------------------------------------------------------
+
+def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame) -> list[dict[str, str]]:
+    """One sentence each: the models, language, framing (opinion), identity."""
+    out: list[dict[str, str]] = []
+    var = res.get("variance", pd.DataFrame())
+    head = res.get("variance_headline", pd.DataFrame())
+    framings = set(frame["framing"].astype(str)) if not frame.empty else set()
+    langs = set(frame["lang"].astype(str)) if not frame.empty else set()
+    comp = {str(r["component"]): r for _, r in var.iterrows()} if not var.empty else {}
+    hv = {str(r["measure"]): r for _, r in head.iterrows()} if not head.empty else {}
+
+    if "model_side" in hv:
+        ms, us, ratio = hv["model_side"], hv["user_side"], hv["model_to_user_ratio"]
+        out.append({"key": "models", "title": "The models",
+                    "text": f"Differences between models (their main effect and how they react differently to "
+                            f"language and framing) account for {_pct(ms)} of the variance in scores; the user's "
+                            f"side (language + framing) accounts for {_pct(us)}.{_ratio(ratio)} The rest is the questions "
+                            f"themselves (item and item × model: {_pct(comp['item']) if 'item' in comp else '–'} and "
+                            f"{_pct(comp['item:model']) if 'item:model' in comp else '–'}), other interactions "
+                            f"and sampling noise."})
+    else:
+        out.append({"key": "models", "title": "The models",
+                    "text": "No variance decomposition: it needs answered Likert items (at least two) "
+                            "from the models."})
+    gap = res.get("language_gap", pd.DataFrame())
+    if len(langs) < 2:
+        out.append({"key": "language", "title": "Language",
+                    "text": "The study asks in one language only, so the language effect is not measured."})
+    else:
+        lang_share = f"Language on its own accounts for {_pct(comp['lang'])} of the variance" if "lang" in comp \
+            else "Language effect on the variance: not estimated"
+        if not gap.empty:
+            g = _pick(gap, "max_abs")
+            lang_share += (f"; the largest EN − ZH score gap is {g['model']}: {_ci(g)} "
+                           f"(positive = more toward the theme's pole in English)")
+        out.append({"key": "language", "title": "Language", "text": lang_share + "."})
+    syc = res.get("sycophancy", pd.DataFrame())
+    if not {"user-agrees", "user-disagrees"} <= framings:
+        text = "The study has no user-agrees / user-disagrees pair of framings, so opinion sycophancy is not measured"
+    else:
+        text = f"The user's stated opinion (framing) accounts for {_pct(comp['framing'])} of the variance" \
+            if "framing" in comp else "Framing share: not estimated"
+        s = syc[syc["lang"] == "all"] if not syc.empty else syc
+        if not s.empty:
+            hi, lo = _pick(s, "max"), _pick(s, "min")
+            text += (f"; the sycophancy index (0 = ignores the user, 1 = follows fully) runs from "
+                     f"{lo['model']} {_ci(lo, '.2f')} to {hi['model']} {_ci(hi, '.2f')}")
+    flips = res.get("flips", pd.DataFrame())
+    if "pushback" in framings and not flips.empty:
+        f = flips[(flips["measure"] == "flip") & (flips["lang"] == "all")]
+        if not f.empty:
+            top = _pick(f, "max")
+            text += f". After pushback, {top['model']} changes its answer most often: {_pct(top)}"
+    out.append({"key": "framing", "title": "Framing (what the user says)", "text": text + "."})
+    ident = res.get("identity", pd.DataFrame())
+    if not {"identity-cn", "identity-us"} <= framings:
+        out.append({"key": "identity", "title": "Identity",
+                    "text": "The study has no identity-cn / identity-us framings, so identity effects are not "
+                            "measured."})
+    else:
+        i = ident[ident["lang"] == "all"] if not ident.empty else ident
+        if i.empty:
+            out.append({"key": "identity", "title": "Identity",
+                        "text": "Identity framings are in the study but no answered Likert pairs to compare."})
+        else:
+            top = _pick(i, "max_abs")
+            mean = float(i["estimate"].mean())
+            out.append({"key": "identity", "title": "Identity",
+                        "text": f"When the user says they are Chinese rather than American, scores move by "
+                                f"{mean:+.2f} on average across models; the largest shift is {top['model']}: "
+                                f"{_ci(top)} (scale −1 … +1)."})
+    return out
+
+
+# -- method ----------------------------------------------------------------------------------------------
+
+def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from twinstudy.costs import cost_of
+
+    c = store.conn
+    per_model = c.execute(
+        "SELECT model, count(*), sum(n_attempts), sum(tokens_in), sum(tokens_out), sum(cost), count(cost) "
+        "FROM trials GROUP BY model").fetchall()
+    outcome_counts = c.execute("SELECT model, outcome, count(*) FROM trials GROUP BY model, outcome").fetchall()
+    oc: dict[str, dict[str, int]] = {}
+    for m, o, k in outcome_counts:
+        oc.setdefault(m, {})[o] = int(k)
+    present = [o for o in ALL_OUTCOMES if any(o in v for v in oc.values())]
+    models = []
+    total_cost: float | None = 0.0
+    for m, n, att, tin, tout, cost, n_cost in sorted(per_model, key=lambda r: figs.ordered_models([r[0]], meta)):
+        info = meta.get(m, {})
+        if n_cost:
+            cst: float | None = float(cost)
+            how = "recorded"
+        else:
+            cst = cost_of(m, info.get("api_model") or info.get("model"), int(tin or 0), int(tout or 0))
+            how = "from tokens × list price" if cst is not None else "unknown"
+        if cst is None:
+            total_cost = None
+        elif total_cost is not None:
+            total_cost += cst
+        models.append({"id": m, "trials": int(n), "requests": int(att or 0), "tokens_in": int(tin or 0),
+                       "tokens_out": int(tout or 0), "cost": "–" if cst is None else f"${cst:,.4f}", "cost_how": how,
+                       "outcomes": [oc.get(m, {}).get(o, 0) for o in present],
+                       "meta": {k: v for k, v in sorted(info.items()) if k not in ("id", "system")},
+                       "system": info.get("system")})
+    params = [json.loads(r[0]) for r in c.execute("SELECT DISTINCT params_json FROM trials LIMIT 20")]
+    scorers = c.execute("SELECT scorer, version, count(*) FROM scores GROUP BY scorer, version").fetchall()
+    runs = c.execute("SELECT id, study, source, twinstudy_version, started_at, finished_at, status, stop_reason, "
+                     "n_planned FROM runs ORDER BY id").fetchall()
+    design = c.execute("SELECT count(DISTINCT item), count(DISTINCT lang), count(DISTINCT framing), "
+                       "max(paraphrase) + 1, max(sample) + 1, count(DISTINCT instrument) FROM trials").fetchone()
+
+    def ts(x: float | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(x)) if x else "–"
+
+    return {
+        "models": models, "outcome_cols": present,
+        "total_cost": "unknown for some models" if total_cost is None else f"${total_cost:,.4f}",
+        "params": params,
+        "scorers": [{"scorer": s, "version": v, "n": int(k)} for s, v, k in scorers],
+        "runs": [{"id": r[0], "study": r[1], "source": r[2], "version": r[3], "started": ts(r[4]),
+                  "finished": ts(r[5]), "status": r[6], "stop_reason": r[7] or "", "planned": r[8]} for r in runs],
+        "design": {"items": design[0], "languages": design[1], "framings": design[2],
+                   "paraphrases": design[3] or 0, "samples": design[4] or 0, "instruments": design[5]},
+    }
+
+
+# -- the whole context ---------------------------------------------------------------------------------
+
+def _pairs_for_plot(paired: pd.DataFrame, meta: dict[str, dict[str, Any]], limit: int = 6) -> list[tuple[str, str]]:
+    pairs = list(dict.fromkeys(zip(paired["model_a"].astype(str), paired["model_b"].astype(str), strict=True)))
+
+    def origin(m: str) -> str:
+        return str(meta.get(m, {}).get("origin", "?"))
+
+    cross = [(a, b) if origin(a) <= origin(b) else (a, b) for a, b in pairs if origin(a) != origin(b)]
+    chosen = cross or pairs
+    return chosen[:limit]
+
+
+def report_context(store: Store, output: Path, n_boot: int | None = None) -> dict[str, Any]:
+    from twinstudy.analysis import analyze
+
+    t0 = time.perf_counter()
     frame = store.scored_frame()
-    models = store.models()
+    meta = store.models()
     runs = store.runs()
     spec = store.latest_spec()
-    local_only = bool(models) and all(m.get("provider") == "local" for m in models.values())
-    prof = profiles(frame, n_boot=1000) if frame["score"].notna().any() else pd.DataFrame()
-    framings = set(frame["framing"]) if not frame.empty else set()
-    syc = (sycophancy(frame, n_boot=1000)
-           if {"user-agrees", "user-disagrees"} <= framings and frame["agreement"].notna().any()
-           else pd.DataFrame())
+    local_only = bool(meta) and all(m.get("provider") == "local" for m in meta.values())
+    nb = n_boot if n_boot is not None else n_boot_for(len(frame))
+    res: dict[str, pd.DataFrame] = analyze(frame, n_boot=nb, seed=0) if not frame.empty else {}
     fig_dir = output.parent / "figures"
-    figures: dict[str, str] = {}
+    svgs: dict[str, str] = {}
+
+    def table(name: str) -> pd.DataFrame:
+        return res.get(name, pd.DataFrame())
+
+    var, head = table("variance"), table("variance_headline")
+    if not var.empty:
+        svgs["headline"] = figs.save(figs.variance_figure(var, head), fig_dir, "headline_variance")
+    prof = table("profiles")
     if not prof.empty:
-        fig = profile_heatmap(prof, models)
-        fig_dir.mkdir(parents=True, exist_ok=True)
-        fig.savefig(fig_dir / "profiles.png", dpi=200, bbox_inches="tight")
-        fig.savefig(fig_dir / "profiles.svg", bbox_inches="tight")
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", bbox_inches="tight")
-        figures["profiles"] = buf.getvalue()
-    outcomes = (frame.groupby(["model", "outcome"]).size().unstack(fill_value=0).reset_index()
-                if not frame.empty else pd.DataFrame())
-    transcripts = pd.read_sql_query(
-        f"SELECT model, item, lang, framing, paraphrase, sample, outcome, messages_json, answer_text, "
-        f"reasoning, followup_text FROM trials ORDER BY item, lang, framing, model LIMIT {MAX_TRANSCRIPTS}",
-        store.conn)
-    return {
-        "study_name": runs["study"].iloc[-1] if not runs.empty else "study",
+        svgs["profiles"] = figs.save(figs.profile_heatmap(prof, meta), fig_dir, "profiles")
+    paired = table("paired")
+    plot_pairs = _pairs_for_plot(paired, meta) if not paired.empty else []
+    if plot_pairs:
+        svgs["paired"] = figs.save(figs.forest_plot(paired, plot_pairs, meta), fig_dir, "paired_forest")
+    syc, ident, flips = table("sycophancy"), table("identity"), table("flips")
+    if not syc.empty or not ident.empty:
+        svgs["user_effects"] = figs.save(figs.user_effects_figure(syc, ident, meta), fig_dir, "user_effects")
+    if not flips.empty:
+        svgs["flips"] = figs.save(figs.flips_figure(flips, meta), fig_dir, "pushback_flips")
+    gap, mcn = table("language_gap"), table("mcnemar")
+    if not gap.empty or (not mcn.empty and (mcn["k_en"] + mcn["k_zh"]).sum() > 0):
+        svgs["language"] = figs.save(figs.language_figure(gap, mcn, meta), fig_dir, "language_gap")
+    rates = table("rates")
+    rate_view = pd.DataFrame()
+    quiet_topics: list[str] = []
+    if not rates.empty:
+        r = rates[(rates["theme"] != "all") & (rates["lang"] != "all") & (rates["outcome"] != "truncated")]
+        topic_any = r.groupby("theme")["k"].sum()
+        open_themes = set(frame.loc[frame["item_type"] == "open", "theme"].astype(str))
+        keep = {str(t) for t, k in topic_any.items() if k > 0} | open_themes
+        quiet_topics = sorted(set(r["theme"].astype(str)) - keep)
+        rate_view = r[r["theme"].astype(str).isin(keep)]
+        if not rate_view.empty:
+            svgs["rates"] = figs.save(figs.rates_figure(rate_view, meta), fig_dir, "refusal_rates")
+
+    blob, tinfo = transcript_data(store, meta)
+    framings = set(frame["framing"].astype(str)) if not frame.empty else set()
+    ctx: dict[str, Any] = {
+        "study_name": str(runs["study"].iloc[-1]) if not runs.empty else "study",
+        "description": "",
         "spec_text": spec[0] if spec else "",
+        "spec_source": spec[1] if spec else "",
         "local_only": local_only,
-        "models": [{"id": k, **v} for k, v in sorted(models.items())],
+        "models": [{"id": k, **v} for k, v in sorted(meta.items())],
+        "model_order": figs.ordered_models(sorted(meta), meta),
+        "origins": sorted({str(v.get("origin", "?")) for v in meta.values()}),
         "n_trials": int(len(frame)),
         "n_attempts": store.n_attempts(),
-        "profiles": _records(prof) if not prof.empty else [],
+        "n_boot": nb,
+        "framings": sorted(framings),
+        "langs": sorted(set(frame["lang"].astype(str))) if not frame.empty else [],
+        "has_pushback": "pushback" in framings,
+        "has_opinion": {"user-agrees", "user-disagrees"} <= framings,
+        "has_identity": {"identity-cn", "identity-us"} <= framings,
+        "figures": svgs,
+        "headline": headline(res, frame),
+        "variance": _records(var) if not var.empty else [],
+        "profiles": _profile_table(prof, meta),
+        "profile_framing": str(prof["framing"].iloc[0]) if not prof.empty else "",
+        "contrast": _records(table("origin_contrast")) if not table("origin_contrast").empty else [],
+        "paired": _records(paired.sort_values(["model_a", "model_b", "theme"])) if not paired.empty else [],
+        "plot_pairs": [f"{a} − {b}" for a, b in plot_pairs],
         "sycophancy": _records(syc) if not syc.empty else [],
-        "outcomes": _records(outcomes) if not outcomes.empty else [],
-        "outcome_cols": [c for c in outcomes.columns if c != "model"] if not outcomes.empty else [],
-        "figures": figures,
-        "transcripts": _records(transcripts),
-        "runs": _records(runs),
+        "identity": _records(ident) if not ident.empty else [],
+        "flips": _records(flips) if not flips.empty else [],
+        "language_gap": _records(gap) if not gap.empty else [],
+        "mcnemar": _records(mcn) if not mcn.empty else [],
+        "rates": _rate_table(rate_view, meta),
+        "quiet_topics": quiet_topics,
+        "self_perception": self_perception(store, meta),
+        "transcripts": blob,
+        "tinfo": tinfo,
+        "method": method_facts(store, meta),
+        "fmt": _f, "ci": _ci, "pct": _pct,
     }
+    if spec:
+        try:
+            import yaml
+
+            ctx["description"] = str((yaml.safe_load(spec[0]) or {}).get("description", "") or "")
+        except Exception:  # the study file is shown verbatim below anyway
+            ctx["description"] = ""
+    ctx["build_s"] = time.perf_counter() - t0
+    return ctx
+
+
+def _profile_table(prof: pd.DataFrame, meta: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if prof.empty:
+        return {"models": [], "themes": [], "cells": {}}
+    p = prof[prof["lang"] == "all"]
+    models = figs.ordered_models(sorted(p["model"].astype(str).unique()), meta)
+    themes = sorted(p["theme"].astype(str).unique())
+    cells: dict[str, dict[str, str]] = {}
+    for _, r in prof.iterrows():
+        cells.setdefault(f"{r['theme']}|{r['model']}", {})[str(r["lang"])] = f"{_ci(r)} n={int(r['n'])}"
+    return {"models": models, "themes": themes, "cells": cells,
+            "langs": [x for x in ("all", "en", "zh") if x in set(prof["lang"])]}
+
+
+def _rate_table(rv: pd.DataFrame, meta: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if rv.empty:
+        return {"rows": [], "langs": [], "outcomes": []}
+    langs = sorted(rv["lang"].astype(str).unique())
+    outcomes = [o for o in ("refused", "evasive", "blocked") if o in set(rv["outcome"])]
+    rows = []
+    for (inst, theme), g in rv.groupby(["instrument", "theme"], sort=True):
+        for m in figs.ordered_models(sorted(g["model"].astype(str).unique()), meta):
+            vals = []
+            for o in outcomes:
+                for lang in langs:
+                    r = g[(g["model"] == m) & (g["outcome"] == o) & (g["lang"] == lang)]
+                    if r.empty:
+                        vals.append({"text": "–", "hot": False})
+                    else:
+                        r0 = r.iloc[0]
+                        vals.append({"text": f"{_pct(r0)} {int(r0['k'])}/{int(r0['n'])}", "hot": int(r0["k"]) > 0})
+            rows.append({"instrument": inst, "theme": theme, "model": m,
+                         "origin": meta.get(m, {}).get("origin", "?"), "vals": vals})
+    return {"rows": rows, "langs": langs, "outcomes": outcomes}
