@@ -197,6 +197,12 @@ def test_block_refusal_reasoning_and_truncation_marked() -> None:
     assert "policy says no" not in out
 
 
+def test_short_chat_reply_is_answered_not_evasive() -> None:
+    assert engine.classify(Completion(text="Paris.", finish_reason="stop"), "en")[0] == "answered"
+    assert engine.classify(Completion(text="", finish_reason="length", reasoning="..."), "en")[0] == "truncated"
+    assert engine.classify(Completion(text="抱歉，我无法回答这个问题。", finish_reason="stop"), "zh")[0] == "refused"
+
+
 def test_retryable_error_is_retried_and_fatal_is_marked(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"n": 0}
 
@@ -565,3 +571,45 @@ def test_export_of_chatted_conversation_validates(chatted: Path, replayed: dict[
     assert len(inst.items) == 3 and all(i.type == "open" for i in inst.items)
     assert inst.items[1].text.zh == ["它流入哪个海洋？"]  # the human translation wins
     assert "machine translation" in inst.items[2].note  # the embedded translator's English
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry models over HTTP (fault server on loopback): keys from the environment, never stored
+# ---------------------------------------------------------------------------------------------
+
+
+def test_registry_models_over_http_with_block_and_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           fault_server: Any) -> None:
+    import fault_server as fs
+
+    from twinstudy.chat.participants import close_backends, open_backends
+
+    key = "sk-canary-chat-0123456789"
+    monkeypatch.setenv("DEEPSEEK_API_KEY", key)
+    monkeypatch.setenv("ZAI_API_KEY", key)
+    ds_url = fault_server.script("ds", fs.Reply(200, fs.completion_body("Paris.", reasoning="They ask about France.")),
+                                 fs.Reply(200, fs.completion_body("Still Paris.")))
+    zai_url = fault_server.script("zai", fs.ZHIPU_1301, fs.Reply(200, fs.completion_body("巴黎。")))
+    ps = build_participants("deepseek/deepseek-chat,zai/glm-4.6", lang="en")
+    ps = [Participant(p.label, p.info.model_copy(update={"base_url": url}), p.system)
+          for p, url in zip(ps, (ds_url, zai_url), strict=True)]
+    db = ChatDB(tmp_path / "chat.db")
+    session = ChatSession(ps, db, lang="en", params=PARAMS, system=None,
+                          console=Console(file=io.StringIO(), width=100))
+
+    async def talk() -> list[list[Reply]]:
+        open_backends(ps)
+        try:
+            return [await session.send("Capital of France?"), await session.send("Sure?")]
+        finally:
+            await close_backends(ps)
+
+    first, second = run(talk())
+    assert first[0].outcome == "answered" and first[0].reasoning == "They ask about France."
+    assert first[1].outcome == "blocked" and first[1].provider_code
+    # the blocked turn is not in GLM's history; DeepSeek's history has its own first reply
+    assert [m.content for m in second[1].messages] == ["Sure?"]
+    assert [m.content for m in second[0].messages] == ["Capital of France?", "Paris.", "Sure?"]
+    db.close()
+    for path in tmp_path.iterdir():
+        assert key.encode() not in path.read_bytes()

@@ -75,6 +75,7 @@ def chat_group(ctx: click.Context, models: str | None, lang: str, system: str | 
     Example: twinstudy chat --models local/smollm2-135m@a,local/smollm2-135m@b
     """
     if ctx.invoked_subcommand is not None:
+        ctx.obj = {"db": db}  # `twinstudy chat --db X export ...` works too
         return
     if not models:
         raise UserError("twinstudy chat needs --models A,B (e.g. --models zai/glm-4.6,anthropic/claude-sonnet-4.5, "
@@ -91,11 +92,14 @@ def chat_group(ctx: click.Context, models: str | None, lang: str, system: str | 
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Instrument YAML file to write.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
+@click.pass_context
 @_friendly
-def export_command(conversation: str, output: Path, db: Path | None) -> None:
+def export_command(ctx: click.Context, conversation: str, output: Path, db: Path | None) -> None:
     """Turn CONVERSATION's user turns (id or name) into an open-ended instrument YAML."""
     from twinstudy.chat.export import export_conversation
 
+    if db is None and isinstance(ctx.obj, dict):
+        db = ctx.obj.get("db")
     inst = export_conversation(_db(db), conversation, output)
     untranslated = sum(1 for i in inst.items if i.note.startswith("untranslated"))
     click.echo(f"wrote {len(inst.items)} open items to {output} (instrument '{inst.id}'"

@@ -89,10 +89,12 @@ def classify(completion: Completion, lang: str) -> tuple[str, tuple[str, ...]]:
     verdict = classify_open(completion.text, lang)
     if verdict.outcome == "denial":
         return "refused", tuple(verdict.rules)
-    if verdict.outcome == "evasive":
-        return "evasive", tuple(verdict.rules)
-    if completion.finish_reason == "length":
+    if completion.finish_reason == "length":  # a cut-off reply is too short to call evasive
         return "truncated", tuple(verdict.rules)
+    # The length-only rule ("short") targets open requests for long texts; a short chat reply is
+    # not evasive for being short, so only the wording rules mark a chat reply evasive.
+    if verdict.outcome == "evasive" and set(verdict.rules) - {"short"}:
+        return "evasive", tuple(verdict.rules)
     return "answered", tuple(verdict.rules)
 
 

@@ -223,7 +223,9 @@ async def _replay(console: Console, db: ChatDB, src: Conversation, turns: list[U
             console.rule(f"turn {i}")
             console.print(Text.assemble(("source", "bold"), f" ({pt.source.lang}): ", pt.source.content))
             console.print(Text.assemble(("replay", "bold"), f" ({pt.lang}, {pt.translation}): ", pt.sent))
-            old = [reply_from_row(dict(r)) for r in db.replies(src.id, pt.source.turn)]
+            order = {m.get("label"): i for i, m in enumerate(src.models)}
+            old = sorted((reply_from_row(dict(r)) for r in db.replies(src.id, pt.source.turn)),
+                         key=lambda r: order.get(r.label, len(order)))
             console.print(comparison(console, src, old, new, titles))
         console.print(f"replay stored as conversation #{conv_id} (source {escape(src.display)}) in "
                       f"{escape(str(db.path))}")
