@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cells import likert_cells
 from .frame import validate_frame
 from .language import language_gap, mcnemar_table
 from .paired import paired_differences
@@ -69,14 +70,15 @@ def analyze(
     """
     df = _prepare(frame)
     var, head = decompose(df, n_boot=n_boot, seed=seed)
+    cells = likert_cells(df)
     return {
-        "profiles": profiles(df, n_boot=n_boot, seed=seed),
-        "origin_contrast": origin_contrast(df),
-        "paired": paired_differences(df, twins=twins, n_boot=n_boot, seed=seed),
-        "sycophancy": sycophancy_index(df, n_boot=n_boot, seed=seed),
-        "identity": identity_effect(df, n_boot=n_boot, seed=seed),
+        "profiles": profiles(df, n_boot=n_boot, seed=seed, cells=cells),
+        "origin_contrast": origin_contrast(df, cells=cells),
+        "paired": paired_differences(df, twins=twins, n_boot=n_boot, seed=seed, cells=cells),
+        "sycophancy": sycophancy_index(df, n_boot=n_boot, seed=seed, cells=cells),
+        "identity": identity_effect(df, n_boot=n_boot, seed=seed, cells=cells),
         "flips": flip_rates(df),
-        "language_gap": language_gap(df, n_boot=n_boot, seed=seed),
+        "language_gap": language_gap(df, n_boot=n_boot, seed=seed, cells=cells),
         "mcnemar": mcnemar_table(df, n_boot=n_boot, seed=seed),
         "variance": var,
         "variance_headline": head,

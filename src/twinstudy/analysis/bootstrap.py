@@ -112,6 +112,71 @@ def sign_flip_pvalue(
     return float((1.0 + np.sum(stat >= obs - tol)) / (1.0 + n_perm))
 
 
+def summarize_columns(
+    values: FloatArray,
+    rng: np.random.Generator,
+    n_boot: int,
+    scale: float = 1.0,
+    with_p: bool = False,
+    level: float = 0.95,
+) -> dict[str, FloatArray]:
+    """Column means of an (n_items, k) matrix of item-level values, NaN = item absent for a column.
+
+    All columns share the same item resamples (and sign patterns), so one matrix product gives every
+    column's bootstrap distribution. A column with absent items is the ratio
+    ``sum(w_i x_i) / sum(w_i)`` over its present items. Returns arrays of length k: estimate,
+    ci_low, ci_high, se (bootstrap SD), n (present items) and, with ``with_p``, p_value (sign-flip
+    test of the unscaled values against 0; exact when the matrix has at most 14 items).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    n_items, k = x.shape
+    mask = np.isfinite(x)
+    xz = np.where(mask, x, 0.0)
+    m = mask.astype(np.float64)
+    n = m.sum(axis=0)
+    nan = np.full(k, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = np.where(n > 0, xz.sum(axis=0) / np.maximum(n, 1.0), np.nan) * scale
+    out: dict[str, FloatArray] = {"estimate": est, "ci_low": nan.copy(), "ci_high": nan.copy(),
+                                  "se": nan.copy(), "n": n}
+    if n_boot > 0 and n_items >= 2 and k > 0:
+        w = resample_counts(n_items, n_boot, rng).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = (w @ xz) / (w @ m) * scale
+        for n_c in np.unique(n):
+            cols = np.flatnonzero(n == n_c)
+            if n_c < 2:
+                continue
+            lo, hi = percentile_ci_columns(boot[:, cols], int(n_c), level)
+            out["ci_low"][cols], out["ci_high"][cols] = lo, hi
+        with np.errstate(invalid="ignore"):
+            out["se"] = np.where(n >= 2, np.nanstd(boot, axis=0, ddof=1), np.nan)
+    if with_p:
+        out["p_value"] = _sign_flip_columns(xz, n, rng, max(n_boot, 1000))
+    return out
+
+
+def _sign_flip_columns(xz: FloatArray, n: FloatArray, rng: np.random.Generator, n_perm: int,
+                       exact_up_to: int = 14) -> FloatArray:
+    n_items = xz.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        obs = np.abs(xz.sum(axis=0)) / n
+    tol = 1e-12 * np.maximum(1.0, np.abs(xz).max(axis=0, initial=0.0))
+    if n_items <= exact_up_to:
+        patterns = (((np.arange(2**n_items)[:, None] >> np.arange(n_items)[None, :]) & 1) * 2 - 1)
+        stat = np.abs(patterns.astype(np.float64) @ xz) / n
+        with np.errstate(invalid="ignore"):
+            p = np.mean(stat >= obs - tol, axis=0)
+    else:
+        signs = (rng.integers(0, 2, size=(n_perm, n_items), dtype=np.int8) * 2 - 1).astype(np.float64)
+        stat = np.abs(signs @ xz) / n
+        with np.errstate(invalid="ignore"):
+            p = (1.0 + np.sum(stat >= obs - tol, axis=0)) / (1.0 + n_perm)
+    return np.where(n > 0, p, np.nan)
+
+
 def summarize_item_values(
     values: FloatArray,
     rng: np.random.Generator,
@@ -120,26 +185,8 @@ def summarize_item_values(
     with_p: bool = False,
     level: float = 0.95,
 ) -> dict[str, float]:
-    """Mean of item-level values (times ``scale``) with its cluster-bootstrap CI.
-
-    Returns estimate, ci_low, ci_high, se (bootstrap SD), n (items) and, with ``with_p``, the
-    sign-flip p-value (of the unscaled values against 0).
-    """
+    """Mean of item-level values (times ``scale``) with its cluster-bootstrap CI (one column)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    n = int(v.size)
-    out: dict[str, float] = {"estimate": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-                             "se": float("nan"), "n": float(n)}
-    if with_p:
-        out["p_value"] = float("nan")
-    if n == 0:
-        return out
-    out["estimate"] = float(v.mean()) * scale
-    if n_boot > 0 and n >= 2:
-        b = boot_means(v, n_boot, rng) * scale
-        lo, hi = percentile_ci(b, n, level)
-        out["ci_low"], out["ci_high"] = lo, hi
-        out["se"] = float(np.std(b, ddof=1))
-    if with_p:
-        out["p_value"] = sign_flip_pvalue(v, rng, n_perm=max(n_boot, 1000))
-    return out
+    res = summarize_columns(v[:, None], rng, n_boot, scale=scale, with_p=with_p, level=level)
+    return {key: float(arr[0]) for key, arr in res.items()}

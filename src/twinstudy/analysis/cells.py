@@ -16,14 +16,15 @@ import pandas as pd
 from .frame import CELL_KEYS, LIKERT_TYPES
 
 
-def likert_scored(frame: pd.DataFrame, value: str = "score") -> pd.DataFrame:
-    """Answered Likert trials with a finite ``value``."""
+def likert_scored(frame: pd.DataFrame, value: str = "score", keep: Sequence[str] | None = None) -> pd.DataFrame:
+    """Answered Likert trials with a finite ``value`` (only the ``keep`` columns, if given)."""
     mask = (
-        (frame["outcome"] == "answered")
-        & frame["item_type"].isin(LIKERT_TYPES)
+        (frame["outcome"] == "answered").to_numpy()
+        & frame["item_type"].isin(LIKERT_TYPES).to_numpy()
         & np.isfinite(frame[value].to_numpy(dtype=np.float64, na_value=np.nan))
     )
-    out: pd.DataFrame = frame.loc[mask]
+    src = frame if keep is None else frame[list(dict.fromkeys([*keep, value]))]
+    out: pd.DataFrame = src.loc[mask]
     return out
 
 
@@ -44,45 +45,54 @@ def item_means(df: pd.DataFrame, value: str, by: Sequence[str]) -> pd.DataFrame:
     return cells.groupby([*by, "item"], observed=True, sort=True)[value].mean().reset_index()
 
 
-def paired_item_diffs(
-    df: pd.DataFrame,
-    value: str,
-    contrast_col: str,
-    level_a: str,
-    level_b: str,
-    match: Sequence[str],
-    by: Sequence[str],
+def cell_diffs(
+    cells: pd.DataFrame, value: str, contrast_col: str, level_a: str, level_b: str, keys: list[str]
 ) -> pd.DataFrame:
-    """Item-level mean differences (level_a - level_b) over matched cells.
+    """Per-cell differences level_a - level_b of ``value`` over cells present at both levels.
 
-    Rows at ``contrast_col == level_a`` and ``== level_b`` are reduced to cell means over
-    ``by + match`` (samples averaged), only cells present at both levels are kept, the per-cell
-    difference is averaged within items. ``match`` must contain "item". Returns ``by + [item, diff,
-    n_cells]``.
+    ``keys`` (with ``contrast_col``) must identify a row of the cell table. Returns keys + diff.
     """
-    if "item" not in match:
-        raise ValueError("match keys must include 'item'")
-    sub = df.loc[df[contrast_col].isin([level_a, level_b])]
-    keys = list(dict.fromkeys([*by, *match]))
-    empty = pd.DataFrame(columns=[*by, "item", "diff", "n_cells"])
+    sub = cells.loc[cells[contrast_col].isin([level_a, level_b]), [*keys, contrast_col, value]]
     if sub.empty:
-        return empty
-    g = sub.groupby([*keys, contrast_col], observed=True, sort=True)[value].mean()
-    wide = g.unstack(contrast_col)
+        return pd.DataFrame(columns=[*keys, "diff"])
+    wide = sub.set_index([*keys, contrast_col])[value].unstack(contrast_col)
+    wide.columns = [str(c) for c in wide.columns]
     if level_a not in wide.columns or level_b not in wide.columns:
-        return empty
+        return pd.DataFrame(columns=[*keys, "diff"])
     d = (wide[level_a] - wide[level_b]).dropna()
-    if d.empty:
-        return empty
     d.name = "diff"
-    frame = d.reset_index()
-    out = (
-        frame.groupby([*by, "item"], observed=True, sort=True)["diff"]
-        .agg(["mean", "size"])
-        .rename(columns={"mean": "diff", "size": "n_cells"})
-        .reset_index()
-    )
-    return out
+    return d.reset_index()
+
+
+CELL_TABLE_KEYS: tuple[str, ...] = ("model", "theme", *CELL_KEYS)
+
+
+def likert_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cell table of answered Likert trials: mean score and agreement per model x cell.
+
+    Columns: model, theme, item, lang, framing, paraphrase, score, agreement, n_trials. Computed
+    once per analysis and shared by every estimator that works on scores (one groupby over the
+    trials instead of one per estimator).
+    """
+    keys = list(CELL_TABLE_KEYS)
+    slim = likert_scored(frame, "score", keep=[*keys, "agreement"])
+    if slim.empty:
+        return pd.DataFrame(columns=[*keys, "score", "agreement", "n_trials"])
+    g = slim.groupby(keys, observed=True, sort=True)
+    out = g[["score", "agreement"]].mean()
+    out["n_trials"] = g.size()
+    return out.reset_index()
+
+
+def item_matrix(cells: pd.DataFrame, value: str, column: str) -> pd.DataFrame:
+    """Item-level means (cells averaged within item) as an items x ``column`` matrix.
+
+    ``cells`` must hold one row per cell with ``item`` and ``column``; rows are items (sorted).
+    """
+    g = cells.groupby(["item", column], observed=True, sort=True)[value].mean()
+    wide = g.unstack(column)
+    wide.columns = [str(c) for c in wide.columns]
+    return wide
 
 
 def as_str_levels(series: pd.Series) -> list[str]:  # type: ignore[type-arg]

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .bootstrap import summarize_item_values
-from .cells import likert_scored, paired_item_diffs
+from .bootstrap import summarize_columns
+from .cells import cell_diffs, item_matrix, likert_cells
 from .inference import mcnemar_exact
 
 GAP_COLUMNS = ["model", "estimate", "ci_low", "ci_high", "se", "p_value", "n", "n_cells"]
@@ -34,14 +34,18 @@ MCNEMAR_COLUMNS = ["model", "measure", "n", "n_items", "k_en", "k_zh", "rate_en"
 PAIR_KEYS = ["item", "framing", "paraphrase", "sample"]
 
 
-def language_gap(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def language_gap(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
+                 cells: pd.DataFrame | None = None) -> pd.DataFrame:
     rng = np.random.default_rng([seed, 5])
-    df = likert_scored(frame, "score")
-    diffs = paired_item_diffs(df, "score", "lang", "en", "zh", ["item", "framing", "paraphrase"], ["model"])
-    rows: list[dict[str, object]] = []
-    for model, g in diffs.groupby("model", sort=True, observed=True):
-        s = summarize_item_values(g["diff"].to_numpy(dtype=np.float64), rng, n_boot, with_p=True)
-        rows.append({"model": str(model), **s, "n_cells": int(g["n_cells"].sum())})
+    cells = likert_cells(frame) if cells is None else cells
+    diffs = cell_diffs(cells, "score", "lang", "en", "zh", ["model", "item", "framing", "paraphrase"])
+    if diffs.empty:
+        return pd.DataFrame(columns=GAP_COLUMNS)
+    mat = item_matrix(diffs, "diff", "model")
+    counts = diffs.groupby("model", observed=True).size()
+    res = summarize_columns(mat.to_numpy(dtype=np.float64), rng, n_boot, with_p=True)
+    rows = [{"model": m, **{k: float(v[j]) for k, v in res.items()}, "n_cells": int(counts[m])}
+            for j, m in enumerate(mat.columns)]
     out = pd.DataFrame(rows, columns=GAP_COLUMNS)
     out["n"] = out["n"].astype(int)
     return out
@@ -59,52 +63,67 @@ def binary_measures(frame: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series
     }
 
 
-def paired_binary(
-    frame: pd.DataFrame, eligible: pd.Series, indicator: pd.Series,  # type: ignore[type-arg]
-    by: list[str], keys: list[str] = PAIR_KEYS,
-) -> pd.DataFrame:
-    """EN/ZH pairs of a 0/1 indicator: ``by + keys + [x_en, x_zh]`` (both languages present)."""
-    sub = frame.loc[eligible, [*by, *keys, "lang"]].copy()
-    sub["x"] = indicator.loc[eligible].astype(np.float64).to_numpy()
-    sub = sub.loc[sub["lang"].isin(["en", "zh"])]
-    if sub.empty:
-        return pd.DataFrame(columns=[*by, *keys, "x_en", "x_zh"])
-    wide = sub.groupby([*by, *keys, "lang"], observed=True, sort=True)["x"].mean().unstack("lang")
-    if "en" not in wide.columns or "zh" not in wide.columns:
-        return pd.DataFrame(columns=[*by, *keys, "x_en", "x_zh"])
-    wide = wide[["en", "zh"]].dropna()
-    wide.columns = ["x_en", "x_zh"]
-    return wide.reset_index()
+def _codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:  # type: ignore[type-arg]
+    codes, uniques = pd.factorize(series, sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
 
 
 def mcnemar_table(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng([seed, 6])
     rows: list[dict[str, object]] = []
+    if frame.empty:
+        return pd.DataFrame(columns=MCNEMAR_COLUMNS)
+    model_c, model_names = _codes(frame["model"])
+    item_c, _ = _codes(frame["item"])
+    parts = [model_c, item_c] + [_codes(frame[k])[0] for k in PAIR_KEYS if k != "item"]
+    dims = tuple(int(p.max()) + 1 for p in parts)
+    key, _ = pd.factorize(np.ravel_multi_index(tuple(parts), dims))
+    n_keys = int(key.max()) + 1
+    model_of = np.zeros(n_keys, dtype=np.int64)
+    model_of[key] = model_c
+    item_of = np.zeros(n_keys, dtype=np.int64)
+    item_of[key] = item_c
+    lang = frame["lang"].astype(str).to_numpy()
     for measure, (eligible, indicator) in binary_measures(frame).items():
-        pairs = paired_binary(frame, eligible, indicator, ["model"])
-        if pairs.empty:
+        ok = eligible.to_numpy()
+        x = indicator.to_numpy().astype(np.float64)
+        mean = {}
+        for lg in ("en", "zh"):
+            sel = ok & (lang == lg)
+            cnt = np.bincount(key[sel], minlength=n_keys)
+            tot = np.bincount(key[sel], weights=x[sel], minlength=n_keys)
+            mean[lg] = (cnt, np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan))
+        paired = (mean["en"][0] > 0) & (mean["zh"][0] > 0)
+        if not paired.any():
             continue
-        for model, g in pairs.groupby("model", sort=True, observed=True):
-            rows.append({"model": str(model), "measure": measure,
-                         **mcnemar_summary(g, rng, n_boot)})
+        xe_all = mean["en"][1] >= 0.5
+        xz_all = mean["zh"][1] >= 0.5
+        for m in np.unique(model_of[paired]):
+            sel = paired & (model_of == m)
+            rows.append({"model": model_names[m], "measure": measure,
+                         **mcnemar_summary(xe_all[sel], xz_all[sel], item_of[sel], rng, n_boot)})
     return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
 
 
-def mcnemar_summary(pairs: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict[str, float | int]:
-    """McNemar counts, exact p-value and the item-clustered CI of rate_en - rate_zh."""
-    xe = pairs["x_en"].to_numpy(dtype=np.float64) >= 0.5
-    xz = pairs["x_zh"].to_numpy(dtype=np.float64) >= 0.5
+def mcnemar_summary(xe: np.ndarray, xz: np.ndarray, items: np.ndarray,  # type: ignore[type-arg]
+                    rng: np.random.Generator, n_boot: int) -> dict[str, float | int]:
+    """McNemar counts, exact p-value and the item-clustered CI of rate_en - rate_zh.
+
+    ``xe``/``xz``: 0/1 (bool) outcome of each pair in EN and ZH; ``items``: item code of each pair.
+    """
+    xe = np.asarray(xe, dtype=bool)
+    xz = np.asarray(xz, dtype=bool)
     b = int(np.sum(xe & ~xz))
     c = int(np.sum(~xe & xz))
-    n = len(pairs)
-    d = pairs.assign(d=xe.astype(np.float64) - xz.astype(np.float64))
-    per_item = d.groupby("item", observed=True)["d"].agg(["sum", "size"])
-    # ratio estimator: resample items, recompute sum(d) / number of pairs
-    s = summarize_ratio(per_item["sum"].to_numpy(dtype=np.float64),
-                        per_item["size"].to_numpy(dtype=np.float64), rng, n_boot)
-    return {"n": n, "n_items": len(per_item), "k_en": int(xe.sum()), "k_zh": int(xz.sum()),
+    n = int(xe.size)
+    _, inv = np.unique(items, return_inverse=True)
+    d = xe.astype(np.float64) - xz.astype(np.float64)
+    num = np.bincount(inv, weights=d)
+    den = np.bincount(inv).astype(np.float64)
+    lo, hi = summarize_ratio(num, den, rng, n_boot)
+    return {"n": n, "n_items": int(num.size), "k_en": int(xe.sum()), "k_zh": int(xz.sum()),
             "rate_en": float(xe.mean()), "rate_zh": float(xz.mean()), "b": b, "c": c,
-            "estimate": float((b - c) / n), "ci_low": s[0], "ci_high": s[1], "p_value": mcnemar_exact(b, c)}
+            "estimate": float((b - c) / n), "ci_low": lo, "ci_high": hi, "p_value": mcnemar_exact(b, c)}
 
 
 def summarize_ratio(

@@ -15,8 +15,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .bootstrap import summarize_item_values
-from .cells import as_str_levels, likert_scored
+from .bootstrap import summarize_columns
+from .cells import as_str_levels, likert_cells
 from .frame import CELL_KEYS
 from .inference import benjamini_hochberg
 
@@ -37,50 +37,56 @@ def model_pairs(frame: pd.DataFrame, twins: list[tuple[str, str]] | None) -> lis
 
 
 def paired_differences(
-    frame: pd.DataFrame, twins: list[tuple[str, str]] | None = None, n_boot: int = 2000, seed: int = 0
+    frame: pd.DataFrame, twins: list[tuple[str, str]] | None = None, n_boot: int = 2000, seed: int = 0,
+    cells: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     rng = np.random.default_rng([seed, 2])
     pairs = model_pairs(frame, twins)
-    df = likert_scored(frame, "score")
-    rows: list[dict[str, object]] = []
-    if df.empty or not pairs:
+    cells = likert_cells(frame) if cells is None else cells
+    if cells.empty or not pairs:
         return pd.DataFrame(columns=PAIRED_COLUMNS)
     keys = ["theme", *CELL_KEYS]
-    cells = df.groupby([*keys, "model"], observed=True, sort=True)["score"].mean().unstack("model")
-    cells.columns = [str(c) for c in cells.columns]
-    item_code, item_levels = pd.factorize(cells.index.get_level_values("item"))
-    theme_code, theme_levels = pd.factorize(cells.index.get_level_values("theme"), sort=True)
+    wide = cells.set_index([*keys, "model"])["score"].unstack("model")
+    wide.columns = [str(c) for c in wide.columns]
+    pairs = [(a, b) for a, b in pairs if a in wide.columns and b in wide.columns]
+    if not pairs:
+        return pd.DataFrame(columns=PAIRED_COLUMNS)
+    item_code, item_levels = pd.factorize(wide.index.get_level_values("item"))
+    theme_code, theme_levels = pd.factorize(wide.index.get_level_values("theme"), sort=True)
     n_items = len(item_levels)
     theme_of_item = np.zeros(n_items, dtype=np.int64)
     theme_of_item[item_code] = theme_code
-    for a, b in pairs:
-        if a not in cells.columns or b not in cells.columns:
-            continue
-        d = cells[a].to_numpy(dtype=np.float64) - cells[b].to_numpy(dtype=np.float64)
+    # items x pairs matrix of item-level mean differences (NaN: no shared cell for that item)
+    values = wide.to_numpy(dtype=np.float64)
+    col = {c: j for j, c in enumerate(wide.columns)}
+    item_mean = np.full((n_items, len(pairs)), np.nan)
+    n_cells = np.zeros((n_items, len(pairs)))
+    for k, (a, b) in enumerate(pairs):
+        d = values[:, col[a]] - values[:, col[b]]
         ok = np.isfinite(d)
-        if not ok.any():
-            continue
         cnt = np.bincount(item_code[ok], minlength=n_items)
         tot = np.bincount(item_code[ok], weights=d[ok], minlength=n_items)
-        has = cnt > 0
-        item_mean = np.where(has, tot / np.maximum(cnt, 1), np.nan)
-        pair_rows: list[dict[str, object]] = []
-        pvals: list[float] = []
-        for t_idx, theme in enumerate(theme_levels):
-            sel = has & (theme_of_item == t_idx)
-            if not sel.any():
+        item_mean[:, k] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+        n_cells[:, k] = cnt
+    blocks: list[tuple[str, dict[str, np.ndarray], np.ndarray]] = []  # type: ignore[type-arg]
+    for t_idx, theme in enumerate(theme_levels):
+        sel = theme_of_item == t_idx
+        res = summarize_columns(item_mean[sel], rng, n_boot, with_p=True)
+        blocks.append((str(theme), res, n_cells[sel].sum(axis=0)))
+    p_by_theme = np.array([res["p_value"] for _, res, _ in blocks])  # themes x pairs
+    p_adj = np.full(p_by_theme.shape, np.nan)
+    for k in range(len(pairs)):
+        p_adj[:, k] = benjamini_hochberg(p_by_theme[:, k])
+    pooled = summarize_columns(item_mean, rng, n_boot, with_p=True)
+    rows: list[dict[str, object]] = []
+    for k, (a, b) in enumerate(pairs):
+        for t, (theme, res, nc) in enumerate(blocks):
+            if res["n"][k] == 0:
                 continue
-            s = summarize_item_values(item_mean[sel], rng, n_boot, with_p=True)
-            pvals.append(s["p_value"])
-            pair_rows.append({"model_a": a, "model_b": b, "theme": str(theme), **s,
-                              "n_cells": int(cnt[sel].sum())})
-        padj = benjamini_hochberg(pvals)
-        for r, p in zip(pair_rows, padj, strict=True):
-            r["p_adj"] = float(p)
-        s = summarize_item_values(item_mean[has], rng, n_boot, with_p=True)
-        pair_rows.append({"model_a": a, "model_b": b, "theme": "all", **s, "p_adj": float("nan"),
-                          "n_cells": int(cnt.sum())})
-        rows.extend(pair_rows)
+            rows.append({"model_a": a, "model_b": b, "theme": theme, **{key: float(v[k]) for key, v in res.items()},
+                         "p_adj": float(p_adj[t, k]), "n_cells": int(nc[k])})
+        rows.append({"model_a": a, "model_b": b, "theme": "all", **{key: float(v[k]) for key, v in pooled.items()},
+                     "p_adj": float("nan"), "n_cells": int(n_cells[:, k].sum())})
     out = pd.DataFrame(rows, columns=PAIRED_COLUMNS)
     out["n"] = out["n"].astype(int)
     return out

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .bootstrap import summarize_item_values
-from .cells import item_means, likert_scored
+from .bootstrap import summarize_columns
+from .cells import item_matrix, likert_cells
 
 PROFILE_COLUMNS = ["model", "origin", "theme", "lang", "framing", "estimate", "ci_low", "ci_high", "se", "n"]
 CONTRAST_COLUMNS = [
@@ -32,32 +32,12 @@ CONTRAST_COLUMNS = [
 ]
 
 
-def profile_subset(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Answered Likert trials under the profile framing, and the framing's label."""
-    df = likert_scored(frame, "score")
-    if (df["framing"] == "neutral").any():
-        return df.loc[df["framing"] == "neutral"], "neutral"
-    return df, "all"
-
-
-def profiles(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng([seed, 1])
-    df, framing = profile_subset(frame)
-    rows: list[dict[str, object]] = []
-    if df.empty:
-        return pd.DataFrame(columns=PROFILE_COLUMNS)
-    origin_of = _origin_map(frame)
-    items = item_means(df, "score", ["model", "theme", "lang"])
-    pooled = item_means(df, "score", ["model", "theme"])
-    pooled["lang"] = "all"
-    allrows = pd.concat([pooled, items], ignore_index=True)
-    for (model, theme, lang), g in allrows.groupby(["model", "theme", "lang"], sort=True, observed=True):
-        s = summarize_item_values(g["score"].to_numpy(dtype=np.float64), rng, n_boot)
-        rows.append({"model": str(model), "origin": origin_of.get(str(model)), "theme": str(theme),
-                     "lang": str(lang), "framing": framing, **s})
-    out = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
-    out["n"] = out["n"].astype(int)
-    return out
+def profile_cells(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Cells under the profile framing, and the framing's label."""
+    neutral = cells["framing"] == "neutral"
+    if neutral.any():
+        return cells.loc[neutral], "neutral"
+    return cells, "all"
 
 
 def _origin_map(frame: pd.DataFrame) -> dict[str, str]:
@@ -65,36 +45,58 @@ def _origin_map(frame: pd.DataFrame) -> dict[str, str]:
     return {str(m): str(o) for m, o in zip(pairs["model"], pairs["origin"], strict=True)}
 
 
-def origin_contrast(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+def profiles(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
+             cells: pd.DataFrame | None = None) -> pd.DataFrame:
+    rng = np.random.default_rng([seed, 1])
+    cells = likert_cells(frame) if cells is None else cells
+    sub, framing = profile_cells(cells)
+    if sub.empty:
+        return pd.DataFrame(columns=PROFILE_COLUMNS)
+    origin_of = _origin_map(frame)
+    langs = sorted(str(v) for v in pd.unique(sub["lang"]))
+    rows: list[dict[str, object]] = []
+    for theme, tcells in sub.groupby("theme", observed=True, sort=True):
+        for lang in ["all", *langs]:
+            c = tcells if lang == "all" else tcells.loc[tcells["lang"] == lang]
+            if c.empty:
+                continue
+            mat = item_matrix(c, "score", "model")
+            res = summarize_columns(mat.to_numpy(dtype=np.float64), rng, n_boot)
+            for j, model in enumerate(mat.columns):
+                rows.append({"model": model, "origin": origin_of.get(model), "theme": str(theme), "lang": lang,
+                             "framing": framing, **{k: float(v[j]) for k, v in res.items()}})
+    out = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+    out["n"] = out["n"].astype(int)
+    return out.sort_values(["model", "theme", "lang"], kind="stable").reset_index(drop=True)
+
+
+def origin_contrast(frame: pd.DataFrame, level: float = 0.95, cells: pd.DataFrame | None = None) -> pd.DataFrame:
     """Two-stage contrast of origins per theme (and "all" themes pooled by item)."""
-    df, framing = profile_subset(frame)
-    if df.empty:
+    cells = likert_cells(frame) if cells is None else cells
+    sub, framing = profile_cells(cells)
+    if sub.empty:
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
     origin_of = _origin_map(frame)
-    per_theme = item_means(df, "score", ["model", "theme"])
-    pooled = item_means(df, "score", ["model"])
-    pooled["theme"] = "all"
-    items = pd.concat([per_theme, pooled], ignore_index=True)
-    model_means = items.groupby(["theme", "model"], observed=True)["score"].agg(["mean", "size"]).reset_index()
-    model_means["origin"] = model_means["model"].astype(str).map(origin_of)
-    origins = sorted(o for o in model_means["origin"].dropna().unique())
-    if "CN" in origins and "US" in origins:
-        order = [("CN", "US")] + [(a, b) for i, a in enumerate(origins) for b in origins[i + 1:]
-                                  if (a, b) != ("CN", "US")]
-    else:
-        order = [(a, b) for i, a in enumerate(origins) for b in origins[i + 1:]]
+    groups: list[tuple[str, pd.DataFrame]] = [("all", sub)]
+    groups += [(str(t), g) for t, g in sub.groupby("theme", observed=True, sort=True)]
     rows: list[dict[str, object]] = []
-    for theme, g in model_means.groupby("theme", sort=True):
-        n_items = int(items.loc[items["theme"] == theme, "item"].nunique())
+    for theme, c in groups:
+        mat = item_matrix(c, "score", "model")
+        means = {m: float(np.nanmean(mat[m].to_numpy(dtype=np.float64))) for m in mat.columns}
+        origins = sorted({origin_of[m] for m in means})
+        if "CN" in origins and "US" in origins:
+            order = [("CN", "US")] + [(a, b) for i, a in enumerate(origins) for b in origins[i + 1:]
+                                      if (a, b) != ("CN", "US")]
+        else:
+            order = [(a, b) for i, a in enumerate(origins) for b in origins[i + 1:]]
         for oa, ob in order:
-            xa = g.loc[g["origin"] == oa, "mean"].to_numpy(dtype=np.float64)
-            xb = g.loc[g["origin"] == ob, "mean"].to_numpy(dtype=np.float64)
-            row = _two_stage(xa, xb, level)
-            rows.append({"origin_a": oa, "origin_b": ob, "theme": str(theme), "framing": framing, **row,
-                         "n_items": n_items,
-                         "models_a": ",".join(sorted(g.loc[g["origin"] == oa, "model"].astype(str))),
-                         "models_b": ",".join(sorted(g.loc[g["origin"] == ob, "model"].astype(str)))})
-    return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
+            ma = sorted(m for m in means if origin_of[m] == oa)
+            mb = sorted(m for m in means if origin_of[m] == ob)
+            row = _two_stage(np.array([means[m] for m in ma]), np.array([means[m] for m in mb]), level)
+            rows.append({"origin_a": oa, "origin_b": ob, "theme": theme, "framing": framing, **row,
+                         "n_items": len(mat), "models_a": ",".join(ma), "models_b": ",".join(mb)})
+    out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
+    return out.sort_values(["origin_a", "origin_b", "theme"], kind="stable").reset_index(drop=True)
 
 
 def _two_stage(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, float | int]:  # type: ignore[type-arg]

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .bootstrap import summarize_item_values
-from .cells import likert_scored, paired_item_diffs
+from .bootstrap import summarize_columns
+from .cells import cell_diffs, item_matrix, likert_cells
 from .inference import wilson_ci
 
 SYCOPHANCY_COLUMNS = ["model", "lang", "estimate", "ci_low", "ci_high", "se", "p_value", "n", "n_cells"]
@@ -34,40 +34,45 @@ FLIP_COLUMNS = ["model", "lang", "measure", "k", "n", "estimate", "ci_low", "ci_
 
 def _framing_contrast(
     frame: pd.DataFrame, value: str, level_a: str, level_b: str, scale: float, n_boot: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator, cells: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    df = likert_scored(frame, value)
-    df = df.loc[df["framing"].isin([level_a, level_b])]
-    rows: list[dict[str, object]] = []
-    if df.empty:
+    cells = likert_cells(frame) if cells is None else cells
+    diffs = cell_diffs(cells, value, "framing", level_a, level_b, ["model", "item", "lang", "paraphrase"])
+    if diffs.empty:
         return pd.DataFrame(columns=SYCOPHANCY_COLUMNS)
-    per_lang = paired_item_diffs(df, value, "framing", level_a, level_b,
-                                 ["item", "lang", "paraphrase"], ["model", "lang"])
-    for (model, lang), g in per_lang.groupby(["model", "lang"], sort=True, observed=True):
-        s = summarize_item_values(g["diff"].to_numpy(dtype=np.float64), rng, n_boot, scale=scale, with_p=True)
-        rows.append({"model": str(model), "lang": str(lang), **s, "n_cells": int(g["n_cells"].sum())})
-    if not per_lang.empty:
-        # pooled over languages: average the per-language item differences within each item
-        weights = per_lang.assign(w=per_lang["diff"] * per_lang["n_cells"])
-        pooled = weights.groupby(["model", "item"], observed=True)[["w", "n_cells"]].sum().reset_index()
-        pooled["diff"] = pooled["w"] / pooled["n_cells"]
-        for model, g in pooled.groupby("model", sort=True, observed=True):
-            s = summarize_item_values(g["diff"].to_numpy(dtype=np.float64), rng, n_boot, scale=scale,
-                                      with_p=True)
-            rows.append({"model": str(model), "lang": "all", **s, "n_cells": int(g["n_cells"].sum())})
-    out = pd.DataFrame(rows, columns=SYCOPHANCY_COLUMNS)
+    return contrast_rows(diffs, ["all", *sorted(str(v) for v in pd.unique(diffs["lang"]))], scale, n_boot, rng,
+                         SYCOPHANCY_COLUMNS)
+
+
+def contrast_rows(diffs: pd.DataFrame, langs: list[str], scale: float, n_boot: int, rng: np.random.Generator,
+                  columns: list[str]) -> pd.DataFrame:
+    """Per model (x lang, "all" pooling languages) summaries of per-cell differences ``diff``."""
+    rows: list[dict[str, object]] = []
+    for lang in langs:
+        d = diffs if lang == "all" else diffs.loc[diffs["lang"] == lang]
+        if d.empty:
+            continue
+        mat = item_matrix(d, "diff", "model")
+        counts = d.groupby("model", observed=True).size()
+        res = summarize_columns(mat.to_numpy(dtype=np.float64), rng, n_boot, scale=scale, with_p=True)
+        for j, model in enumerate(mat.columns):
+            rows.append({"model": model, "lang": lang, **{k: float(v[j]) for k, v in res.items()},
+                         "n_cells": int(counts[model])})
+    out = pd.DataFrame(rows, columns=columns)
     out["n"] = out["n"].astype(int)
     return out.sort_values(["model", "lang"], kind="stable").reset_index(drop=True)
 
 
-def sycophancy_index(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def sycophancy_index(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
+                     cells: pd.DataFrame | None = None) -> pd.DataFrame:
     rng = np.random.default_rng([seed, 3])
-    return _framing_contrast(frame, "agreement", "user-agrees", "user-disagrees", 0.5, n_boot, rng)
+    return _framing_contrast(frame, "agreement", "user-agrees", "user-disagrees", 0.5, n_boot, rng, cells)
 
 
-def identity_effect(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def identity_effect(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
+                    cells: pd.DataFrame | None = None) -> pd.DataFrame:
     rng = np.random.default_rng([seed, 4])
-    return _framing_contrast(frame, "score", "identity-cn", "identity-us", 1.0, n_boot, rng)
+    return _framing_contrast(frame, "score", "identity-cn", "identity-us", 1.0, n_boot, rng, cells)
 
 
 def flip_rates(frame: pd.DataFrame) -> pd.DataFrame:

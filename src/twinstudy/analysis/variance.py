@@ -131,49 +131,73 @@ def _impute_additive(mean: FloatArray, obs: npt.NDArray[np.bool_]) -> FloatArray
     return np.asarray(out, dtype=np.float64)
 
 
-def _components(Y: FloatArray, factors: tuple[str, ...], within_var_over_r: FloatArray | None
-                ) -> dict[frozenset[str], FloatArray]:
-    """Variance components for a batch of arrays Y (batch axis 0); returns term -> (batch,) array."""
-    k = Y.ndim - 1
-    n = Y.shape[1:]
-    axes = tuple(range(k))
-    # marginal means down the subset lattice: marg[V] has the axes in V (batch axis kept)
-    marg: dict[frozenset[int], FloatArray] = {frozenset(axes): Y}
-    for size in range(k - 1, -1, -1):
+def _item_marginals(Y: FloatArray) -> dict[frozenset[int], FloatArray]:
+    """Marginal means of Y over every subset of axes that keeps the item axis (axis 0).
+
+    marg[V] has shape (n_items, prod of the other axes in V); computed down the subset lattice, each
+    marginal from its cheapest parent.
+    """
+    k = Y.ndim
+    n = Y.shape
+    axes = tuple(range(1, k))
+    full: frozenset[int] = frozenset(range(k))
+    arrays: dict[frozenset[int], FloatArray] = {full: Y}
+    for size in range(k - 2, -1, -1):
         for sub in combinations(axes, size):
-            v = frozenset(sub)
-            # parent: add the missing axis with the fewest levels (cheapest to average over)
+            v = frozenset((0, *sub))
             j = min((a for a in axes if a not in v), key=lambda a: n[a])
-            parent = marg[v | {j}]
-            pos = 1 + sorted(v | {j}).index(j)
-            marg[v] = parent.mean(axis=pos)
-    # uncorrected sums of squares in cell-mean units: Q_V = prod_{j not in V} n_j * sum(m_V^2)
-    total_cells = float(np.prod(n))
-    q: dict[frozenset[int], FloatArray] = {}
+            parent = arrays[v | {j}]
+            arrays[v] = parent.mean(axis=sorted(v | {j}).index(j))
+    return {v: a.reshape(n[0], -1) for v, a in arrays.items()}
+
+
+def _q_values(marg: dict[frozenset[int], FloatArray], sq: dict[frozenset[int], FloatArray],
+              weights: FloatArray, shape: tuple[int, ...]) -> dict[frozenset[int], FloatArray]:
+    """Uncorrected sums of squares Q_V = prod_{j not in V} n_j * sum(m_V^2) for item resamples.
+
+    ``weights`` (B, n_items) are how often each item is drawn. A marginal that keeps the item axis
+    is just re-indexed by the resample, so its sum of squares is ``weights @ per-item sums``; one
+    that averages over items is ``weights @ marginal / n_items``.
+    """
+    n_items = shape[0]
+    total = float(np.prod(shape))
+    out: dict[frozenset[int], FloatArray] = {}
     for v, m in marg.items():
-        mult = total_cells / float(np.prod([n[a] for a in v])) if v else total_cells
-        q[v] = mult * (m.reshape(m.shape[0], -1) ** 2).sum(axis=1)
+        mult_keep = total / float(np.prod([shape[a] for a in v]))
+        out[v] = mult_keep * (weights @ sq[v])
+        rest = v - {0}
+        mult_drop = total / float(np.prod([shape[a] for a in rest])) if rest else total
+        mb = (weights @ m) / n_items
+        out[frozenset(rest)] = mult_drop * (mb**2).sum(axis=1)
+    return out
+
+
+def _components(q: dict[frozenset[int], FloatArray], shape: tuple[int, ...], factors: tuple[str, ...],
+                within_var_over_r: FloatArray | None) -> dict[frozenset[str], FloatArray]:
+    """Variance components (truncated at 0) from the Q values; term -> (batch,) array."""
+    k = len(shape)
+    axes = tuple(range(k))
+    batch = next(iter(q.values())).shape[0]
     ms: dict[frozenset[int], FloatArray] = {}
     for size in range(1, k + 1):
         for sub in combinations(axes, size):
             u = frozenset(sub)
-            ss = np.zeros(Y.shape[0])
+            ss = np.zeros(batch)
             for s2 in range(0, size + 1):
                 for vv in combinations(sub, s2):
                     ss = ss + (-1) ** (size - s2) * q[frozenset(vv)]
-            df = float(np.prod([n[a] - 1 for a in u]))
-            ms[u] = ss / df
+            ms[u] = ss / float(np.prod([shape[a] - 1 for a in u]))
     full = frozenset(axes)
     out: dict[frozenset[str], FloatArray] = {}
     for t in ms:
-        acc = np.zeros(Y.shape[0])
+        acc = np.zeros(batch)
         others = [a for a in axes if a not in t]
         for s2 in range(0, len(others) + 1):
             for extra in combinations(others, s2):
                 acc = acc + (-1) ** s2 * ms[t | frozenset(extra)]
         if t == full and within_var_over_r is not None:
             acc = acc - within_var_over_r
-        kt = float(np.prod([n[a] for a in others])) if others else 1.0
+        kt = float(np.prod([shape[a] for a in others])) if others else 1.0
         out[frozenset(factors[a] for a in t)] = np.maximum(acc / kt, 0.0)
     return out
 
@@ -192,24 +216,30 @@ def _shares(comp: dict[frozenset[str], FloatArray], residual: FloatArray | None,
     return grouped
 
 
+_HEADLINE = ("model_side", "user_side", "model_to_user_ratio")
+
+
 def decompose(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Variance shares (with bootstrap CIs over items) and the model-vs-user headline."""
     rng = np.random.default_rng([seed, 7])
-    data = likert_scored(df, "score")
+    data = likert_scored(df, "score", keep=FACTORS)
     if data.empty or data["item"].nunique() < 2:
         return (pd.DataFrame(columns=VARIANCE_COLUMNS), pd.DataFrame(columns=HEADLINE_COLUMNS))
     cells = CellArray(data)
-    point = _estimate(cells, cells.Y[None, ...], cells.within_ss[None, :], cells.within_df[None, :])
-    boots: dict[str, list[FloatArray]] = {c: [] for c in [*COMPONENTS, *_HEADLINE]}
     n_items = cells.n_items
+    marg = _item_marginals(cells.Y)
+    sq = {v: (m**2).sum(axis=1) for v, m in marg.items()}
+    point = _estimate(cells, marg, sq, np.ones((1, n_items)))
+    boots: dict[str, list[FloatArray]] = {c: [] for c in [*COMPONENTS, *_HEADLINE]}
     if n_boot > 0:
-        per = max(1, min(n_boot, int(4_000_000 // max(cells.Y.size, 1))))
+        widest = max(m.shape[1] for m in marg.values())
+        per = max(1, min(n_boot, int(2_000_000 // max(widest, 1))))
         done = 0
         while done < n_boot:
             nb = min(per, n_boot - done)
-            idx = rng.integers(0, n_items, size=(nb, n_items))
-            res = _estimate(cells, cells.Y[idx], cells.within_ss[idx], cells.within_df[idx])
+            w = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=nb).astype(np.float64)
+            res = _estimate(cells, marg, sq, w)
             for key in boots:
                 boots[key].append(res[key])
             done += nb
@@ -228,15 +258,15 @@ def decompose(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0
     return pd.DataFrame(rows, columns=VARIANCE_COLUMNS), pd.DataFrame(head, columns=HEADLINE_COLUMNS)
 
 
-_HEADLINE = ("model_side", "user_side", "model_to_user_ratio")
-
-
-def _estimate(cells: CellArray, Y: FloatArray, wss: FloatArray, wdf: FloatArray) -> dict[str, FloatArray]:
-    tot_df = wdf.sum(axis=1)
+def _estimate(cells: CellArray, marg: dict[frozenset[int], FloatArray], sq: dict[frozenset[int], FloatArray],
+              weights: FloatArray) -> dict[str, FloatArray]:
+    shape = cells.Y.shape
+    tot_df = weights @ cells.within_df
     has_rep = bool(np.all(tot_df > 0))
-    residual = np.where(tot_df > 0, wss.sum(axis=1) / np.maximum(tot_df, 1.0), 0.0) if has_rep else None
-    comp = _components(Y, cells.factors, residual / cells.r if residual is not None else None)
-    grouped = _shares(comp, residual, cells.factors, Y.shape[0])
+    residual = (weights @ cells.within_ss) / np.maximum(tot_df, 1.0) if has_rep else None
+    q = _q_values(marg, sq, weights, shape)
+    comp = _components(q, shape, cells.factors, residual / cells.r if residual is not None else None)
+    grouped = _shares(comp, residual, cells.factors, weights.shape[0])
     total = sum(grouped.values())
     out: dict[str, FloatArray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
