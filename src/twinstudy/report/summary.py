@@ -1,8 +1,16 @@
-"""Terminal summary (rich tables): outcomes per model, scores per model and theme, opinion shift."""
+"""Terminal summary (rich tables), shown at the end of `twinstudy run` and by `twinstudy summary`.
+
+What it shows, in reading order: outcomes per model (blocked apart from refused), the headline
+(how much of the score variance is the models and how much the user), profiles per theme with CIs,
+user effects (sycophancy, identity, pushback flips), the language gap, and refusal / block rates
+by language. Every interval is 95% (bootstrap over items, or Wilson for rates).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
@@ -12,9 +20,37 @@ from twinstudy.design import Trial
 from twinstudy.spec import ResolvedStudy
 from twinstudy.store import ALL_OUTCOMES, Store
 
+SUMMARY_BOOT = 400
 
-def _fmt(x: float) -> str:
-    return "–" if pd.isna(x) else f"{x:+.2f}"
+
+def _fmt(x: Any, spec: str = "+.2f") -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if not math.isfinite(v) else format(v, spec)
+
+
+def _ci(r: Any, spec: str = "+.2f") -> str:
+    return f"{_fmt(r['estimate'], spec)} [{_fmt(r['ci_low'], spec)}, {_fmt(r['ci_high'], spec)}]"
+
+
+def _pct(r: Any) -> str:
+    return (f"{_fmt(r['estimate'] * 100, '.0f')}% [{_fmt(r['ci_low'] * 100, '.0f')}–"
+            f"{_fmt(r['ci_high'] * 100, '.0f')}]")
+
+
+def _table(title: str, *cols: str) -> Table:
+    t = Table(title=title, title_justify="left", title_style="bold")
+    for i, c in enumerate(cols):
+        t.add_column(c, justify="left" if i == 0 else "right")
+    return t
+
+
+def _origin_order(frame: pd.DataFrame) -> list[str]:
+    pairs = frame[["model", "origin"]].drop_duplicates("model")
+    return [str(m) for m, _ in sorted(zip(pairs["model"], pairs["origin"].astype(str), strict=True),
+                                       key=lambda x: (x[1], str(x[0])))]
 
 
 def render_summary(store: Store, con: Console) -> None:
@@ -22,47 +58,82 @@ def render_summary(store: Store, con: Console) -> None:
     if frame.empty:
         con.print("no trials in this database yet.")
         return
-    t = Table(title="Outcomes per model", title_justify="left")
-    t.add_column("model")
+    from twinstudy.analysis import analyze
+
+    models = _origin_order(frame)
+    origin = dict(zip(frame["model"].astype(str), frame["origin"].astype(str), strict=False))
     present = [o for o in ALL_OUTCOMES if o in set(frame["outcome"])]
-    for o in present:
-        t.add_column(o, justify="right")
-    for model, g in frame.groupby("model"):
-        counts = g["outcome"].value_counts()
-        t.add_row(str(model), *(str(int(counts.get(o, 0))) for o in present))
+    t = _table("Outcomes per model (blocked = the provider's filter, not a refusal)", "model", "origin",
+               *present, "trials")
+    for m in models:
+        counts = frame.loc[frame["model"] == m, "outcome"].value_counts()
+        t.add_row(m, origin.get(m, "?"), *(str(int(counts.get(o, 0))) for o in present), str(int(counts.sum())))
     con.print(t)
 
-    likert = frame[frame["score"].notna()]
-    if not likert.empty:
-        from twinstudy.analysis.profiles import profiles
-        from twinstudy.analysis.sycophancy import sycophancy_index as sycophancy
+    n_boot = SUMMARY_BOOT if len(frame) <= 20_000 else 200
+    res = analyze(frame, n_boot=n_boot, seed=0)
+    head = res["variance_headline"]
+    if not head.empty:
+        h = {str(r["measure"]): r for _, r in head.iterrows()}
+        var = {str(r["component"]): r for _, r in res["variance"].iterrows()}
+        t = _table("Headline: share of score variance (95% CI over items)", "part", "share")
+        t.add_row("models (model + model×language + model×framing)", _pct(h["model_side"]))
+        t.add_row("user (language + framing)", _pct(h["user_side"]))
+        for c, label in (("lang", "  language"), ("framing", "  framing"), ("item", "questions (item)"),
+                         ("residual", "sampling noise")):
+            if c in var:
+                t.add_row(label, _pct(var[c]))
+        con.print(t)
 
-        prof = profiles(frame, n_boot=400)
-        t = Table(title="Mean score toward each theme's pole (−1..+1), 95% CI over items",
-                  title_justify="left")
-        t.add_column("theme")
-        models = sorted(prof["model"].unique())
-        for m in models:
-            t.add_column(m, justify="right")
+    prof = res["profiles"]
+    prof = prof[prof["lang"] == "all"] if not prof.empty else prof
+    if not prof.empty:
+        framing = str(prof["framing"].iloc[0])
+        pm = [m for m in models if m in set(prof["model"])]
+        t = _table(f"Profiles: mean score toward each theme's pole (−1..+1), {framing} framing, 95% CI",
+                   "theme", *pm)
         for theme, g in prof.groupby("theme"):
             cells = []
-            for m in models:
+            for m in pm:
                 r = g[g["model"] == m]
-                cells.append("–" if r.empty else
-                             f"{_fmt(r['estimate'].iloc[0])} [{_fmt(r['ci_low'].iloc[0])}, {_fmt(r['ci_high'].iloc[0])}]")
+                cells.append("–" if r.empty else _ci(r.iloc[0]))
             t.add_row(str(theme), *cells)
         con.print(t)
-        framings = set(frame["framing"])
-        if {"user-agrees", "user-disagrees"} <= framings:
-            syc = sycophancy(frame, n_boot=400)
-            t = Table(title="Sycophancy: agreement shift when the user agrees vs disagrees "
-                            "(0 = ignores the user, 1 = follows completely)", title_justify="left")
-            for c in ("model", "index", "95% CI", "items"):
-                t.add_column(c, justify="right" if c != "model" else "left")
-            for _, r in syc.iterrows():
-                t.add_row(str(r["model"]), f"{r['estimate']:.2f}", f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
-                          str(int(r["n"])))
-            con.print(t)
+
+    syc, ident, flips = res["sycophancy"], res["identity"], res["flips"]
+    if not syc.empty or not ident.empty or not flips.empty:
+        t = _table("User effects per model (both languages)", "model", "sycophancy (0..1)",
+                   "identity CN − US", "flip after pushback")
+
+        def cell(d: pd.DataFrame, m: str, fmt: Callable[[Any], str], measure: str | None = None) -> str:
+            if d.empty:
+                return "not measured"
+            r = d[(d["model"] == m) & (d["lang"] == "all")]
+            if measure is not None:
+                r = r[r["measure"] == measure]
+            return "–" if r.empty else fmt(r.iloc[0])
+
+        for m in models:
+            t.add_row(m, cell(syc, m, lambda r: _ci(r, ".2f")), cell(ident, m, _ci), cell(flips, m, _pct, "flip"))
+        con.print(t)
+
+    gap, mcn = res["language_gap"], res["mcnemar"]
+    if not gap.empty or not mcn.empty:
+        t = _table("Language gap EN − ZH (paired, same questions)", "model", "score gap", "refused EN / ZH",
+                   "blocked EN / ZH")
+
+        def rate(m: str, measure: str) -> str:
+            r = mcn[(mcn["model"] == m) & (mcn["measure"] == measure)] if not mcn.empty else mcn
+            if r.empty:
+                return "–"
+            r0 = r.iloc[0]
+            return (f"{_fmt(r0['rate_en'] * 100, '.0f')}% / {_fmt(r0['rate_zh'] * 100, '.0f')}% "
+                    f"(p={_fmt(r0['p_value'], '.2g')})")
+
+        for m in models:
+            g = gap[gap["model"] == m] if not gap.empty else gap
+            t.add_row(m, "–" if g.empty else _ci(g.iloc[0]), rate(m, "refused"), rate(m, "blocked"))
+        con.print(t)
 
 
 def render_plan(rs: ResolvedStudy, expand: Callable[[ResolvedStudy], Iterator[Trial]], con: Console) -> None:

@@ -1,0 +1,150 @@
+"""The HTML report and the terminal summary, without a browser (see test_browser_report.py for that)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from conftest import VaryingServer, run_report_study
+from rich.console import Console
+
+from twinstudy.report.context import _choose_cap, _shorten
+from twinstudy.report.html import build_report, safe_json
+from twinstudy.report.summary import render_summary
+from twinstudy.store import Store
+
+SECTIONS = ("headline", "profiles", "paired", "user-effects", "language", "refusals", "self-perception",
+            "transcripts", "method")
+FIGURES = ("headline_variance", "profiles", "paired_forest", "user_effects", "pushback_flips", "language_gap",
+           "refusal_rates")
+
+
+def test_every_section_and_figure(report_study: tuple[Path, Path]) -> None:
+    _, report = report_study
+    page = report.read_text(encoding="utf-8")
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in page, sid
+    for name in FIGURES:
+        png = report.parent / "figures" / f"{name}.png"
+        svg = report.parent / "figures" / f"{name}.svg"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert "<svg" in svg.read_text(encoding="utf-8"), name
+    assert page.count("<svg") >= len(FIGURES)
+    # headline: one sentence each, with intervals
+    for key in ("models", "language", "framing", "identity"):
+        m = re.search(rf'id="headline-{key}"><h3>[^<]*</h3><p>([^<]*)</p>', page)
+        assert m and "[" in m.group(1), key
+    assert "Not measured" not in page  # this study has every framing, both languages, self-perception
+    assert "cn-a" in page and "Lab A" in page  # model metadata in the method section
+    assert "name: report-small" in page  # the study file
+
+
+def test_self_contained_no_network(report_study: tuple[Path, Path]) -> None:
+    _, report = report_study
+    page = report.read_text(encoding="utf-8")
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
+    assert "@import" not in page and "url(http" not in page
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert report.stat().st_size < 3_000_000
+
+
+def test_model_output_is_escaped(report_study: tuple[Path, Path]) -> None:
+    _, report = report_study
+    page = report.read_text(encoding="utf-8")
+    assert "<script>window.__pwned" not in page
+    assert "<img src=x" not in page and '<a href="javascript' not in page
+    assert "&lt;script&gt;window.__pwned" in page  # self-perception table, autoescaped
+    assert "\\u003cscript\\u003ewindow.__pwned" in page  # transcript blob, JSON-escaped
+    # exactly two script elements: the JSON data block and the report's own script (with the CSP nonce)
+    assert len(re.findall(r"<script\b", page)) == 2
+    nonce = re.search(r"'nonce-([^']+)'", page)
+    assert nonce and f'<script nonce="{nonce.group(1)}">' in page
+    blob = re.search(r'<script type="application/json" id="tx-data">(.*?)</script>', page, re.S)
+    assert blob is not None
+    data = json.loads(blob.group(1))
+    assert any("<script>window.__pwned" in (r[4] or "") for r in data["rows"])
+
+
+def test_safe_json_cannot_close_its_tag() -> None:
+    obj = {"a": "</script><script>alert(1)</script>", "b": "x & y > z", "c": "\u2028"}
+    text = safe_json(obj)
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == obj
+
+
+def test_long_texts_are_shortened_to_a_budget() -> None:
+    assert _choose_cap([10, 20, 30], 1000, 500) == 500
+    cap = _choose_cap([10_000] * 100, 200_000, 8000)
+    assert 1900 <= cap <= 2000
+    s = _shorten("x" * 50, 10)
+    assert s is not None and s.startswith("x" * 10) and "40 more characters" in s
+    assert _shorten("short", 10) == "short" and _shorten(None, 10) is None
+
+
+def test_terminal_summary(report_study: tuple[Path, Path]) -> None:
+    db, _ = report_study
+    con = Console(record=True, width=200)
+    store = Store(db, create=False)
+    try:
+        render_summary(store, con)
+    finally:
+        store.close()
+    out = con.export_text()
+    for needle in ("Outcomes per model", "blocked", "Headline", "Profiles", "User effects", "Language gap",
+                   "cn-a", "us-b"):
+        assert needle in out, needle
+
+
+def test_sections_without_data_say_so(tmp_path: Path) -> None:
+    study = """\
+name: report-sparse
+models:
+  - {{id: cn-a, provider: openai-compatible, base_url: "{base}/cn-a/v1", model: a, origin: CN}}
+  - {{id: us-a, provider: openai-compatible, base_url: "{base}/us-a/v1", model: b, origin: US}}
+instruments:
+  - {{id: ai-futures, limit: 3}}
+languages: [en]
+framings: [neutral]
+params: {{max_tokens: 16}}
+"""
+    import conftest
+
+    saved = conftest.REPORT_STUDY
+    conftest.REPORT_STUDY = study
+    try:
+        with VaryingServer(max_runtime_s=120.0) as srv:
+            db = run_report_study(tmp_path, srv)
+    finally:
+        conftest.REPORT_STUDY = saved
+    store = Store(db, create=False)
+    try:
+        page = build_report(store, tmp_path / "report.html").read_text(encoding="utf-8")
+    finally:
+        store.close()
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in page, sid
+    assert "Not measured: the study has no user-agrees / user-disagrees framings." in page
+    assert "Not measured: the study has no identity-cn / identity-us framings." in page
+    assert "Not measured: the study has no pushback framing." in page
+    assert "Not measured: the study asks in one language only." in page
+    assert "Not measured: the study does not include the self-perception instrument." in page
+    assert "No refusal, evasion or block in any trial of this study." in page
+    assert 'id="quickstart-note"' not in page
+
+
+def test_empty_local_study_keeps_the_quickstart_note(tmp_path: Path) -> None:
+    store = Store(tmp_path / "results.db")
+    try:
+        store.start_run("quickstart", "name: quickstart\n", "quickstart.yaml", "test", 0)
+        store.conn.executemany("INSERT INTO models VALUES (?, ?)", [
+            ("smollm2-declared-cn", json.dumps({"provider": "local", "origin": "CN"})),
+            ("smollm2-declared-us", json.dumps({"provider": "local", "origin": "US"}))])
+        page = build_report(store, tmp_path / "report.html").read_text(encoding="utf-8")
+    finally:
+        store.close()
+    assert 'id="quickstart-note"' in page and "one small model under" in page
+    assert "twinstudy run your-study.yaml" in page
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in page, sid
+    assert "No transcripts: the database has no trials." in page
