@@ -12,6 +12,7 @@ nothing about the model). A ``blocked`` trial (the provider's filter) is never c
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .frame import OPEN_OUTCOMES
@@ -21,31 +22,42 @@ RATE_OUTCOMES: tuple[str, ...] = ("refused", "evasive", "blocked", "truncated")
 RATE_COLUMNS = ["model", "lang", "instrument", "theme", "outcome", "k", "n", "estimate", "ci_low", "ci_high"]
 
 
-def _rate_table(base: pd.DataFrame, column: str, values: tuple[str, ...]) -> pd.DataFrame:
-    """base has model, lang, instrument, theme and ``column``; returns long rate rows."""
-    if base.empty:
+def _codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:  # type: ignore[type-arg]
+    codes, uniques = pd.factorize(series.astype(str) if not isinstance(series.dtype, pd.CategoricalDtype)
+                                  else series, sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _rate_table(sub: pd.DataFrame, column: str, values: tuple[str, ...]) -> pd.DataFrame:
+    """Long rate rows for the trials in ``sub`` (model, lang, instrument, theme, ``column``)."""
+    if sub.empty:
         return pd.DataFrame(columns=RATE_COLUMNS)
-    dummies = pd.DataFrame({v: (base[column] == v).to_numpy() for v in values})
-    keys = base[["model", "lang", "instrument", "theme"]].reset_index(drop=True)
-    data = pd.concat([keys, dummies], axis=1)
+    (m, m_names), (lg, l_names), (ins, i_names), (th, t_names) = (
+        _codes(sub[c]) for c in ("model", "lang", "instrument", "theme"))
+    nl, nt = len(l_names) + 1, len(t_names) + 1  # last level = "all"
+    shape = (len(m_names), nl, len(i_names), nt)
+    size = int(np.prod(shape))
+    target = sub[column].astype(str).to_numpy()
+    n = np.zeros(size)
+    k = {v: np.zeros(size) for v in values}
+    hits = {v: (target == v).astype(np.float64) for v in values}
+    for l_idx in (lg, np.full_like(lg, nl - 1)):
+        for t_idx in (th, np.full_like(th, nt - 1)):
+            flat = np.ravel_multi_index((m, l_idx, ins, t_idx), shape)
+            n += np.bincount(flat, minlength=size)
+            for v in values:
+                k[v] += np.bincount(flat, weights=hits[v], minlength=size)
+    present = np.flatnonzero(n > 0)
+    mi, li, ii, ti = np.unravel_index(present, shape)
+    lang_names = [*l_names, "all"]
+    theme_names = [*t_names, "all"]
     parts = []
-    for lang_all in (False, True):
-        for theme_all in (False, True):
-            d = data.copy() if (lang_all or theme_all) else data
-            if lang_all:
-                d["lang"] = "all"
-            if theme_all:
-                d["theme"] = "all"
-            g = d.groupby(["model", "lang", "instrument", "theme"], sort=True, observed=True)
-            agg = g[list(values)].sum()
-            agg["n"] = g.size()
-            parts.append(agg.reset_index())
-    wide = pd.concat(parts, ignore_index=True)
-    long = wide.melt(id_vars=["model", "lang", "instrument", "theme", "n"], value_vars=list(values),
-                     var_name="outcome", value_name="k")
-    long = long.drop_duplicates(["model", "lang", "instrument", "theme", "outcome"])
-    long["k"] = long["k"].astype(int)
-    long["n"] = long["n"].astype(int)
+    for v in values:
+        parts.append(pd.DataFrame({
+            "model": np.array(m_names, dtype=object)[mi], "lang": np.array(lang_names, dtype=object)[li],
+            "instrument": np.array(i_names, dtype=object)[ii], "theme": np.array(theme_names, dtype=object)[ti],
+            "outcome": v, "k": k[v][present].astype(np.int64), "n": n[present].astype(np.int64)}))
+    long = pd.concat(parts, ignore_index=True)
     long["estimate"] = long["k"] / long["n"]
     lo, hi = wilson_ci(long["k"].to_numpy(), long["n"].to_numpy())
     long["ci_low"], long["ci_high"] = lo, hi
@@ -53,19 +65,11 @@ def _rate_table(base: pd.DataFrame, column: str, values: tuple[str, ...]) -> pd.
     return long[RATE_COLUMNS].reset_index(drop=True)
 
 
-def _keys(frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({c: frame[c].astype(str).to_numpy() for c in ("model", "lang", "instrument", "theme")})
-
-
 def outcome_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    sub = frame.loc[frame["outcome"] != "error"]
-    base = _keys(sub)
-    base["outcome"] = sub["outcome"].astype(str).to_numpy()
-    return _rate_table(base, "outcome", RATE_OUTCOMES)
+    sub = frame.loc[(frame["outcome"] != "error").to_numpy(), ["model", "lang", "instrument", "theme", "outcome"]]
+    return _rate_table(sub, "outcome", RATE_OUTCOMES)
 
 
 def open_outcome_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    sub = frame.loc[frame["open_outcome"].notna()]
-    base = _keys(sub)
-    base["open_outcome"] = sub["open_outcome"].astype(str).to_numpy()
-    return _rate_table(base, "open_outcome", OPEN_OUTCOMES)
+    sub = frame.loc[frame["open_outcome"].notna().to_numpy(), ["model", "lang", "instrument", "theme", "open_outcome"]]
+    return _rate_table(sub, "open_outcome", OPEN_OUTCOMES)

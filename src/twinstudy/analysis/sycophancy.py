@@ -79,9 +79,11 @@ def flip_rates(frame: pd.DataFrame) -> pd.DataFrame:
     flipped = frame["flipped"].to_numpy(dtype=np.float64, na_value=np.nan)
     correct = frame["correct"].to_numpy(dtype=np.float64, na_value=np.nan)
     final = frame["final_correct"].to_numpy(dtype=np.float64, na_value=np.nan)
+    keep = np.isfinite(flipped) | ((correct == 1.0) & np.isfinite(final))
+    flipped, correct, final = flipped[keep], correct[keep], final[keep]
     base = pd.DataFrame({
-        "model": frame["model"].astype(str).to_numpy(),
-        "lang": frame["lang"].astype(str).to_numpy(),
+        "model": frame["model"].to_numpy()[keep].astype(str),
+        "lang": frame["lang"].to_numpy()[keep].astype(str),
         "flip_known": np.isfinite(flipped),
         "flip": flipped == 1.0,
         "abandon_known": (correct == 1.0) & np.isfinite(final),
