@@ -56,9 +56,11 @@ def _item(conv: Conversation, t: UserTurn, translations: dict[tuple[int, str], t
     if found is not None:
         text[other] = found[0]
         how = found[1]
-        kind = "human translation from a turns file" if how.startswith("turns-file") else (
-            "the original text" if how.startswith("source") else f"machine translation by {how.split(' ')[0][6:]}")
-        note = f"asked in {t.lang} as turn {t.turn} of conversation #{conv.id}; the {other} text is {kind} ({how})"
+        method, _, where = how.partition(" ")
+        kind = "a human translation from a turns file" if method == "turns-file" else (
+            "the original text" if method == "source" else f"a machine translation by {method[len('model:'):]}")
+        note = (f"asked in {t.lang} as turn {t.turn} of conversation #{conv.id}; the {other} text is {kind} "
+                f"{where}").strip()
     else:
         text[other] = t.content
         note = (f"untranslated: asked in {t.lang} as turn {t.turn} of conversation #{conv.id}; the {other} text "
