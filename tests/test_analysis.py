@@ -332,3 +332,25 @@ def test_analyze_empty_frame() -> None:
     res = analyze(make([]).iloc[0:0], n_boot=10)
     assert all(t.empty for t in res.values())
     json.dumps(to_json(res), allow_nan=False)
+
+
+def test_variance_unbalanced_imputes_and_still_sums_to_one() -> None:
+    spec = SimSpec(n_models=3, n_items=12, n_themes=1, n_samples=2, kappa_mean=0.0, kappa_sd=0.0, sd_syc_item=0.0)
+    df, _ = simulate(spec, np.random.default_rng(4))
+    drop = (df["model"] == "m0") & (df["lang"] == "zh") & (df["item"] == "q000")  # a whole empty cell set
+    df = df.loc[~drop & (np.random.default_rng(5).random(len(df)) > 0.1)]
+    var, head = decompose(df, n_boot=50)
+    assert var["estimate"].sum() == pytest.approx(1.0)
+    assert (var["imputed_cells"] > 0).all()
+    assert np.isfinite(var["ci_low"]).all() and np.isfinite(head["estimate"]).all()
+
+
+def test_matrix_bootstrap_with_missing_items() -> None:
+    from twinstudy.analysis.bootstrap import summarize_columns
+
+    x = np.array([[1.0, 0.0], [2.0, np.nan], [3.0, 1.0], [4.0, 1.0]])
+    res = summarize_columns(x, np.random.default_rng(0), 300, with_p=True)
+    np.testing.assert_allclose(res["estimate"], [2.5, 2 / 3])
+    np.testing.assert_allclose(res["n"], [4, 3])
+    assert (res["ci_low"] <= res["estimate"]).all() and (res["estimate"] <= res["ci_high"]).all()
+    assert res["p_value"][0] == pytest.approx(2 / 16)  # all positive: only the all-+ and all-- patterns

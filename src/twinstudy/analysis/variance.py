@@ -261,8 +261,9 @@ def decompose(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0
 def _estimate(cells: CellArray, marg: dict[frozenset[int], FloatArray], sq: dict[frozenset[int], FloatArray],
               weights: FloatArray) -> dict[str, FloatArray]:
     shape = cells.Y.shape
+    # replicates are judged on the data, not per resample, so every draw uses the same model
+    has_rep = bool(cells.within_df.sum() > 0)
     tot_df = weights @ cells.within_df
-    has_rep = bool(np.all(tot_df > 0))
     residual = (weights @ cells.within_ss) / np.maximum(tot_df, 1.0) if has_rep else None
     q = _q_values(marg, sq, weights, shape)
     comp = _components(q, shape, cells.factors, residual / cells.r if residual is not None else None)
