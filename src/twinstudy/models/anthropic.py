@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
-
-import httpx
 
 from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError, ModelInfo
 from twinstudy.models.blocks import anthropic_block
@@ -21,10 +20,11 @@ from twinstudy.models.openai_compat import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT_S,
     RAW_ERROR_CHARS,
-    ShardedClient,
+    HttpClient,
     parse_retry_after,
     read_api_key,
     says_no_credit,
+    transport_error,
 )
 from twinstudy.models.presets import Preset, get_preset
 
@@ -43,7 +43,6 @@ class AnthropicModel:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.info = info
         self._preset = preset or get_preset("anthropic")
@@ -52,10 +51,11 @@ class AnthropicModel:
         self._key_env = info.api_key_env or self._preset.api_key_env or "ANTHROPIC_API_KEY"
         key = read_api_key(self._key_env, info.id)
         self._secret = key or ""
-        self._pool = ShardedClient(
+        self._pool = HttpClient(
+            base_url=self._base_url,
             headers={"x-api-key": self._secret, "anthropic-version": ANTHROPIC_VERSION,
                      "content-type": "application/json", "accept": "application/json"},
-            timeout=timeout, max_connections=max_connections, transport=transport)
+            timeout=timeout, max_connections=max_connections)
         self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
 
     def __repr__(self) -> str:
@@ -98,25 +98,24 @@ class AnthropicModel:
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
         body, omitted = self.build_request(messages, params)
         start = time.perf_counter()
+        failed: tuple[str, str] | None = None
         try:
-            resp = await self._pool.post(self._url, json.dumps(body, ensure_ascii=False).encode())
-        except httpx.TimeoutException as exc:
-            raise ModelCallError(f"{self.info.id}: no answer within the timeout ({type(exc).__name__})",
-                                 retryable=True, request=body,
-                                 latency_ms=(time.perf_counter() - start) * 1000) from None
-        except httpx.TransportError as exc:
-            raise ModelCallError(f"{self.info.id}: connection to {self._base_url} failed "
-                                 f"({type(exc).__name__})", retryable=True, request=body,
-                                 latency_ms=(time.perf_counter() - start) * 1000) from None
+            status, data, headers = await self._pool.post(self._url, json.dumps(body, ensure_ascii=False).encode())
+        except Exception as exc:
+            kind = self._pool.failure(exc)
+            if kind is None:
+                raise
+            failed = (kind, type(exc).__name__)
         latency = (time.perf_counter() - start) * 1000
-        raw = self._redact(resp.text)
+        if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
+            raise transport_error(self.info.id, self._base_url, failed, body, latency)
+        raw = self._redact(data.decode("utf-8", "replace"))
         try:
             parsed: Any = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        status = resp.status_code
         if status >= 400 or not isinstance(parsed, dict):
-            raise self._error(status, parsed, raw, resp.headers, body, latency)
+            raise self._error(status, parsed, raw, headers, body, latency)
         texts: list[str] = []
         thoughts: list[str] = []
         for block in parsed.get("content") or ():
@@ -136,7 +135,7 @@ class AnthropicModel:
             latency_ms=latency, raw=raw, request=body, omitted_params=omitted, block=found,
         )
 
-    def _error(self, status: int, parsed: Any, raw: str, headers: httpx.Headers,
+    def _error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],
                body: dict[str, Any], latency: float) -> ModelCallError:
         err = parsed.get("error") if isinstance(parsed, dict) else None
         etype = str(err.get("type", "")) if isinstance(err, dict) else ""

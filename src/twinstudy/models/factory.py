@@ -11,7 +11,7 @@ from twinstudy.models.presets import get_preset
 def create_model(info: ModelInfo, **options: Any) -> Model:
     """``local`` -> in-process GGUF; ``anthropic`` -> Messages API; anything else -> OpenAI-compatible.
 
-    ``options`` (timeout, max_connections, transport) go to the HTTP backends.
+    ``options`` (timeout, max_connections) go to the HTTP backends.
     Raises :class:`~twinstudy.errors.UserError` naming the env var when a key is missing.
     """
     if info.provider == "local":

@@ -1,6 +1,6 @@
 """One backend for every OpenAI Chat Completions endpoint, shaped by a provider preset.
 
-Hot path: build a dict, ``json.dumps`` it, POST over a pooled keep-alive ``httpx.AsyncClient``,
+Hot path: build a dict, ``json.dumps`` it, POST over one pooled keep-alive ``aiohttp`` session,
 ``json.loads`` the answer and pick fields by hand (no pydantic per response). The backend never
 retries: it returns a :class:`Completion` (with ``block`` set when a provider filter stopped the
 request, whatever the HTTP status) or raises :class:`ModelCallError` saying whether a retry can
@@ -10,16 +10,18 @@ headers: it is never put in ``Completion.request``, raw text, messages or reprs.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
 import ssl
 import time
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from twinstudy.errors import UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError, ModelInfo
@@ -64,7 +66,7 @@ def read_api_key(env: str | None, model_id: str) -> str | None:
     return key
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date)."""
     ms = headers.get("retry-after-ms")
     if ms:
@@ -142,6 +144,15 @@ def _is_loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
 
 
+def transport_error(model_id: str, base_url: str, failed: tuple[str, str], body: dict[str, Any],
+                    latency: float) -> ModelCallError:
+    """A retryable error for a timeout or a failed connection, naming only the exception's type."""
+    kind, name = failed
+    what = ("no answer within the timeout" if kind == "timeout"
+            else f"connection to {base_url} failed")
+    return ModelCallError(f"{model_id}: {what} ({name})", retryable=True, request=body, latency_ms=latency)
+
+
 def says_no_credit(code: str, msg: str) -> bool:
     low = f"{code} {msg}".lower()
     return any(w in low for w in ("insufficient balance", "insufficient_balance", "overdue",
@@ -161,48 +172,64 @@ def _error_fields(parsed: Any) -> tuple[str, str]:
 
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every client: building one loads the CA bundle (~0.1 s each)."""
-    return httpx.create_ssl_context()
+    """One TLS context for every session: building one loads the CA bundle (~0.1 s each)."""
+    return ssl.create_default_context()
 
 
-class ShardedClient:
-    """Keep-alive HTTP clients sharing the load, each with a small connection pool.
+class HttpClient:
+    """One keep-alive ``aiohttp.ClientSession`` per backend, opened lazily in the running loop.
 
-    httpcore scans its whole pool (and polls every socket) on each request, so one pool of 256
-    connections costs milliseconds of CPU per call at high concurrency. Many pools of
-    ``CONNECTIONS_PER_SHARD`` keep that scan short; each request goes to the least-busy shard.
+    A session belongs to the event loop it was made in, so it is made on the first request (and
+    made again if a later ``asyncio.run`` uses the backend from a new loop). Transport failures
+    become :class:`ModelCallError` with messages built here: aiohttp's own exceptions carry the
+    request (headers included), so they are never chained or quoted.
     """
 
-    CONNECTIONS_PER_SHARD = 16
+    def __init__(self, *, base_url: str, headers: dict[str, str], timeout: float,
+                 max_connections: int) -> None:
+        self._headers = headers
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 15.0))
+        self._max_connections = max_connections
+        self._https = base_url.startswith("https:")
+        self._trust_env = not _is_loopback(base_url)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def __init__(self, *, headers: dict[str, str], timeout: float, max_connections: int,
-                 trust_env: bool = True, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        shards = 1 if transport is not None else max(1, -(-max_connections // self.CONNECTIONS_PER_SHARD))
-        per_shard = max(1, -(-max_connections // shards))
-        verify = _ssl_context()
-        self._clients = [
-            httpx.AsyncClient(
-                headers=headers, verify=verify,
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-                limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard,
-                                    keepalive_expiry=60.0),
-                trust_env=trust_env, transport=transport)
-            for _ in range(shards)
-        ]
-        self._busy = [0] * shards
+    def __repr__(self) -> str:
+        return f"HttpClient(max_connections={self._max_connections})"
 
-    async def post(self, url: str, content: bytes) -> httpx.Response:
-        busy = self._busy
-        i = busy.index(min(busy))
-        busy[i] += 1
-        try:
-            return await self._clients[i].post(url, content=content)
-        finally:
-            busy[i] -= 1
+    def _open(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is not None and self._loop is loop and not session.closed:
+            return session
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0,
+                                         keepalive_timeout=60.0, ttl_dns_cache=300,
+                                         ssl=_ssl_context() if self._https else True)
+        self._session = session = aiohttp.ClientSession(
+            connector=connector, headers=self._headers, timeout=self._timeout,
+            trust_env=self._trust_env)
+        self._loop = loop
+        return session
+
+    async def post(self, url: str, content: bytes) -> tuple[int, bytes, Mapping[str, str]]:
+        """Status, body bytes and headers; raises aiohttp / timeout errors (see :meth:`failure`)."""
+        async with self._open().post(url, data=content, allow_redirects=False) as resp:
+            return resp.status, await resp.read(), resp.headers
+
+    @staticmethod
+    def failure(exc: BaseException) -> str | None:
+        """``"timeout"``, ``"connection"`` (retryable kinds), or ``None`` if not a transport error."""
+        if isinstance(exc, TimeoutError):  # aiohttp's timeouts subclass it
+            return "timeout"
+        if isinstance(exc, aiohttp.ClientError):  # connection, disconnect, payload, bad response
+            return "connection"
+        return None
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
 
 
 class OpenAICompatModel:
@@ -215,7 +242,6 @@ class OpenAICompatModel:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.info = info
         self._preset = preset or get_preset(info.provider)
@@ -231,8 +257,8 @@ class OpenAICompatModel:
         headers = {"content-type": "application/json", "accept": "application/json"}
         if key:
             headers["authorization"] = f"Bearer {key}"
-        self._pool = ShardedClient(headers=headers, timeout=timeout, max_connections=max_connections,
-                                   trust_env=not _is_loopback(self._base_url), transport=transport)
+        self._pool = HttpClient(base_url=self._base_url, headers=headers, timeout=timeout,
+                                max_connections=max_connections)
         self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
         self._max_tokens_param = info.max_tokens_param or self._preset.max_tokens_param
         self._reasoning_fields = tuple(dict.fromkeys(
@@ -299,34 +325,33 @@ class OpenAICompatModel:
         body, omitted = self.build_request(messages, params)
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         start = time.perf_counter()
+        failed: tuple[str, str] | None = None
         try:
-            resp = await self._pool.post(self._url, payload)
-        except httpx.TimeoutException as exc:
-            raise ModelCallError(f"{self.info.id}: no answer within the timeout ({type(exc).__name__})",
-                                 retryable=True, request=body,
-                                 latency_ms=(time.perf_counter() - start) * 1000) from None
-        except httpx.TransportError as exc:
-            raise ModelCallError(f"{self.info.id}: connection to {self._base_url} failed "
-                                 f"({type(exc).__name__})", retryable=True, request=body,
-                                 latency_ms=(time.perf_counter() - start) * 1000) from None
+            status, data, headers = await self._pool.post(self._url, payload)
+        except Exception as exc:
+            kind = self._pool.failure(exc)
+            if kind is None:
+                raise
+            failed = (kind, type(exc).__name__)
         latency = (time.perf_counter() - start) * 1000
-        raw = self._redact(resp.text)
+        if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
+            raise transport_error(self.info.id, self._base_url, failed, body, latency)
+        raw = self._redact(data.decode("utf-8", "replace"))
         try:
             parsed: Any = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
         if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
             parsed = parsed[0]  # Gemini's compatibility layer wraps errors in a list
-        status = resp.status_code
         if status >= 400:
-            return self._from_error(status, parsed, raw, resp.headers, body, omitted, latency)
+            return self._from_error(status, parsed, raw, headers, body, omitted, latency)
         if not isinstance(parsed, dict):
             raise ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not JSON",
                                  retryable=True, http_status=status, raw=raw, request=body,
                                  latency_ms=latency)
-        return self._from_body(status, parsed, raw, resp.headers, body, omitted, latency)
+        return self._from_body(status, parsed, raw, headers, body, omitted, latency)
 
-    def _from_body(self, status: int, parsed: dict[str, Any], raw: str, headers: httpx.Headers,
+    def _from_body(self, status: int, parsed: dict[str, Any], raw: str, headers: Mapping[str, str],
                    body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
         choices = parsed.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
@@ -347,7 +372,7 @@ class OpenAICompatModel:
         )
 
     def _raise_in_body_error(self, status: int, parsed: dict[str, Any], raw: str,
-                             headers: httpx.Headers, body: dict[str, Any], latency: float) -> None:
+                             headers: Mapping[str, str], body: dict[str, Any], latency: float) -> None:
         """A 2xx answer without choices: MiniMax base_resp codes, or an ``error`` object."""
         base = parsed.get("base_resp")
         if isinstance(base, dict) and base.get("status_code") not in (None, 0, "0"):
@@ -371,7 +396,7 @@ class OpenAICompatModel:
                              retryable=retryable, http_status=status, provider_code=code or None,
                              raw=raw, request=body, latency_ms=latency)
 
-    def _from_error(self, status: int, parsed: Any, raw: str, headers: httpx.Headers,
+    def _from_error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],
                     body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
         block = http_error_block(status, parsed)
         if block is not None:
