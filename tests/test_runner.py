@@ -11,7 +11,7 @@ import pytest
 from fault_server import RATE_LIMITED, SERVER_ERROR, FaultServer, Reply, completion_body
 
 from twinstudy.models.factory import create_model
-from twinstudy.runner import RunOptions, Runner, RunResult, check_models_ready
+from twinstudy.runner import Runner, RunOptions, RunResult, check_models_ready
 from twinstudy.spec import load_study
 from twinstudy.store import Store
 

@@ -18,7 +18,7 @@ OPEN_SCORER = "rules-open"
 
 def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:
     where = "WHERE turn = ?" + (" AND scorer = ?" if scorer else "")
-    args: tuple[object, ...] = (turn, scorer) if scorer else (turn,)
+    args: list[str | int] = [turn, scorer] if scorer else [turn]
     df = pd.read_sql_query(
         f"SELECT trial_key, scorer, version, status, value, agreement, score, correct FROM scores {where}",
         store.conn, params=args)

@@ -21,7 +21,9 @@ from twinstudy.design import Trial, count_trials, expand
 from twinstudy.errors import UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
 from twinstudy.progress import Progress
-from twinstudy.scoring.trial_scoring import Reply, score_reply
+from twinstudy.prompts import LETTERS
+from twinstudy.scoring.logprobs import option_distribution
+from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_reply
 from twinstudy.spec import ResolvedStudy
 from twinstudy.store import AttemptRow, ScoreRow, Store
 
@@ -32,6 +34,7 @@ REQUEST_TIMEOUT_S = 300.0
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256
 WRITE_BATCH = 512
+LOGPROB_ALTERNATIVES = 20
 
 
 @dataclass
@@ -71,8 +74,15 @@ class _Stop(Exception):
 
 def _params_for(trial: Trial) -> GenerateParams:
     p = trial.params
+    options: tuple[str, ...] | None = None
+    if p.logprobs:
+        if trial.item.type in LIKERT_POINTS:
+            options = tuple(str(k) for k in range(1, LIKERT_POINTS[trial.item.type] + 1))
+        elif trial.option_order is not None:
+            options = tuple(LETTERS[: len(trial.option_order)])
     return GenerateParams(max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p,
-                          seed=trial.seed, logprobs=5 if p.logprobs else None)
+                          seed=trial.seed, logprobs=LOGPROB_ALTERNATIVES if p.logprobs else None,
+                          options=options)
 
 
 class Runner:
@@ -149,7 +159,7 @@ class Runner:
             outcome = "error"
         else:
             reply = Reply(comp.text, comp.finish_reason, comp.block is not None,
-                          _distribution(comp, trial.item.type))
+                          _distribution(comp, trial.item.type), comp.option_mass)
             outcome, row = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
             if row:
                 scores.append(row)
@@ -191,9 +201,7 @@ class Runner:
     # -- scheduling ---------------------------------------------------------------------------
     async def _model_loop(self, info: ModelInfo, trials: Iterator[Trial], skip: set[str]) -> None:
         model = self.models[info.id]
-        cap = info.max_concurrency or getattr(model, "max_concurrency", None) or DEFAULT_CONCURRENCY
-        limit = AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY) if cap > DEFAULT_CONCURRENCY else cap,
-                              maximum=min(cap, MAX_CONCURRENCY))
+        limit = limit_for(info, model)
         pending: set[asyncio.Task[None]] = set()
         try:
             for trial in trials:
@@ -253,9 +261,19 @@ class Runner:
         return result
 
 
-def _distribution(comp: Completion, item_type: str) -> dict[str, float] | None:
-    from twinstudy.scoring.logprobs import option_distribution
+def limit_for(info: ModelInfo, model: Model) -> AdaptiveLimit:
+    """A limit set in the study is the user's word and starts at full width; otherwise start
+    small and let slow start find the provider's capacity."""
+    if info.max_concurrency:
+        return AdaptiveLimit(initial=info.max_concurrency, maximum=info.max_concurrency)
+    cap = int(getattr(model, "max_concurrency", None) or MAX_CONCURRENCY)
+    return AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY), maximum=min(cap, MAX_CONCURRENCY))
 
+
+def _distribution(comp: Completion, item_type: str) -> dict[str, float] | None:
+    """Answer distribution read from logits (embedded model) or from returned top logprobs."""
+    if comp.option_probs:
+        return comp.option_probs
     if not comp.top_logprobs:
         return None
     return option_distribution(comp.top_logprobs, item_type)

@@ -74,7 +74,7 @@ class Study(BaseModel):
     description: str = ""
     models: list[str | InlineModel] = Field(min_length=1)
     instruments: list[str | InstrumentRef] = Field(min_length=1)
-    languages: list[Language] = Field(default_factory=lambda: ["en", "zh"], min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: list[Language](["en", "zh"]), min_length=1)
     framings: list[str] = Field(default_factory=lambda: ["neutral"], min_length=1)
     framings_file: str | None = None
     paraphrases: int = Field(default=1, ge=1, le=20)
@@ -137,8 +137,8 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
     instruments: list[Instrument] = []
     items: list[tuple[Instrument, Item]] = []
     for i, iref in enumerate(study.instruments):
-        ref = InstrumentRef(id=iref) if isinstance(iref, str) else iref
-        ident = ref.id
+        iref_model = InstrumentRef(id=iref) if isinstance(iref, str) else iref
+        ident = iref_model.id
         if ident.endswith((".yaml", ".yml")) and not Path(ident).is_absolute():
             ident = str((path.parent / ident).resolve())
         try:
@@ -149,15 +149,16 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
             raise
         chosen = [
             it for it in inst.items
-            if (not ref.tags or set(ref.tags) & set(it.tags)) and (not ref.items or it.id in ref.items)
+            if (not iref_model.tags or set(iref_model.tags) & set(it.tags))
+            and (not iref_model.items or it.id in iref_model.items)
         ]
-        missing = set(ref.items) - {it.id for it in inst.items}
+        missing = set(iref_model.items) - {it.id for it in inst.items}
         if missing:
             raise SpecError(src, _line(node, ("instruments", i)), f"instruments[{i}].items",
                             f"names items not in '{inst.id}': {', '.join(sorted(missing))}; "
                             f"run `twinstudy instruments --show {inst.id}` to see its items.")
-        if ref.limit is not None:
-            chosen = chosen[: ref.limit]
+        if iref_model.limit is not None:
+            chosen = chosen[: iref_model.limit]
         if not chosen:
             raise SpecError(src, _line(node, ("instruments", i)), f"instruments[{i}]",
                             f"selects no items from '{inst.id}'; loosen the tags or item list.")

