@@ -6,7 +6,7 @@ Likert and open items, a thinking model with reasoning text, provider blocks), b
 report, and opens it in headless Chromium to read the Performance API: first contentful paint,
 DOMContentLoaded and load. Targets: file <= 25 MB, first paint <= 3 s.
 
-    PYTHONPATH=src .venv/bin/python bench/report_size.py [--trials 100000] [--out DIR] [--keep]
+    PYTHONPATH=src .venv/bin/python bench/report_size.py [--trials 100000] [--out DIR] [--reuse] [--no-browser]
 """
 
 from __future__ import annotations
@@ -182,16 +182,18 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=100_000)
     ap.add_argument("--out", type=Path, default=None, help="directory for the database and report (default: temp)")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="reuse the database already in --out")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="twinstudy-report-bench-"))
     out.mkdir(parents=True, exist_ok=True)
     db = out / "results.db"
-    for p in out.glob("results.db*"):
-        p.unlink()
-    t0 = time.perf_counter()
-    n = synthesise(db, args.trials)
-    t_syn = time.perf_counter() - t0
-    print(f"synthesised {n:,} trials in {t_syn:.1f} s ({db.stat().st_size / 1e6:.0f} MB database)")
+    if not (args.reuse and db.exists()):
+        for p in out.glob("results.db*"):
+            p.unlink()
+        t0 = time.perf_counter()
+        n = synthesise(db, args.trials)
+        t_syn = time.perf_counter() - t0
+        print(f"synthesised {n:,} trials in {t_syn:.1f} s ({db.stat().st_size / 1e6:.0f} MB database)")
 
     from twinstudy.report.html import build_report
 

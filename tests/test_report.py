@@ -74,11 +74,13 @@ def test_safe_json_cannot_close_its_tag() -> None:
 
 
 def test_long_texts_are_shortened_to_a_budget() -> None:
-    assert _choose_cap([10, 20, 30], 1000, 500) == 500
-    cap = _choose_cap([10_000] * 100, 200_000, 8000)
+    assert _choose_cap([(10, 10), (20, 20), (30, 90)], 1000, 500) == 500
+    cap = _choose_cap([(10_000, 10_000)] * 100, 200_000, 8000)
     assert 1900 <= cap <= 2000
+    cap_zh = _choose_cap([(10_000, 30_000)] * 100, 200_000, 8000)  # Chinese: 3 bytes a character
+    assert 600 <= cap_zh <= 667
     s = _shorten("x" * 50, 10)
-    assert s is not None and s.startswith("x" * 10) and "40 more characters" in s
+    assert s is not None and s.startswith("x" * 10) and s.endswith("…[+40 chars]")
     assert _shorten("short", 10) == "short" and _shorten(None, 10) is None
 
 

@@ -22,7 +22,7 @@ from twinstudy.store import ALL_OUTCOMES, Store
 
 #: Bytes of model text (answers, reasoning, follow-ups) embedded in the page at most. Longer texts
 #: are shortened (the database keeps them whole) so that a 100,000-trial report stays near 20 MB.
-TEXT_BUDGET_BYTES = 16_000_000
+TEXT_BUDGET_BYTES = 15_000_000
 ANSWER_CAP = 8000
 REASONING_CAP = 4000
 SELF_PERCEPTION = "self-perception"
@@ -92,14 +92,21 @@ def _utf8_len(s: str | None) -> int:
     return len(s.encode("utf-8")) if s else 0
 
 
-def _choose_cap(lengths: list[int], budget: int, start: int) -> int:
-    """Largest per-text cap (chars) whose capped total (approx. bytes) fits the budget."""
-    if sum(min(n, start) for n in lengths) <= budget:
+def _choose_cap(lengths: list[tuple[int, int]], budget: int, start: int) -> int:
+    """Largest per-text cap (characters) whose capped total in UTF-8 bytes fits the budget.
+
+    ``lengths``: (characters, bytes) per text; a text cut to c characters is counted as
+    c * bytes / characters bytes (Chinese text is about 3 bytes a character).
+    """
+    def total(cap: int) -> float:
+        return sum(min(c, cap) * (b / c) for c, b in lengths if c)
+
+    if total(start) <= budget:
         return start
     lo, hi = 50, start
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if sum(min(n, mid) for n in lengths) <= budget:
+        if total(mid) <= budget:
             lo = mid
         else:
             hi = mid - 1
@@ -111,7 +118,7 @@ def _shorten(s: str | None, cap: int) -> str | None:
         return None
     if len(s) <= cap:
         return s
-    return s[:cap] + f"\n… [shortened here: {len(s) - cap:,} more characters are in the database]"
+    return s[:cap] + f" …[+{len(s) - cap:,} chars]"
 
 
 def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -134,9 +141,10 @@ def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict
     cell_ix = {k: i for i, k in enumerate(cell_keys)}
     cells = [[ix["item"][k[1]], ix["lang"][k[2]], ix["framing"][k[3]], k[4], prompts[k][0], prompts[k][1] or None]
              for k in cell_keys]
-    answer_cap = _choose_cap([len(r[8] or "") for r in rows], TEXT_BUDGET_BYTES * 2 // 3, ANSWER_CAP)
-    other_cap = _choose_cap([len(r[9] or "") + len(r[10] or "") for r in rows], TEXT_BUDGET_BYTES // 3,
-                            REASONING_CAP)
+    answer_cap = _choose_cap([(len(r[8]), _utf8_len(r[8])) for r in rows if r[8]], TEXT_BUDGET_BYTES * 2 // 3,
+                             ANSWER_CAP)
+    other_cap = _choose_cap([(len(t), _utf8_len(t)) for r in rows for t in (r[9], r[10]) if t],
+                            TEXT_BUDGET_BYTES // 3, REASONING_CAP)
     shortened = 0
     out_rows: list[list[Any]] = []
     for r in rows:
