@@ -64,9 +64,9 @@ def model_label(model: str, meta: Meta) -> str:
 def save(fig: Any, fig_dir: Path, name: str) -> str:
     """Write ``name``.png and ``name``.svg; return the SVG markup for inlining."""
     fig_dir.mkdir(parents=True, exist_ok=True)
-    fig.savefig(fig_dir / f"{name}.png", dpi=200)
+    fig.savefig(fig_dir / f"{name}.png", dpi=200, bbox_inches="tight", pad_inches=0.08)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg")
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08)
     plt.close(fig)
     svg = buf.getvalue()
     (fig_dir / f"{name}.svg").write_text(svg, encoding="utf-8")
@@ -309,7 +309,7 @@ def rates_figure(rates: pd.DataFrame, meta: Meta) -> Any:
         s = 0
         for m in models:
             for lang in langs:
-                off = -0.4 + step * (s + 0.5)
+                off = 0.4 - step * (s + 0.5)
                 s += 1
                 sub = d[(d["model"] == m) & (d["lang"] == lang)]
                 for _, r in sub.iterrows():

@@ -32,7 +32,7 @@ def _fmt(x: Any, spec: str = "+.2f") -> str:
 
 
 def _ci(r: Any, spec: str = "+.2f") -> str:
-    return f"{_fmt(r['estimate'], spec)} [{_fmt(r['ci_low'], spec)}, {_fmt(r['ci_high'], spec)}]"
+    return f"{_fmt(r['estimate'], spec)} [{_fmt(r['ci_low'], spec)},{_fmt(r['ci_high'], spec)}]"
 
 
 def _pct(r: Any) -> str:
@@ -80,7 +80,8 @@ def render_summary(store: Store, con: Console) -> None:
         t.add_row("models (model + model×language + model×framing)", _pct(h["model_side"]))
         t.add_row("user (language + framing)", _pct(h["user_side"]))
         for c, label in (("lang", "  language"), ("framing", "  framing"), ("item", "questions (item)"),
-                         ("residual", "sampling noise")):
+                         ("item:model", "item × model"), ("paraphrase", "paraphrase"),
+                         ("other", "other interactions"), ("residual", "sampling noise")):
             if c in var:
                 t.add_row(label, _pct(var[c]))
         con.print(t)
