@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from conftest import VaryingServer, run_report_study
 from rich.console import Console
 
@@ -150,3 +151,25 @@ def test_empty_local_study_keeps_the_quickstart_note(tmp_path: Path) -> None:
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page, sid
     assert "No transcripts: the database has no trials." in page
+
+
+def test_a_failing_estimator_costs_one_section_not_the_report(report_study: tuple[Path, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import twinstudy.analysis
+    import twinstudy.analysis.language
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("estimator exploded")
+
+    monkeypatch.setattr(twinstudy.analysis, "analyze", broken)
+    monkeypatch.setattr(twinstudy.analysis.language, "language_gap", broken)
+    db, _ = report_study
+    store = Store(db, create=False)
+    try:
+        page = build_report(store, tmp_path / "report.html").read_text(encoding="utf-8")
+    finally:
+        store.close()
+    assert 'id="analysis-errors"' in page and "language_gap: RuntimeError: estimator exploded" in page
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in page, sid
+    assert (tmp_path / "figures" / "profiles.svg").exists()  # the other estimators still ran

@@ -371,8 +371,59 @@ def _pairs_for_plot(paired: pd.DataFrame, meta: dict[str, dict[str, Any]], limit
     return chosen[:limit]
 
 
-def report_context(store: Store, output: Path, n_boot: int | None = None) -> dict[str, Any]:
+def run_analysis(frame: pd.DataFrame, n_boot: int) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """``analyze(frame)``; if it fails, each estimator on its own, so one failure costs one section.
+
+    Returns the tables and the errors (shown in the report's method section).
+    """
     from twinstudy.analysis import analyze
+
+    if frame.empty:
+        return {}, []
+    try:
+        return analyze(frame, n_boot=n_boot, seed=0), []
+    except Exception as exc:  # a bug in one estimator must not cost the whole report
+        first = f"analyze: {type(exc).__name__}: {exc}"
+    from twinstudy.analysis import api
+    from twinstudy.analysis.language import language_gap, mcnemar_table
+    from twinstudy.analysis.paired import paired_differences
+    from twinstudy.analysis.profiles import origin_contrast, profiles
+    from twinstudy.analysis.rates import outcome_rates
+    from twinstudy.analysis.sycophancy import flip_rates, identity_effect, sycophancy_index
+    from twinstudy.analysis.variance import decompose
+
+    res: dict[str, pd.DataFrame] = {}
+    errors = [first]
+    try:
+        df = api._prepare(frame)
+    except Exception as exc:
+        return {}, [*errors, f"frame: {type(exc).__name__}: {exc}"]
+    steps: dict[str, Any] = {
+        "profiles": lambda: profiles(df, n_boot=n_boot, seed=0),
+        "origin_contrast": lambda: origin_contrast(df),
+        "paired": lambda: paired_differences(df, n_boot=n_boot, seed=0),
+        "sycophancy": lambda: sycophancy_index(df, n_boot=n_boot, seed=0),
+        "identity": lambda: identity_effect(df, n_boot=n_boot, seed=0),
+        "flips": lambda: flip_rates(df),
+        "language_gap": lambda: language_gap(df, n_boot=n_boot, seed=0),
+        "mcnemar": lambda: mcnemar_table(df, n_boot=n_boot, seed=0),
+        "variance": lambda: decompose(df, n_boot=n_boot, seed=0),
+        "rates": lambda: outcome_rates(df),
+    }
+    for name, step in steps.items():
+        try:
+            out = step()
+        except Exception as exc:
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        if name == "variance":
+            res["variance"], res["variance_headline"] = out
+        else:
+            res[name] = out
+    return res, errors
+
+
+def report_context(store: Store, output: Path, n_boot: int | None = None) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     frame = store.scored_frame()
@@ -381,31 +432,39 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
     spec = store.latest_spec()
     local_only = bool(meta) and all(m.get("provider") == "local" for m in meta.values())
     nb = n_boot if n_boot is not None else n_boot_for(len(frame))
-    res: dict[str, pd.DataFrame] = analyze(frame, n_boot=nb, seed=0) if not frame.empty else {}
+    res, analysis_errors = run_analysis(frame, nb)
     fig_dir = output.parent / "figures"
     svgs: dict[str, str] = {}
+
+    def _fig(key: str, draw: Any, name: str) -> None:
+        try:
+            svgs[key] = figs.save(draw(), fig_dir, name)
+        except Exception as exc:  # a figure that cannot be drawn costs that figure only
+            analysis_errors.append(f"figure {name}: {type(exc).__name__}: {exc}")
+        finally:
+            figs.plt.close("all")
 
     def table(name: str) -> pd.DataFrame:
         return res.get(name, pd.DataFrame())
 
     var, head = table("variance"), table("variance_headline")
     if not var.empty:
-        svgs["headline"] = figs.save(figs.variance_figure(var, head), fig_dir, "headline_variance")
+        _fig("headline", lambda: figs.variance_figure(var, head), "headline_variance")
     prof = table("profiles")
     if not prof.empty:
-        svgs["profiles"] = figs.save(figs.profile_heatmap(prof, meta), fig_dir, "profiles")
+        _fig("profiles", lambda: figs.profile_heatmap(prof, meta), "profiles")
     paired = table("paired")
     plot_pairs = _pairs_for_plot(paired, meta) if not paired.empty else []
     if plot_pairs:
-        svgs["paired"] = figs.save(figs.forest_plot(paired, plot_pairs, meta), fig_dir, "paired_forest")
+        _fig("paired", lambda: figs.forest_plot(paired, plot_pairs, meta), "paired_forest")
     syc, ident, flips = table("sycophancy"), table("identity"), table("flips")
     if not syc.empty or not ident.empty:
-        svgs["user_effects"] = figs.save(figs.user_effects_figure(syc, ident, meta), fig_dir, "user_effects")
+        _fig("user_effects", lambda: figs.user_effects_figure(syc, ident, meta), "user_effects")
     if not flips.empty:
-        svgs["flips"] = figs.save(figs.flips_figure(flips, meta), fig_dir, "pushback_flips")
+        _fig("flips", lambda: figs.flips_figure(flips, meta), "pushback_flips")
     gap, mcn = table("language_gap"), table("mcnemar")
     if not gap.empty or (not mcn.empty and (mcn["k_en"] + mcn["k_zh"]).sum() > 0):
-        svgs["language"] = figs.save(figs.language_figure(gap, mcn, meta), fig_dir, "language_gap")
+        _fig("language", lambda: figs.language_figure(gap, mcn, meta), "language_gap")
     rates = table("rates")
     rate_view = pd.DataFrame()
     quiet_topics: list[str] = []
@@ -417,7 +476,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         quiet_topics = sorted(set(r["theme"].astype(str)) - keep)
         rate_view = r[r["theme"].astype(str).isin(keep)]
         if not rate_view.empty:
-            svgs["rates"] = figs.save(figs.rates_figure(rate_view, meta), fig_dir, "refusal_rates")
+            _fig("rates", lambda: figs.rates_figure(rate_view, meta), "refusal_rates")
 
     blob, tinfo = transcript_data(store, meta)
     framings = set(frame["framing"].astype(str)) if not frame.empty else set()
@@ -457,6 +516,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         "transcripts": blob,
         "tinfo": tinfo,
         "method": method_facts(store, meta),
+        "analysis_errors": analysis_errors,
         "fmt": _f, "ci": _ci, "pct": _pct,
     }
     if spec:

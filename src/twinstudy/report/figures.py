@@ -275,7 +275,7 @@ def flips_figure(flips: pd.DataFrame, meta: Meta) -> Any:
 
 def language_figure(gap: pd.DataFrame, mcn: pd.DataFrame, meta: Meta) -> Any:
     rows: list[dict[str, Any]] = []
-    for m in ordered_models(sorted(gap["model"].astype(str).unique()), meta):
+    for m in ordered_models(sorted(gap["model"].astype(str).unique()), meta) if not gap.empty else []:
         r0 = gap[gap["model"] == m].iloc[0]
         rows.append({"label": f"score EN − ZH: {m} (items={int(r0['n'])})", "estimate": r0["estimate"],
                      "ci_low": r0["ci_low"], "ci_high": r0["ci_high"], "colour": origin_colour(m, meta),
