@@ -442,7 +442,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         except Exception as exc:  # a figure that cannot be drawn costs that figure only
             analysis_errors.append(f"figure {name}: {type(exc).__name__}: {exc}")
         finally:
-            figs.plt.close("all")
+            figs.close_all()
 
     def table(name: str) -> pd.DataFrame:
         return res.get(name, pd.DataFrame())

@@ -45,6 +45,10 @@ LANG_LABELS = {"en": "English", "zh": "Chinese", "all": "both languages"}
 Meta = dict[str, dict[str, Any]]
 
 
+def close_all() -> None:
+    plt.close("all")
+
+
 def ordered_models(models: Sequence[str], meta: Meta) -> list[str]:
     """Group models by origin so that countries read as blocks."""
     return sorted(models, key=lambda m: (str(meta.get(m, {}).get("origin", "~")), m))
