@@ -39,6 +39,7 @@ def test_every_section_and_figure(report_study: tuple[Path, Path]) -> None:
     assert "Not measured" not in page  # this study has every framing, both languages, self-perception
     assert "cn-a" in page and "Lab A" in page  # model metadata in the method section
     assert "name: report-small" in page  # the study file
+    assert "built-in method" not in page and "object at 0x" not in page
 
 
 def test_self_contained_no_network(report_study: tuple[Path, Path]) -> None:

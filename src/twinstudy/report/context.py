@@ -169,12 +169,14 @@ def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict
 def self_perception(store: Store, meta: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Per open (and closed) self-perception item: per model and language, the most common replies."""
     rows = store.conn.execute(
-        "SELECT item, item_type, model, lang, outcome, answer_text, messages_json FROM trials "
-        "WHERE instrument = ? ORDER BY item, model, lang", (SELF_PERCEPTION,)).fetchall()
+        "SELECT item, item_type, model, lang, outcome, answer_text, messages_json, framing FROM trials "
+        "WHERE instrument = ? ORDER BY item, model, lang, paraphrase, sample", (SELF_PERCEPTION,)).fetchall()
     if not rows:
         return []
+    if any(r[7] == "neutral" for r in rows):  # what a model says of itself, unprompted by the user's views
+        rows = [r for r in rows if r[7] == "neutral"]
     by_item: dict[str, dict[str, Any]] = {}
-    for item, itype, model, lang, outcome, text, msgs in rows:
+    for item, itype, model, lang, outcome, text, msgs, _framing in rows:
         if itype not in ("open", "choice", "yesno"):
             continue
         entry = by_item.setdefault(item, {"item": item, "type": itype, "prompts": {}, "cells": {}})
@@ -334,7 +336,8 @@ def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any
         models.append({"id": m, "trials": int(n), "requests": int(att or 0), "tokens_in": int(tin or 0),
                        "tokens_out": int(tout or 0), "cost": "–" if cst is None else f"${cst:,.4f}", "cost_how": how,
                        "outcomes": [oc.get(m, {}).get(o, 0) for o in present],
-                       "meta": {k: v for k, v in sorted(info.items()) if k not in ("id", "system")},
+                       "meta": {k: v for k, v in sorted(info.items())
+                                if k not in ("id", "system") and v not in (None, "", [], {})},
                        "system": info.get("system")})
     params = [json.loads(r[0]) for r in c.execute("SELECT DISTINCT params_json FROM trials LIMIT 20")]
     scorers = c.execute("SELECT scorer, version, count(*) FROM scores GROUP BY scorer, version").fetchall()
@@ -353,7 +356,7 @@ def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any
         "scorers": [{"scorer": s, "version": v, "n": int(k)} for s, v, k in scorers],
         "runs": [{"id": r[0], "study": r[1], "source": r[2], "version": r[3], "started": ts(r[4]),
                   "finished": ts(r[5]), "status": r[6], "stop_reason": r[7] or "", "planned": r[8]} for r in runs],
-        "design": {"items": design[0], "languages": design[1], "framings": design[2],
+        "design": {"n_items": design[0], "languages": design[1], "framings": design[2],
                    "paraphrases": design[3] or 0, "samples": design[4] or 0, "instruments": design[5]},
     }
 
