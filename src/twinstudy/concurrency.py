@@ -5,12 +5,17 @@ slow start); a 429 halves it, remembers half as the threshold, and pauses new re
 Retry-After has passed; above the threshold each success adds 1/limit, about one slot per round
 trip, so recovery is slow. A 5xx freezes growth for a while: the server is struggling but has not
 asked us to slow down.
+
+Cost per request matters at hundreds of requests in flight: a free slot is taken without
+suspending, and waiters are woken one turn of the event loop after a release, only for the slots
+still free by then. A worker that has just released a slot usually takes it back for its next
+request in the same turn, so nobody is woken for nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import time
 
 GROWTH_FREEZE_S = 10.0
@@ -26,39 +31,61 @@ class AdaptiveLimit:
         self.rate_limited = 0
         self._resume_at = 0.0
         self._frozen_until = 0.0
-        self._cond = asyncio.Condition()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._grant_scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
 
     async def acquire(self) -> None:
-        async with self._cond:
-            while True:
-                wait = self._resume_at - time.monotonic()
-                if wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._cond.wait(), timeout=wait)
-                    continue
-                if self.in_flight < int(self.limit):
-                    self.in_flight += 1
-                    return
-                await self._cond.wait()
+        if self.in_flight < int(self.limit) and time.monotonic() >= self._resume_at:
+            self.in_flight += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self._schedule_grant()  # e.g. a pause that has already ended
+        try:
+            await fut  # the slot is counted for us before the future is resolved
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.in_flight -= 1  # granted, never used: pass it on
+                self._schedule_grant()
+            raise  # a cancelled future left in the queue is skipped by _grant
 
     async def release(self, *, success: bool = False, rate_limited: bool = False,
                       retry_after: float | None = None, server_error: bool = False) -> None:
-        async with self._cond:
-            self.in_flight -= 1
-            now = time.monotonic()
-            if rate_limited:
-                self.rate_limited += 1
-                self.limit = max(MIN_LIMIT, self.limit / 2)
-                self.threshold = self.limit
-                if retry_after:
-                    self._resume_at = max(self._resume_at, now + retry_after)
-            elif server_error:
-                self._frozen_until = now + GROWTH_FREEZE_S
-            elif success and now >= self._frozen_until:
-                step = 1.0 if self.limit < self.threshold else 1.0 / self.limit
-                self.limit = min(self.maximum, self.limit + step)
-            # Wake only as many waiters as there are free slots: waking all of them on every
-            # release costs O(waiters) per request at high concurrency.
-            free = int(self.limit) - self.in_flight
-            if free > 0:
-                self._cond.notify(free)
+        self.in_flight -= 1
+        now = time.monotonic()
+        if rate_limited:
+            self.rate_limited += 1
+            self.limit = max(MIN_LIMIT, self.limit / 2)
+            self.threshold = self.limit
+            if retry_after:
+                self._resume_at = max(self._resume_at, now + retry_after)
+        elif server_error:
+            self._frozen_until = now + GROWTH_FREEZE_S
+        elif success and now >= self._frozen_until:
+            step = 1.0 if self.limit < self.threshold else 1.0 / self.limit
+            self.limit = min(self.maximum, self.limit + step)
+        self._schedule_grant()
+
+    def _schedule_grant(self) -> None:
+        if self._waiters and not self._grant_scheduled and self._timer is None:
+            self._grant_scheduled = True
+            asyncio.get_running_loop().call_soon(self._grant)
+
+    def _grant(self) -> None:
+        self._grant_scheduled = False
+        wait = self._resume_at - time.monotonic()
+        if wait > 0:  # paused by Retry-After: try again when the pause ends
+            self._timer = asyncio.get_running_loop().call_later(wait, self._after_pause)
+            return
+        waiters = self._waiters
+        while waiters and self.in_flight < int(self.limit):
+            fut = waiters.popleft()
+            if fut.done():  # cancelled while waiting
+                continue
+            self.in_flight += 1
+            fut.set_result(None)
+
+    def _after_pause(self) -> None:
+        self._timer = None
+        self._grant()
