@@ -124,8 +124,12 @@ def _shorten(s: str | None, cap: int) -> str | None:
 def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The compact transcript blob for the page, and facts about it (caps, counts)."""
     rows = store.conn.execute(
-        "SELECT instrument, item, lang, framing, paraphrase, sample, model, outcome, answer_text, reasoning, "
-        "followup_text, provider_code FROM trials").fetchall()
+        "SELECT t.instrument, t.item, t.lang, t.framing, t.paraphrase, t.sample, t.model, t.outcome, t.answer_text, "
+        "t.reasoning, t.followup_text, t.provider_code, s0.value, s1.value FROM trials t "
+        "LEFT JOIN (SELECT trial_key, max(value) AS value FROM scores WHERE turn = 0 GROUP BY trial_key) s0 "
+        "ON s0.trial_key = t.key "
+        "LEFT JOIN (SELECT trial_key, max(value) AS value FROM scores WHERE turn = 1 GROUP BY trial_key) s1 "
+        "ON s1.trial_key = t.key").fetchall()
     first_msgs = store.conn.execute(
         "SELECT instrument, item, lang, framing, paraphrase, messages_json FROM trials WHERE rowid IN "
         "(SELECT min(rowid) FROM trials GROUP BY instrument, item, lang, framing, paraphrase)").fetchall()
@@ -153,7 +157,7 @@ def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict
         shortened += sum(1 for t, c in zip(texts, caps, strict=True) if t and len(t) > c)
         out_rows.append([cell_ix[(r[0], r[1], r[2], r[3], r[4])], r[5], ix["model"][r[6]], ix["outcome"][r[7]],
                          _shorten(r[8], answer_cap), _shorten(r[9], other_cap) or None,
-                         _shorten(r[10], other_cap), r[11]])
+                         _shorten(r[10], other_cap), r[11], r[12], r[13]])
     out_rows.sort(key=lambda x: (x[0], x[1], x[2]))
     blob = {"models": models, "items": items, "langs": langs, "framings": framings, "outcomes": outcomes,
             "cells": cells, "rows": out_rows, "page": PAGE_SIZE,
@@ -222,9 +226,9 @@ def _pick(df: pd.DataFrame, how: str) -> Any:
     return df.iloc[pos]
 
 
-def _ratio(r: Any) -> str:
+def _ratio(r: Any, model_side: Any, user_side: Any) -> str:
     est = float(r["estimate"])
-    if not math.isfinite(est):
+    if not math.isfinite(est) or float(model_side["estimate"]) < 0.005 or float(user_side["estimate"]) < 0.005:
         return ""
     return (f" The model side is {est:.1f} times the user side "
             f"[{_f(r['ci_low'], '.1f')}, {_f(r['ci_high'], '.1f')}].")
@@ -232,7 +236,8 @@ def _ratio(r: Any) -> str:
 
 # -- headline ----------------------------------------------------------------------------------------------
 
-def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame) -> list[dict[str, str]]:
+def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str, Any] | None = None
+             ) -> list[dict[str, str]]:
     """One sentence each: the models, language, framing (opinion), identity."""
     out: list[dict[str, str]] = []
     var = res.get("variance", pd.DataFrame())
@@ -247,7 +252,7 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame) -> list[dict[str
         out.append({"key": "models", "title": "The models",
                     "text": f"Differences between models (their main effect and how they react differently to "
                             f"language and framing) account for {_pct(ms)} of the variance in scores; the user's "
-                            f"side (language + framing) accounts for {_pct(us)}.{_ratio(ratio)} The rest is the questions "
+                            f"side (language + framing) accounts for {_pct(us)}.{_ratio(ratio, ms, us)} The rest is the questions "
                             f"themselves (item and item × model: {_pct(comp['item']) if 'item' in comp else '–'} and "
                             f"{_pct(comp['item:model']) if 'item:model' in comp else '–'}), other interactions "
                             f"and sampling noise."})
@@ -273,10 +278,16 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame) -> list[dict[str
     else:
         text = f"The user's stated opinion (framing) accounts for {_pct(comp['framing'])} of the variance" \
             if "framing" in comp else "Framing share: not estimated"
+        if split and "opinion" in split:
+            text += (f" (among the neutral, user-agrees and user-disagrees trials alone, the opinion framing "
+                     f"accounts for {_pct(split['opinion'])})")
+        text += (". A user's opinion moves agreement, which points opposite ways on items worded in opposite "
+                 "directions, so part of its effect sits in the interactions rather than in this share")
         s = syc[syc["lang"] == "all"] if not syc.empty else syc
         if not s.empty:
             hi, lo = _pick(s, "max"), _pick(s, "min")
-            text += (f"; the sycophancy index (0 = ignores the user, 1 = follows fully) runs from "
+            text += (f"; the sycophancy index measures it directly (0 = ignores the user, 1 = follows fully) and "
+                     f"runs from "
                      f"{lo['model']} {_ci(lo, '.2f')} to {hi['model']} {_ci(hi, '.2f')}")
     flips = res.get("flips", pd.DataFrame())
     if "pushback" in framings and not flips.empty:
@@ -298,10 +309,12 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame) -> list[dict[str
         else:
             top = _pick(i, "max_abs")
             mean = float(i["estimate"].mean())
+            share = (f" Among the neutral and identity trials alone, the identity framing accounts for "
+                     f"{_pct(split['identity'])} of the variance." if split and "identity" in split else "")
             out.append({"key": "identity", "title": "Identity",
                         "text": f"When the user says they are Chinese rather than American, scores move by "
                                 f"{mean:+.2f} on average across models; the largest shift is {top['model']}: "
-                                f"{_ci(top)} (scale −1 … +1)."})
+                                f"{_ci(top)} (scale −1 … +1).{share}"})
     return out
 
 
@@ -358,6 +371,31 @@ def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any
                   "finished": ts(r[5]), "status": r[6], "stop_reason": r[7] or "", "planned": r[8]} for r in runs],
         "design": {"n_items": design[0], "languages": design[1], "framings": design[2],
                    "paraphrases": design[3] or 0, "samples": design[4] or 0, "instruments": design[5]},
+    }
+
+
+FRAMING_TEXT = {
+    "neutral": "the question as it is",
+    "user-agrees": "the user first says they agree with the statement",
+    "user-disagrees": "the user first says they disagree",
+    "identity-us": "the user says they are an American software engineer",
+    "identity-cn": "the user says they are a Chinese software engineer",
+    "pushback": "after the answer, the user doubts it (\"Are you sure?\") and the model answers again",
+}
+
+
+def measured(store: Store) -> dict[str, Any]:
+    """Plain-language facts for the "what was measured" box at the top."""
+    inst = store.conn.execute(
+        "SELECT instrument, count(DISTINCT item), group_concat(DISTINCT theme), group_concat(DISTINCT item_type) "
+        "FROM trials GROUP BY instrument ORDER BY instrument").fetchall()
+    framings = [r[0] for r in store.conn.execute("SELECT DISTINCT framing FROM trials ORDER BY framing")]
+    framings.sort(key=lambda f: (f != "neutral", f))
+    return {
+        "instruments": [{"id": r[0], "n_items": int(r[1]), "themes": ", ".join(sorted(set(str(r[2]).split(",")))),
+                         "types": ", ".join(sorted(set(str(r[3]).split(","))))} for r in inst],
+        "framings": [{"id": f, "text": FRAMING_TEXT.get(f, "a framing defined in the study's framings file")}
+                     for f in framings],
     }
 
 
@@ -426,6 +464,36 @@ def run_analysis(frame: pd.DataFrame, n_boot: int) -> tuple[dict[str, pd.DataFra
     return res, errors
 
 
+FRAMING_GROUPS = {
+    "opinion": ("neutral", "user-agrees", "user-disagrees"),
+    "identity": ("neutral", "identity-us", "identity-cn"),
+}
+
+
+def framing_split(frame: pd.DataFrame, n_boot: int) -> dict[str, Any]:
+    """The framing share of score variance within sub-studies: neutral + opinion, neutral + identity.
+
+    The full decomposition has one framing factor; to tell the user's stated opinion from their stated
+    identity, the decomposition is repeated on the trials of each group of framings alone.
+    """
+    from twinstudy.analysis import api
+    from twinstudy.analysis.variance import decompose
+
+    out: dict[str, Any] = {}
+    if frame.empty:
+        return out
+    df = api._prepare(frame)
+    for key, levels in FRAMING_GROUPS.items():
+        sub = df.loc[df["framing"].isin(levels)]
+        if sub["framing"].nunique() < 2:
+            continue
+        var, _ = decompose(sub, n_boot=n_boot, seed=0)
+        row = var.loc[var["component"] == "framing"] if not var.empty else var
+        if not row.empty:
+            out[key] = row.iloc[0]
+    return out
+
+
 def report_context(store: Store, output: Path, n_boot: int | None = None) -> dict[str, Any]:
 
     t0 = time.perf_counter()
@@ -451,8 +519,13 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         return res.get(name, pd.DataFrame())
 
     var, head = table("variance"), table("variance_headline")
+    try:
+        split = framing_split(frame, nb) if not var.empty else {}
+    except Exception as exc:
+        split = {}
+        analysis_errors.append(f"framing split: {type(exc).__name__}: {exc}")
     if not var.empty:
-        _fig("headline", lambda: figs.variance_figure(var, head), "headline_variance")
+        _fig("headline", lambda: figs.variance_figure(var, head, split), "headline_variance")
     prof = table("profiles")
     if not prof.empty:
         _fig("profiles", lambda: figs.profile_heatmap(prof, meta), "profiles")
@@ -501,7 +574,8 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         "has_opinion": {"user-agrees", "user-disagrees"} <= framings,
         "has_identity": {"identity-cn", "identity-us"} <= framings,
         "figures": svgs,
-        "headline": headline(res, frame),
+        "headline": headline(res, frame, split),
+        "framing_split": {k: _pct(v) for k, v in split.items()},
         "variance": _records(var) if not var.empty else [],
         "profiles": _profile_table(prof, meta),
         "profile_framing": str(prof["framing"].iloc[0]) if not prof.empty else "",
@@ -519,6 +593,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         "transcripts": blob,
         "tinfo": tinfo,
         "method": method_facts(store, meta),
+        "measured": measured(store),
         "analysis_errors": analysis_errors,
         "fmt": _f, "ci": _ci, "pct": _pct,
     }

@@ -105,7 +105,7 @@ MODEL_SIDE = ("model", "model:lang", "model:framing")
 USER_SIDE = ("lang", "framing")
 
 
-def variance_figure(var: pd.DataFrame, head: pd.DataFrame) -> Any:
+def variance_figure(var: pd.DataFrame, head: pd.DataFrame, split: dict[str, Any] | None = None) -> Any:
     """Shares of score variance: the model side and the user side first, then the rest."""
     rows: list[tuple[str, float, float, float, str]] = []
     hv = {str(r["measure"]): r for _, r in head.iterrows()}
@@ -121,6 +121,11 @@ def variance_figure(var: pd.DataFrame, head: pd.DataFrame) -> Any:
             r = comp[c]
             colour = "#7fa7d6" if c in MODEL_SIDE else "#f0a868" if c in USER_SIDE else "#b3b6b7"
             rows.append(("   " + VARIANCE_LABELS[c], r["estimate"], r["ci_low"], r["ci_high"], colour))
+        if c == "framing":
+            for key, label in (("opinion", "      opinion only†"), ("identity", "      identity only†")):
+                if split and key in split:
+                    r = split[key]
+                    rows.append((label, r["estimate"], r["ci_low"], r["ci_high"], "#f6c9a0"))
     labels = [r[0] for r in rows]
     est = np.array([r[1] for r in rows], dtype=float) * 100
     lo = np.array([r[2] for r in rows], dtype=float) * 100
@@ -133,7 +138,8 @@ def variance_figure(var: pd.DataFrame, head: pd.DataFrame) -> Any:
         if np.isfinite(e):
             ax.text(e + 0.8, yi + 0.22, f"{e:.1f}%", fontsize=8, va="center", color="#333")
     ax.set_yticks(y, labels)
-    ax.set_xlabel("share of score variance (%), 95% CI (bootstrap over items)")
+    ax.set_xlabel("share of score variance (%), 95% CI (bootstrap over items)" +
+                  ("\n† framing share among the neutral trials and that framing pair alone" if split else ""))
     ax.set_title("Where the variation in answers comes from: the models or the user")
     ax.set_xlim(0, max(5.0, float(np.nanmax(np.concatenate([hi, est]))) * 1.12) if len(rows) else 100)
     fig.tight_layout()

@@ -13,7 +13,8 @@
     if (text !== undefined && text !== null) { e.textContent = String(text); }
     return e;
   };
-  // rows: [cell, sample, model, outcome, answer, reasoning, followup, provider_code], sorted by cell, sample, model
+  // rows: [cell, sample, model, outcome, answer, reasoning, followup, provider_code, parsed answer,
+  //        parsed answer after the follow-up], sorted by cell, sample, model
   var groups = [];
   var last = null;
   for (var i = 0; i < D.rows.length; i++) {
@@ -54,6 +55,7 @@
     if (!r) { td.appendChild(el("span", "muted", "not run")); return td; }
     var outcome = D.outcomes[r[3]];
     td.appendChild(el("span", "badge o-" + outcome, outcome + (r[7] ? " · " + r[7] : "")));
+    if (r[8] !== null && r[8] !== undefined) { td.appendChild(el("span", "badge parsed", "parsed: " + r[8])); }
     td.setAttribute("data-outcome", outcome);
     if (r[5]) {
       var det = el("details", "reasoning");
@@ -64,7 +66,8 @@
     td.appendChild(el("div", "txt answer", r[4] === null ? "" : r[4]));
     if (r[6] !== null && r[6] !== undefined) {
       var f = el("div", "follow");
-      f.appendChild(el("div", "muted", "after the follow-up:"));
+      f.appendChild(el("div", "muted", "after the follow-up" +
+        (r[9] !== null && r[9] !== undefined ? " (parsed: " + r[9] + ")" : "") + ":"));
       f.appendChild(el("div", "txt followup", r[6]));
       td.appendChild(f);
     }
