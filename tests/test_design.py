@@ -63,3 +63,37 @@ def test_item_id_is_shared_across_languages_and_paraphrases(tmp_path: Path) -> N
     assert len(items) == 3
     for item in items:
         assert {(c[2], c[4]) for c in k if c[1] == item} == {("en", 0), ("en", 1), ("zh", 0), ("zh", 1)}
+
+
+def test_streamed_keys_and_seeds_equal_the_reference_functions(tmp_path: Path) -> None:
+    """expand() builds each key from parts serialised once per item; the result must be exactly
+    trial_key() and _trial_seed() of the trial, for every item type, framing and model setting."""
+    from twinstudy.design import _trial_seed, trial_key
+
+    p = tmp_path / "all.yaml"
+    p.write_text("""\
+name: all-kinds
+models:
+  - id: v1
+    extends: local/smollm2-135m
+    system: "You are a helpful assistant."
+  - {id: v2, provider: openai-compatible, base_url: "http://127.0.0.1:9/v1", model: m, origin: US,
+     thinking: true}
+instruments:
+  - {id: ai-futures, limit: 3}
+  - {id: pushback-facts, limit: 3}
+  - {id: self-perception, limit: 3}
+  - {id: sensitive-topics, limit: 2}
+languages: [en, zh]
+framings: [neutral, user-agrees, pushback, identity-cn]
+paraphrases: 3
+samples: 2
+params: {temperature: 0.7, max_tokens: 16, seed: 7, logprobs: true}
+""", encoding="utf-8")
+    rs = load_study(p)
+    trials = list(expand(rs))
+    assert {t.item.type for t in trials} >= {"choice", "open"} and any(t.followup for t in trials)
+    for t in trials:
+        assert t.seed == _trial_seed(t.params, t.model.id, t.item.id, t.lang, t.framing.id, t.paraphrase, t.sample)
+        assert t.key == trial_key(t.model, t.item.id, t.lang, t.framing, t.paraphrase, t.sample, t.params,
+                                  list(t.messages))

@@ -7,6 +7,7 @@ trial" means, and any change to a factor, a parameter or a wording makes a new t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
@@ -58,8 +59,14 @@ class Trial:
         }
 
 
+_canonical = functools.partial(json.dumps, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def _digest(obj: Any) -> str:
-    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _sha(_canonical(obj))
+
+
+def _sha(blob: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -119,11 +126,31 @@ def _model_trials(rs: ResolvedStudy, model: ModelInfo) -> Iterator[Trial]:
 
 def _item_trials(model: ModelInfo, inst: Instrument, item: Item, lang: str, framing: Framing,
                  system: str | None, paraphrases: int, samples: int, params: Params) -> Iterator[Trial]:
+    # The same canonical JSON that trial_key() and _trial_seed() hash, built from parts that are
+    # serialised once per item instead of once per trial (sort_keys order spelled out by hand;
+    # tests/test_design.py checks the keys against trial_key()).
+    key_head = (f'{{"followup":{_canonical(framing.followup.model_dump() if framing.followup else None)}'
+                f',"framing":{_canonical(framing.id)},"item":{_canonical(item.id)},"lang":{_canonical(lang)}'
+                ',"messages":')
+    key_mid = (f',"model":{_canonical(model_fingerprint(model))}'
+               f',"params":{_canonical(params.model_dump())},"paraphrase":')
+    key_tail = f',"v":{KEY_VERSION}}}'
+    seed_head = "[" + ",".join(_canonical(x) for x in (params.seed, model.id, item.id, lang, framing.id)) + ","
+    choice = item.type == "choice"
     for para in range(n_paraphrases(item, paraphrases)):
+        plain: tuple[tuple[Message, ...], str] | None = None  # messages do not vary by sample
         for sample in range(samples):
-            seed = _trial_seed(params, model.id, item.id, lang, framing.id, para, sample)
-            order = option_order(item, seed) if item.type == "choice" else None
-            msgs = render_messages(system, framing, item, lang, para, order)
-            key = trial_key(model, item.id, lang, framing, para, sample, params, msgs)
+            seed = int(_sha(f"{seed_head}{para},{sample}]")[:8], 16)
+            if choice:
+                order = option_order(item, seed)
+                msgs = render_messages(system, framing, item, lang, para, order)
+                sent = (tuple(msgs), _canonical([[m.role, m.content] for m in msgs]))
+            else:
+                order = None
+                if plain is None:
+                    msgs = render_messages(system, framing, item, lang, para, None)
+                    plain = (tuple(msgs), _canonical([[m.role, m.content] for m in msgs]))
+                sent = plain
+            key = _sha(f"{key_head}{sent[1]}{key_mid}{para},\"sample\":{sample}{key_tail}")[:32]
             yield Trial(key, model, inst.id, item, lang, framing, para, sample, params, seed,
-                        tuple(msgs), tuple(order) if order is not None else None)
+                        sent[0], tuple(order) if order is not None else None)
