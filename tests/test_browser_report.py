@@ -57,6 +57,10 @@ def _errors(drv: Any) -> list[dict[str, Any]]:
 
 
 def _count(drv: Any) -> int:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # compressed transcripts are unpacked asynchronously: wait until the viewer has rendered
+    WebDriverWait(drv, 20).until(lambda d: d.find_element("id", "tx-count").get_attribute("data-count"))
     return int(drv.find_element("id", "tx-count").get_attribute("data-count"))
 
 
@@ -152,6 +156,44 @@ def test_model_output_cannot_run_script(driver: Any, report_study: tuple[Path, P
     for scope in ("#tx-body", "#self-perception"):
         assert not driver.find_elements("css selector", f"{scope} img, {scope} a, {scope} script")
     assert not driver.find_elements("css selector", "a[href^='javascript']")
+    assert driver.execute_script("return typeof window.__pwned") == "undefined"
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018
+    assert not _errors(driver)
+
+
+@pytest.fixture(scope="module")
+def compressed_report(report_study: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same study's report with its transcripts embedded gzip-compressed (as large studies are)."""
+    import twinstudy.report.context as context
+    from twinstudy.report.html import build_report
+    from twinstudy.store import Store
+
+    db, _ = report_study
+    out = tmp_path_factory.mktemp("compressed") / "report.html"
+    saved = context.PLAIN_LIMIT_BYTES
+    context.PLAIN_LIMIT_BYTES = 0
+    store = Store(db, create=False)
+    try:
+        build_report(store, out)
+    finally:
+        store.close()
+        context.PLAIN_LIMIT_BYTES = saved
+    assert 'data-encoding="gzip-base64"' in out.read_text(encoding="utf-8")
+    return out
+
+
+def test_compressed_transcripts_load_filter_and_stay_inert(driver: Any, compressed_report: Path) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    driver.get(compressed_report.resolve().as_uri())
+    total = _count(driver)
+    assert total == 228 and len(driver.find_elements("css selector", "#tx-body tr.tx-row")) == 25
+    _select(driver, "f-item", "self-maker")
+    _select(driver, "f-model", "us-b")
+    answers = driver.find_elements("css selector", "#tx-body .answer")
+    assert answers and "<script>window.__pwned = 1; alert(1)</script>" in answers[0].text
+    assert not driver.find_elements("css selector", "#tx-body img, #tx-body a, #tx-body script")
     assert driver.execute_script("return typeof window.__pwned") == "undefined"
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018

@@ -62,7 +62,7 @@ def test_model_output_is_escaped(report_study: tuple[Path, Path]) -> None:
     assert len(re.findall(r"<script\b", page)) == 2
     nonce = re.search(r"'nonce-([^']+)'", page)
     assert nonce and f'<script nonce="{nonce.group(1)}">' in page
-    blob = re.search(r'<script type="application/json" id="tx-data">(.*?)</script>', page, re.S)
+    blob = re.search(r'<script type="application/json" id="tx-data" data-encoding="json">(.*?)</script>', page, re.S)
     assert blob is not None
     data = json.loads(blob.group(1))
     assert any("<script>window.__pwned" in (r[4] or "") for r in data["rows"])
@@ -174,3 +174,26 @@ def test_a_failing_estimator_costs_one_section_not_the_report(report_study: tupl
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page, sid
     assert (tmp_path / "figures" / "profiles.svg").exists()  # the other estimators still ran
+
+
+def test_large_transcripts_are_embedded_compressed(report_study: tuple[Path, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import gzip
+
+    import twinstudy.report.context as context
+
+    monkeypatch.setattr(context, "PLAIN_LIMIT_BYTES", 0)
+    db, _ = report_study
+    store = Store(db, create=False)
+    try:
+        page = build_report(store, tmp_path / "report.html").read_text(encoding="utf-8")
+    finally:
+        store.close()
+    m = re.search(r'<script type="application/octet-stream" id="tx-data" data-encoding="gzip-base64">(.*?)</script>',
+                  page, re.S)
+    assert m is not None
+    data = json.loads(gzip.decompress(base64.b64decode(m.group(1))))
+    assert len(data["rows"]) == 912
+    assert any("<script>window.__pwned" in (r[4] or "") for r in data["rows"])
+    assert "<script>window.__pwned" not in page

@@ -7,6 +7,8 @@ Jinja2 autoescaping or inside the transcript JSON blob, which the page renders w
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import math
 import time
@@ -23,6 +25,10 @@ from twinstudy.store import ALL_OUTCOMES, Store
 #: Bytes of model text (answers, reasoning, follow-ups) embedded in the page at most. Longer texts
 #: are shortened (the database keeps them whole) so that a 100,000-trial report stays near 20 MB.
 TEXT_BUDGET_BYTES = 15_000_000
+#: Plain JSON up to this size; above it the transcripts are embedded gzip-compressed (base64).
+PLAIN_LIMIT_BYTES = 4_000_000
+#: Size of the compressed transcript payload (base64 characters) that the text caps are fitted to.
+PAYLOAD_LIMIT_BYTES = 19_000_000
 ANSWER_CAP = 8000
 REASONING_CAP = 4000
 SELF_PERCEPTION = "self-perception"
@@ -48,6 +54,11 @@ def _ci(r: Any, fmt: str = "+.2f") -> str:
 
 def _pct(r: Any) -> str:
     return f"{_f(r['estimate'] * 100, '.0f')}% [{_f(r['ci_low'] * 100, '.0f')}–{_f(r['ci_high'] * 100, '.0f')}]"
+
+
+def _share(r: Any) -> str:
+    """A variance share in percent, one decimal (shares are often small)."""
+    return f"{_f(r['estimate'] * 100, '.1f')}% [{_f(r['ci_low'] * 100, '.1f')}–{_f(r['ci_high'] * 100, '.1f')}]"
 
 
 def n_boot_for(n_trials: int) -> int:
@@ -121,8 +132,10 @@ def _shorten(s: str | None, cap: int) -> str | None:
     return s[:cap] + f" …[+{len(s) - cap:,} chars]"
 
 
-def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The compact transcript blob for the page, and facts about it (caps, counts)."""
+Source = dict[str, Any]
+
+
+def _load_transcripts(store: Store, meta: dict[str, dict[str, Any]]) -> Source:
     rows = store.conn.execute(
         "SELECT t.instrument, t.item, t.lang, t.framing, t.paraphrase, t.sample, t.model, t.outcome, t.answer_text, "
         "t.reasoning, t.followup_text, t.provider_code, s0.value, s1.value FROM trials t "
@@ -145,27 +158,64 @@ def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict
     cell_ix = {k: i for i, k in enumerate(cell_keys)}
     cells = [[ix["item"][k[1]], ix["lang"][k[2]], ix["framing"][k[3]], k[4], prompts[k][0], prompts[k][1] or None]
              for k in cell_keys]
-    answer_cap = _choose_cap([(len(r[8]), _utf8_len(r[8])) for r in rows if r[8]], TEXT_BUDGET_BYTES * 2 // 3,
-                             ANSWER_CAP)
-    other_cap = _choose_cap([(len(t), _utf8_len(t)) for r in rows for t in (r[9], r[10]) if t],
-                            TEXT_BUDGET_BYTES // 3, REASONING_CAP)
+    keyed = sorted(((cell_ix[(r[0], r[1], r[2], r[3], r[4])], r[5], ix["model"][r[6]], ix["outcome"][r[7]], r)
+                    for r in rows), key=lambda x: (x[0], x[1], x[2]))
+    return {"rows": keyed, "cells": cells, "models": models, "items": items, "langs": langs, "framings": framings,
+            "outcomes": outcomes, "origins": [str(meta.get(m, {}).get("origin", "?")) for m in models],
+            "answer_lengths": [(len(r[8]), _utf8_len(r[8])) for r in rows if r[8]],
+            "other_lengths": [(len(t), _utf8_len(t)) for r in rows for t in (r[9], r[10]) if t]}
+
+
+def _build_transcripts(src: Source, budget: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    answer_cap = _choose_cap(src["answer_lengths"], budget * 2 // 3, ANSWER_CAP)
+    other_cap = _choose_cap(src["other_lengths"], budget // 3, REASONING_CAP)
     shortened = 0
     out_rows: list[list[Any]] = []
-    for r in rows:
-        texts = [r[8], r[9], r[10]]
-        caps = [answer_cap, other_cap, other_cap]
-        shortened += sum(1 for t, c in zip(texts, caps, strict=True) if t and len(t) > c)
-        out_rows.append([cell_ix[(r[0], r[1], r[2], r[3], r[4])], r[5], ix["model"][r[6]], ix["outcome"][r[7]],
-                         _shorten(r[8], answer_cap), _shorten(r[9], other_cap) or None,
+    for cell, sample, model, outcome, r in src["rows"]:
+        shortened += sum(1 for t, c in ((r[8], answer_cap), (r[9], other_cap), (r[10], other_cap)) if t and len(t) > c)
+        out_rows.append([cell, sample, model, outcome, _shorten(r[8], answer_cap), _shorten(r[9], other_cap) or None,
                          _shorten(r[10], other_cap), r[11], r[12], r[13]])
-    out_rows.sort(key=lambda x: (x[0], x[1], x[2]))
-    blob = {"models": models, "items": items, "langs": langs, "framings": framings, "outcomes": outcomes,
-            "cells": cells, "rows": out_rows, "page": PAGE_SIZE,
-            "origins": [str(meta.get(m, {}).get("origin", "?")) for m in models]}
+    blob = {"models": src["models"], "items": src["items"], "langs": src["langs"], "framings": src["framings"],
+            "outcomes": src["outcomes"], "cells": src["cells"], "rows": out_rows, "page": PAGE_SIZE,
+            "origins": src["origins"]}
     info = {"n_rows": len(out_rows), "answer_cap": answer_cap, "other_cap": other_cap, "shortened": shortened,
-            "n_cells": len(cells), "models": models, "item_list": items, "langs": langs, "framings": framings,
-            "outcomes": outcomes}
+            "n_cells": len(src["cells"]), "models": src["models"], "item_list": src["items"], "langs": src["langs"],
+            "framings": src["framings"], "outcomes": src["outcomes"]}
     return blob, info
+
+
+def transcript_data(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The compact transcript blob for the page (texts within TEXT_BUDGET_BYTES), and facts about it."""
+    return _build_transcripts(_load_transcripts(store, meta), TEXT_BUDGET_BYTES)
+
+
+def embed_transcripts(store: Store, meta: dict[str, dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """(payload, encoding, info) for the page's transcript data block.
+
+    Small studies embed plain JSON (``json``). When that would exceed PLAIN_LIMIT_BYTES, the JSON is
+    gzip-compressed and base64-encoded (``gzip-base64``; the page inflates it with the browser's
+    DecompressionStream), which holds about three times more text in the same file size; the text
+    budget is then fitted to PAYLOAD_LIMIT_BYTES by compressing and measuring.
+    """
+    from twinstudy.report.html import safe_json
+
+    src = _load_transcripts(store, meta)
+    blob, info = _build_transcripts(src, TEXT_BUDGET_BYTES)
+    plain = safe_json(blob)
+    if len(plain) <= PLAIN_LIMIT_BYTES or not src["rows"]:
+        info["encoding"] = "json"
+        return plain, "json", info
+    budget = TEXT_BUDGET_BYTES * 3
+    payload = ""
+    for _ in range(5):
+        blob, info = _build_transcripts(src, budget)
+        raw = json.dumps(blob, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        payload = base64.b64encode(gzip.compress(raw, compresslevel=6)).decode("ascii")
+        if len(payload) <= PAYLOAD_LIMIT_BYTES:
+            break
+        budget = int(budget * PAYLOAD_LIMIT_BYTES / len(payload) * 0.95)
+    info["encoding"] = "gzip-base64"
+    return payload, "gzip-base64", info
 
 
 # -- self-perception ---------------------------------------------------------------------------------
@@ -251,10 +301,10 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
         ms, us, ratio = hv["model_side"], hv["user_side"], hv["model_to_user_ratio"]
         out.append({"key": "models", "title": "The models",
                     "text": f"Differences between models (their main effect and how they react differently to "
-                            f"language and framing) account for {_pct(ms)} of the variance in scores; the user's "
-                            f"side (language + framing) accounts for {_pct(us)}.{_ratio(ratio, ms, us)} The rest is the questions "
-                            f"themselves (item and item × model: {_pct(comp['item']) if 'item' in comp else '–'} and "
-                            f"{_pct(comp['item:model']) if 'item:model' in comp else '–'}), other interactions "
+                            f"language and framing) account for {_share(ms)} of the variance in scores; the user's "
+                            f"side (language + framing) accounts for {_share(us)}.{_ratio(ratio, ms, us)} The rest is the questions "
+                            f"themselves (item and item × model: {_share(comp['item']) if 'item' in comp else '–'} and "
+                            f"{_share(comp['item:model']) if 'item:model' in comp else '–'}), other interactions "
                             f"and sampling noise."})
     else:
         out.append({"key": "models", "title": "The models",
@@ -265,7 +315,7 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
         out.append({"key": "language", "title": "Language",
                     "text": "The study asks in one language only, so the language effect is not measured."})
     else:
-        lang_share = f"Language on its own accounts for {_pct(comp['lang'])} of the variance" if "lang" in comp \
+        lang_share = f"Language on its own accounts for {_share(comp['lang'])} of the variance" if "lang" in comp \
             else "Language effect on the variance: not estimated"
         if not gap.empty:
             g = _pick(gap, "max_abs")
@@ -276,11 +326,11 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
     if not {"user-agrees", "user-disagrees"} <= framings:
         text = "The study has no user-agrees / user-disagrees pair of framings, so opinion sycophancy is not measured"
     else:
-        text = f"The user's stated opinion (framing) accounts for {_pct(comp['framing'])} of the variance" \
+        text = f"The user's stated opinion (framing) accounts for {_share(comp['framing'])} of the variance" \
             if "framing" in comp else "Framing share: not estimated"
         if split and "opinion" in split:
             text += (f" (among the neutral, user-agrees and user-disagrees trials alone, the opinion framing "
-                     f"accounts for {_pct(split['opinion'])})")
+                     f"accounts for {_share(split['opinion'])})")
         text += (". A user's opinion moves agreement, which points opposite ways on items worded in opposite "
                  "directions, so part of its effect sits in the interactions rather than in this share")
         s = syc[syc["lang"] == "all"] if not syc.empty else syc
@@ -310,7 +360,7 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
             top = _pick(i, "max_abs")
             mean = float(i["estimate"].mean())
             share = (f" Among the neutral and identity trials alone, the identity framing accounts for "
-                     f"{_pct(split['identity'])} of the variance." if split and "identity" in split else "")
+                     f"{_share(split['identity'])} of the variance." if split and "identity" in split else "")
             out.append({"key": "identity", "title": "Identity",
                         "text": f"When the user says they are Chinese rather than American, scores move by "
                                 f"{mean:+.2f} on average across models; the largest shift is {top['model']}: "
@@ -554,7 +604,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         if not rate_view.empty:
             _fig("rates", lambda: figs.rates_figure(rate_view, meta), "refusal_rates")
 
-    blob, tinfo = transcript_data(store, meta)
+    tx_payload, tx_encoding, tinfo = embed_transcripts(store, meta)
     framings = set(frame["framing"].astype(str)) if not frame.empty else set()
     ctx: dict[str, Any] = {
         "study_name": str(runs["study"].iloc[-1]) if not runs.empty else "study",
@@ -575,7 +625,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         "has_identity": {"identity-cn", "identity-us"} <= framings,
         "figures": svgs,
         "headline": headline(res, frame, split),
-        "framing_split": {k: _pct(v) for k, v in split.items()},
+        "framing_split": {k: _share(v) for k, v in split.items()},
         "variance": _records(var) if not var.empty else [],
         "profiles": _profile_table(prof, meta),
         "profile_framing": str(prof["framing"].iloc[0]) if not prof.empty else "",
@@ -590,7 +640,8 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
         "rates": _rate_table(rate_view, meta),
         "quiet_topics": quiet_topics,
         "self_perception": self_perception(store, meta),
-        "transcripts": blob,
+        "tx_payload": tx_payload,
+        "tx_encoding": tx_encoding,
         "tinfo": tinfo,
         "method": method_facts(store, meta),
         "measured": measured(store),

@@ -5,7 +5,31 @@
   "use strict";
   var holder = document.getElementById("tx-data");
   if (!holder) { return; }
-  var D = JSON.parse(holder.textContent);
+  var $ = function (id) { return document.getElementById(id); };
+  if (holder.getAttribute("data-encoding") === "gzip-base64") {
+    // large studies: the transcripts are gzip-compressed (base64) and inflated here, off the first paint
+    $("tx-count").textContent = "loading transcripts…";
+    if (typeof DecompressionStream === "undefined") {
+      $("tx-count").textContent = "this browser cannot unpack the transcripts (it lacks DecompressionStream); " +
+        "open the report in a current Chrome, Edge, Firefox or Safari, or read them from the database.";
+      return;
+    }
+    setTimeout(function () {
+      var bin = atob(holder.textContent.trim());
+      var bytes = new Uint8Array(bin.length);
+      for (var k = 0; k < bin.length; k++) { bytes[k] = bin.charCodeAt(k); }
+      var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+      new Response(stream).text().then(function (text) { viewer(JSON.parse(text)); }, function (err) {
+        $("tx-count").textContent = "could not unpack the transcripts: " + err;
+      });
+    }, 0);
+  } else {
+    viewer(JSON.parse(holder.textContent));
+  }
+})();
+
+function viewer(D) {
+  "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var el = function (tag, cls, text) {
     var e = document.createElement(tag);
@@ -135,4 +159,4 @@
   $("tx-prev").addEventListener("click", function () { state.page -= 1; render(); });
   $("tx-next").addEventListener("click", function () { state.page += 1; render(); });
   render();
-})();
+}
