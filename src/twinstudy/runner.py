@@ -120,7 +120,7 @@ class Runner:
             if self.opt.max_requests is not None and self.requests >= self.opt.max_requests:
                 self.stop_reason = self.stop_reason or f"request budget of {self.opt.max_requests} reached"
                 raise _Stop()
-            await limit.acquire()
+            sent_at = await limit.acquire()
             self.requests += 1
             started = time.time()
             try:
@@ -131,7 +131,7 @@ class Runner:
                     f"no reply within {self.opt.request_timeout:.0f} s", retryable=True)
                 rate = err.http_status == 429
                 await limit.release(rate_limited=rate, retry_after=err.retry_after,
-                                    server_error=(err.http_status or 0) >= 500)
+                                    server_error=(err.http_status or 0) >= 500, sent_at=sent_at)
                 attempts.append(AttemptRow(trial.key, turn, n, started, err.latency_ms, err.request or None,
                                            err.http_status, err.provider_code, None, err.raw or None,
                                            error=str(err)))
