@@ -161,13 +161,18 @@ def browser_timings(report: Path) -> dict[str, float]:
         t0 = time.perf_counter()
         drv.get(report.resolve().as_uri())
         wall = time.perf_counter() - t0
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(drv, 60).until(
+            lambda d: d.find_element("id", "tx-count").get_attribute("data-ready-ms"))
         out: dict[str, float] = drv.execute_script("""
             const nav = performance.getEntriesByType('navigation')[0];
             const fcp = performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint');
             const fp = performance.getEntriesByType('paint').find(e => e.name === 'first-paint');
             return {fcp_ms: fcp ? fcp.startTime : -1, first_paint_ms: fp ? fp.startTime : -1,
                     dcl_ms: nav.domContentLoadedEventEnd, load_ms: nav.loadEventEnd,
-                    rows: document.querySelectorAll('#tx-body tr').length};""")
+                    rows: document.querySelectorAll('#tx-body tr').length,
+                    transcripts_ready_ms: Number(document.getElementById('tx-count').dataset.readyMs)};""")
         out["driver_get_s"] = wall
         errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
         out["console_errors"] = float(len(errors))
@@ -212,7 +217,8 @@ def main() -> int:
         print(f"first contentful paint: {t['fcp_ms'] / 1000:.2f} s (target <= 3 s); first paint "
               f"{t['first_paint_ms'] / 1000:.2f} s")
         print(f"DOMContentLoaded: {t['dcl_ms'] / 1000:.2f} s; load: {t['load_ms'] / 1000:.2f} s; "
-              f"driver.get returned after {t['driver_get_s']:.2f} s; transcript rows rendered: {int(t['rows'])}; "
+              f"driver.get returned after {t['driver_get_s']:.2f} s; transcripts unpacked and first page shown at "
+              f"{t['transcripts_ready_ms'] / 1000:.2f} s; transcript rows rendered: {int(t['rows'])}; "
               f"console errors: {int(t['console_errors'])}")
         ok = ok and 0 <= t["fcp_ms"] <= 3000 and t["console_errors"] == 0
     print("PASS" if ok else "FAIL: a target was missed")

@@ -22,8 +22,10 @@ import pandas as pd
 from twinstudy.report import figures as figs
 from twinstudy.store import ALL_OUTCOMES, Store
 
-#: Bytes of model text (answers, reasoning, follow-ups) embedded in the page at most. Longer texts
-#: are shortened (the database keeps them whole) so that a 100,000-trial report stays near 20 MB.
+#: Bytes of model text (answers, reasoning, follow-ups) embedded as plain JSON at most (three times
+#: this before compression when the transcripts are embedded compressed, then fitted to
+#: PAYLOAD_LIMIT_BYTES). Longer texts are shortened (the database keeps them whole) so that a
+#: 100,000-trial report stays under 25 MB.
 TEXT_BUDGET_BYTES = 15_000_000
 #: Plain JSON up to this size; above it the transcripts are embedded gzip-compressed (base64).
 PLAIN_LIMIT_BYTES = 4_000_000

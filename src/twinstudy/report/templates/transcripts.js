@@ -159,4 +159,5 @@ function viewer(D) {
   $("tx-prev").addEventListener("click", function () { state.page -= 1; render(); });
   $("tx-next").addEventListener("click", function () { state.page += 1; render(); });
   render();
+  $("tx-count").setAttribute("data-ready-ms", String(Math.round(performance.now())));
 }
