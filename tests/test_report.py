@@ -197,3 +197,15 @@ def test_large_transcripts_are_embedded_compressed(report_study: tuple[Path, Pat
     assert len(data["rows"]) == 912
     assert any("<script>window.__pwned" in (r[4] or "") for r in data["rows"])
     assert "<script>window.__pwned" not in page
+
+
+def test_chosen_twins(report_study: tuple[Path, Path], tmp_path: Path) -> None:
+    db, _ = report_study
+    store = Store(db, create=False)
+    try:
+        page = build_report(store, tmp_path / "report.html", twins=[("cn-b", "us-a")]).read_text(encoding="utf-8")
+    finally:
+        store.close()
+    section = page[page.index('<section id="paired">'):page.index('<section id="user-effects">')]
+    assert "Plotted: cn-b − us-a." in section
+    assert "<td>cn-b</td><td>us-a</td>" in section and "<td>cn-a</td>" not in section

@@ -464,7 +464,8 @@ def _pairs_for_plot(paired: pd.DataFrame, meta: dict[str, dict[str, Any]], limit
     return chosen[:limit]
 
 
-def run_analysis(frame: pd.DataFrame, n_boot: int) -> tuple[dict[str, pd.DataFrame], list[str]]:
+def run_analysis(frame: pd.DataFrame, n_boot: int, twins: list[tuple[str, str]] | None = None
+                 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """``analyze(frame)``; if it fails, each estimator on its own, so one failure costs one section.
 
     Returns the tables and the errors (shown in the report's method section).
@@ -474,7 +475,7 @@ def run_analysis(frame: pd.DataFrame, n_boot: int) -> tuple[dict[str, pd.DataFra
     if frame.empty:
         return {}, []
     try:
-        return analyze(frame, n_boot=n_boot, seed=0), []
+        return analyze(frame, twins=twins, n_boot=n_boot, seed=0), []
     except Exception as exc:  # a bug in one estimator must not cost the whole report
         first = f"analyze: {type(exc).__name__}: {exc}"
     from twinstudy.analysis import api
@@ -494,7 +495,7 @@ def run_analysis(frame: pd.DataFrame, n_boot: int) -> tuple[dict[str, pd.DataFra
     steps: dict[str, Any] = {
         "profiles": lambda: profiles(df, n_boot=n_boot, seed=0),
         "origin_contrast": lambda: origin_contrast(df),
-        "paired": lambda: paired_differences(df, n_boot=n_boot, seed=0),
+        "paired": lambda: paired_differences(df, twins=twins, n_boot=n_boot, seed=0),
         "sycophancy": lambda: sycophancy_index(df, n_boot=n_boot, seed=0),
         "identity": lambda: identity_effect(df, n_boot=n_boot, seed=0),
         "flips": lambda: flip_rates(df),
@@ -546,7 +547,10 @@ def framing_split(frame: pd.DataFrame, n_boot: int) -> dict[str, Any]:
     return out
 
 
-def report_context(store: Store, output: Path, n_boot: int | None = None) -> dict[str, Any]:
+def report_context(store: Store, output: Path, n_boot: int | None = None,
+                   twins: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Everything the page shows. ``twins``: model pairs for the paired differences (default: every
+    pair; the figure shows cross-origin pairs first)."""
 
     t0 = time.perf_counter()
     frame = store.scored_frame()
@@ -555,7 +559,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
     spec = store.latest_spec()
     local_only = bool(meta) and all(m.get("provider") == "local" for m in meta.values())
     nb = n_boot if n_boot is not None else n_boot_for(len(frame))
-    res, analysis_errors = run_analysis(frame, nb)
+    res, analysis_errors = run_analysis(frame, nb, twins)
     fig_dir = output.parent / "figures"
     svgs: dict[str, str] = {}
 
@@ -582,7 +586,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None) -> dic
     if not prof.empty:
         _fig("profiles", lambda: figs.profile_heatmap(prof, meta), "profiles")
     paired = table("paired")
-    plot_pairs = _pairs_for_plot(paired, meta) if not paired.empty else []
+    plot_pairs = (twins[:8] if twins else _pairs_for_plot(paired, meta)) if not paired.empty else []
     if plot_pairs:
         _fig("paired", lambda: figs.forest_plot(paired, plot_pairs, meta), "paired_forest")
     syc, ident, flips = table("sycophancy"), table("identity"), table("flips")

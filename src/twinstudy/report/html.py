@@ -49,11 +49,15 @@ def render_report(ctx: dict[str, Any]) -> str:
         **ctx, version=__version__, safe_json=safe_json, script=_script(), nonce=secrets.token_urlsafe(18))
 
 
-def build_report(store: Store, output: Path) -> Path:
+def build_report(store: Store, output: Path, *, twins: list[tuple[str, str]] | None = None) -> Path:
+    """Write the report to ``output`` (figures to ``output``'s folder / figures) and return its path.
+
+    ``twins``: model pairs for section 3 (default: every pair, cross-origin pairs plotted).
+    """
     from twinstudy.report.context import report_context
 
     output = Path(output)
-    ctx = report_context(store, output)
+    ctx = report_context(store, output, twins=twins)
     page = render_report(ctx)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")
