@@ -323,6 +323,14 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
             g = _pick(gap, "max_abs")
             lang_share += (f"; the largest EN − ZH score gap is {g['model']}: {_ci(g)} "
                            f"(positive = more toward the theme's pole in English)")
+        mcn = res.get("mcnemar", pd.DataFrame())
+        for measure, verb in (("refused", "refuses"), ("blocked", "is blocked")):
+            m = mcn[(mcn["measure"] == measure) & ((mcn["k_en"] + mcn["k_zh"]) > 0)] if not mcn.empty else mcn
+            if not m.empty:
+                top = _pick(m, "max_abs")
+                lang_share += (f". {top['model']} {verb} in {_f(top['rate_en'] * 100, '.0f')}% of English and "
+                               f"{_f(top['rate_zh'] * 100, '.0f')}% of Chinese requests "
+                               f"(exact McNemar p = {_f(top['p_value'], '.2g')})")
         out.append({"key": "language", "title": "Language", "text": lang_share + "."})
     syc = res.get("sycophancy", pd.DataFrame())
     if not {"user-agrees", "user-disagrees"} <= framings:
