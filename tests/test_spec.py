@@ -105,3 +105,20 @@ def test_inline_endpoint_model(tmp_path: Path) -> None:
     info = rs.models[0]
     assert (info.id, info.origin, info.base_url, info.api_key_env) == (
         "my-vllm", "CN", "http://127.0.0.1:8000/v1", "MY_KEY")
+
+
+def test_study_can_import_public_datasets_by_path(tmp_path: Path) -> None:
+    sample = Path(__file__).parent / "data"
+    evals = sorted(sample.glob("anthropic_*.jsonl"))
+    assert evals, "sample Anthropic evals files are missing"
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD.replace("  - {id: ai-futures, limit: 2}", f"  - {{id: 'anthropic-evals:{evals[0]}', limit: 2}}"),
+                    encoding="utf-8")
+    rs = load_study(path)
+    assert len(rs.items) == 2
+    bad = tmp_path / "b.yaml"
+    bad.write_text(GOOD.replace("  - {id: ai-futures, limit: 2}", "  - 'speechmap:/nonexistent/q.jsonl'"),
+                   encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_study(bad)
+    assert info.value.line == 5

@@ -103,7 +103,7 @@ def print_summary(db: Path) -> None:
         store.close()
 
 
-def analyze_db(db: Path, as_json: bool, n_boot: int) -> None:
+def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]] | None = None) -> None:
     from twinstudy.analysis import analyze, to_json
 
     store = _open(db)
@@ -111,7 +111,13 @@ def analyze_db(db: Path, as_json: bool, n_boot: int) -> None:
         frame = store.scored_frame()
     finally:
         store.close()
-    results = analyze(frame, n_boot=n_boot)
+    known = set(frame["model"])
+    for pair in twins or []:
+        for m in pair:
+            if m not in known:
+                raise UserError(f"--twins names '{m}', which is not in {db}; models there: "
+                                f"{', '.join(sorted(known))}.")
+    results = analyze(frame, twins=twins, n_boot=n_boot)
     if as_json:
         print(json.dumps(to_json(results), ensure_ascii=False, indent=2))
         return

@@ -109,12 +109,21 @@ def summary(db: Path) -> None:
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
 @click.option("--json", "as_json", is_flag=True, help="Print every estimate as JSON (see analysis/schema.json).")
 @click.option("--boot", default=2000, show_default=True, type=click.IntRange(min=100), help="Bootstrap draws.")
+@click.option("--twins", multiple=True, metavar="A:B",
+              help="Model pairs to compare (repeatable), e.g. --twins zai/glm-4.6:anthropic/claude-sonnet-4-5; "
+                   "default: every pair.")
 @_friendly
-def analyze(db: Path, as_json: bool, boot: int) -> None:
+def analyze(db: Path, as_json: bool, boot: int, twins: tuple[str, ...]) -> None:
     """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
     from twinstudy.app import analyze_db
 
-    analyze_db(db, as_json=as_json, n_boot=boot)
+    pairs = []
+    for t in twins:
+        a, sep, b = t.rpartition(":") if t.count(":") > 1 else t.partition(":")
+        if not sep or not a or not b:
+            raise UserError(f"--twins takes MODEL_A:MODEL_B, not '{t}'.")
+        pairs.append((a, b))
+    analyze_db(db, as_json=as_json, n_boot=boot, twins=pairs or None)
 
 
 @main.command()

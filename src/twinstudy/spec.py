@@ -7,6 +7,7 @@ the file and line where it was written — before any database is created or any
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,7 +37,12 @@ class Params(BaseModel):
 
 
 class InstrumentRef(BaseModel):
-    """An instrument, optionally narrowed to items with given tags or ids."""
+    """An instrument, optionally narrowed to items with given tags or ids.
+
+    ``id`` is a bundled id, a path to a YAML instrument, or an importer and a path to a public
+    dataset: ``speechmap:PATH`` (SpeechMap question JSONL, a file or folder) or
+    ``anthropic-evals:PATH`` (Anthropic model-written-evals JSONL).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -113,7 +119,17 @@ def _inline_to_info(m: InlineModel) -> dict[str, Any]:
 
 
 def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -> ResolvedStudy:
-    from twinstudy.instruments.loader import load_framings, load_instrument
+    from twinstudy.instruments.loader import (
+        import_anthropic_evals,
+        import_speechmap,
+        load_framings,
+        load_instrument,
+    )
+
+    IMPORTERS: dict[str, Callable[[str], Instrument]] = {
+        "speechmap:": import_speechmap,
+        "anthropic-evals:": import_anthropic_evals,
+    }
     from twinstudy.models.registry import resolve
 
     src = str(path)
@@ -139,10 +155,14 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
     for i, iref in enumerate(study.instruments):
         iref_model = InstrumentRef(id=iref) if isinstance(iref, str) else iref
         ident = iref_model.id
-        if ident.endswith((".yaml", ".yml")) and not Path(ident).is_absolute():
+        importer = None
+        if ident.startswith(tuple(IMPORTERS)):
+            prefix, _, ident = ident.partition(":")
+            importer = IMPORTERS[prefix + ":"]
+        if (importer or ident.endswith((".yaml", ".yml"))) and not Path(ident).is_absolute():
             ident = str((path.parent / ident).resolve())
         try:
-            inst = load_instrument(ident)
+            inst = importer(ident) if importer else load_instrument(ident)
         except SpecError as exc:
             if exc.path == ident or exc.line is None:
                 raise SpecError(src, _line(node, ("instruments", i)), f"instruments[{i}]", exc.message) from None

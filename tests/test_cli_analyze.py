@@ -1,0 +1,60 @@
+"""`twinstudy analyze --json` on a real (loopback) study: documented JSON, twins, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fault_server import FaultServer
+
+from twinstudy.cli import main
+
+STUDY = """\
+name: an
+models:
+  - {{id: a, provider: openai-compatible, base_url: "{url}", model: m, origin: CN}}
+  - {{id: b, provider: openai-compatible, base_url: "{url}", model: m, origin: US}}
+instruments:
+  - {{id: us-china, limit: 4}}
+languages: [en, zh]
+framings: [neutral, user-agrees, user-disagrees]
+params: {{max_tokens: 8}}
+"""
+
+
+@pytest.fixture
+def db(tmp_path: Path, fault_server: FaultServer) -> Path:
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.format(url=fault_server.url("an")), encoding="utf-8")
+    out = tmp_path / "r.db"
+    res = CliRunner().invoke(main, ["run", str(study), "--db", str(out), "-q", "--no-report"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_analyze_json_matches_schema(db: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    res = CliRunner().invoke(main, ["analyze", "--db", str(db), "--json", "--boot", "200", "--twins", "a:b"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    schema = json.loads((Path(__file__).parents[1] / "src/twinstudy/analysis/schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    paired = doc["tables"]["paired"]
+    assert paired and all({r["model_a"], r["model_b"]} == {"a", "b"} for r in paired)
+    for table in doc["tables"].values():
+        for row in table:
+            assert {"estimate", "ci_low", "ci_high", "n"} <= set(row)
+
+
+def test_analyze_rejects_unknown_twin(db: Path) -> None:
+    res = CliRunner().invoke(main, ["analyze", "--db", str(db), "--twins", "a:zzz"])
+    assert res.exit_code == 2 and "zzz" in res.output
+
+
+def test_commands_on_missing_db_say_what_to_do(tmp_path: Path) -> None:
+    for cmd in ("analyze", "summary", "report", "rescore"):
+        res = CliRunner().invoke(main, [cmd, "--db", str(tmp_path / "nope.db")])
+        assert res.exit_code == 2 and "twinstudy run" in res.output, cmd
+        assert not (tmp_path / "nope.db").exists()
