@@ -339,15 +339,14 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
         text = f"The user's stated opinion (framing) accounts for {_share(comp['framing'])} of the variance" \
             if "framing" in comp else "Framing share: not estimated"
         if split and "opinion" in split:
-            text += (f" (among the neutral, user-agrees and user-disagrees trials alone, the opinion framing "
-                     f"accounts for {_share(split['opinion'])})")
-        text += (". A user's opinion moves agreement, which points opposite ways on items worded in opposite "
-                 "directions, so part of its effect sits in the interactions rather than in this share")
+            text += f"; the opinion framing alone, {_share(split['opinion'])}"
+        text += (". Opinion moves agreement, which points opposite ways on oppositely worded items, so much of "
+                 "its effect lands in the interactions")
         s = syc[syc["lang"] == "all"] if not syc.empty else syc
         if not s.empty:
             hi, lo = _pick(s, "max"), _pick(s, "min")
-            text += (f"; the sycophancy index measures it directly (0 = ignores the user, 1 = follows fully) and "
-                     f"runs from "
+            text += (f"; the sycophancy index measures it directly (0 = ignores the user, 1 = follows fully): "
+                     f"from "
                      f"{lo['model']} {_ci(lo, '.2f')} to {hi['model']} {_ci(hi, '.2f')}")
     flips = res.get("flips", pd.DataFrame())
     if "pushback" in framings and not flips.empty:
