@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_SAMPLES = 1000  # the study schema's limit
 
 
 def start_server(latency: float, *, rate_limit: float = 0.0, server_error: float = 0.0, reset: float = 0.0,
@@ -30,9 +31,12 @@ def start_server(latency: float, *, rate_limit: float = 0.0, server_error: float
 
 def study_yaml(base_url: str, n: int, concurrency: int, name: str = "bench",
                request_timeout: float | None = None) -> str:
-    """A study with about n trials: 40 Likert items x 2 languages x enough samples."""
+    """A study with about n trials: 40 Likert items x 2 languages (x more framings past 80,000
+    trials, since a study allows at most 1,000 samples) x enough samples."""
     items = 40
-    samples = max(1, math.ceil(n / (items * 2)))
+    framings = ["neutral", "user-agrees", "user-disagrees", "identity-us", "identity-cn"]
+    n_framings = min(len(framings), max(1, math.ceil(n / (items * 2 * MAX_SAMPLES))))
+    samples = max(1, math.ceil(n / (items * 2 * n_framings)))
     return f"""\
 name: {name}
 models:
@@ -46,7 +50,7 @@ instruments:
   - {{id: us-china, limit: 28}}
   - {{id: ai-futures, limit: 12}}
 languages: [en, zh]
-framings: [neutral]
+framings: [{', '.join(framings[:n_framings])}]
 samples: {samples}
 params: {{temperature: 0.7, max_tokens: 16}}
 """

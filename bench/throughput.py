@@ -6,14 +6,16 @@ CPU milliseconds per trial are this process's CPU time (all threads) divided by 
 
     python bench/throughput.py                      # N=2000, L=0.5, C=256
     python bench/throughput.py --inspect            # also run Inspect AI on the same workload
+    python bench/throughput.py --inspect --inspect-python /tmp/inspect-venv/bin/python
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import json
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,22 +53,16 @@ def run_twinstudy(base: str, n: int, c: int, workdir: Path) -> tuple[int, float,
     return result.done, wall, cpu, answered
 
 
-def run_inspect(base: str, n: int, c: int) -> tuple[float, float] | None:
-    try:
-        from inspect_ai import Task, eval  # type: ignore[import-not-found]
-        from inspect_ai.dataset import Sample  # type: ignore[import-not-found]
-        from inspect_ai.scorer import includes  # type: ignore[import-not-found]
-        from inspect_ai.solver import generate  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    os.environ["OPENAI_API_KEY"] = "sk-bench"
-    os.environ["OPENAI_BASE_URL"] = f"{base}/inspect/v1"
-    task = Task(dataset=[Sample(input=f"Statement {i}. Agree?", target="Agree") for i in range(n)],
-                solver=generate(), scorer=includes())
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
-    eval(task, model="openai/bench-model", max_connections=c, log_dir=tempfile.mkdtemp(), display="none",
-         max_tokens=16)
-    return time.perf_counter() - t0, cpu_seconds() - cpu0
+def run_inspect(python: str, base: str, n: int, c: int) -> tuple[float, float] | None:
+    """Inspect AI on the same workload and server, in its own process (its own venv if need be)."""
+    script = Path(__file__).resolve().parent / "_inspect_workload.py"
+    done = subprocess.run([python, str(script), base, str(n), str(c)], capture_output=True, text=True)
+    if done.returncode != 0:
+        if "No module named 'inspect_ai'" in done.stderr:
+            return None
+        raise RuntimeError(f"the Inspect AI run failed:\n{done.stderr[-2000:]}")
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(got["wall"]), float(got["cpu"])
 
 
 def main() -> None:
@@ -75,6 +71,8 @@ def main() -> None:
     ap.add_argument("-l", "--latency", type=float, default=0.5)
     ap.add_argument("-c", "--concurrency", type=int, default=256)
     ap.add_argument("--inspect", action="store_true", help="also run Inspect AI, if installed")
+    ap.add_argument("--inspect-python", default=sys.executable, metavar="PYTHON",
+                    help="interpreter with inspect-ai installed (default: this one)")
     a = ap.parse_args()
     proc, base = start_server(a.latency)
     try:
@@ -88,9 +86,10 @@ def main() -> None:
         print(f"  CPU per trial    {1000 * cpu / n:8.3f} ms (target <= 1.5)")
         print(f"  answered         {answered}/{n}")
         if a.inspect:
-            got = run_inspect(base, n, a.concurrency)
+            got = run_inspect(a.inspect_python, base, n, a.concurrency)
             if got is None:
-                print("Inspect AI is not installed here (pip install inspect-ai); skipped the comparison.")
+                print("Inspect AI is not installed for that interpreter (pip install inspect-ai, or pass "
+                      "--inspect-python); skipped the comparison.")
             else:
                 iw, icpu = got
                 print(f"inspect-ai: wall {iw:.2f} s, CPU per sample {1000 * icpu / n:.3f} ms")

@@ -36,6 +36,7 @@ REQUEST_TIMEOUT_S = 300.0
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256
 WRITE_BATCH = 512
+QUEUE_LIMIT = 8 * WRITE_BATCH  # finished trials waiting for the writer; more makes workers wait
 # Young-generation collections during a run: every 10,000 net allocations instead of 700. A
 # collection pauses the event loop, and each pause bunches requests into lockstep rounds.
 GC_THRESHOLDS = (10_000, 20, 20)
@@ -101,7 +102,8 @@ class Runner:
         self.store = store
         self.models = models
         self.opt = options or RunOptions()
-        self.queue: asyncio.Queue[_Done | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[_Done | None] = asyncio.Queue(QUEUE_LIMIT)
+        self._writer_task: asyncio.Task[None] | None = None
         self.requests = 0
         self.cost = 0.0
         self.stop_reason: str | None = None
@@ -171,6 +173,8 @@ class Runner:
             follow = await self._call(trial, limit, messages, 1, attempts)
         if comp is None and not attempts and trial.model.id in self.stopped:
             return  # never attempted: leave it for the next run
+        if self._writer_task is not None and self._writer_task.done():
+            self._writer_task.result()  # the writer failed: stop the run with its error
         await self.queue.put(_Done(trial, comp, follow, messages, attempts))
 
     def _finish(self, d: _Done) -> tuple[dict[str, Any], list[ScoreRow]]:
@@ -263,7 +267,7 @@ class Runner:
         result = RunResult(run_id, planned, 0)
         t0 = time.monotonic()
         self.progress = Progress(self.rs, quiet=self.opt.quiet)
-        writer = asyncio.create_task(self._writer())
+        writer = self._writer_task = asyncio.create_task(self._writer())
         status = "finished"
         try:
             with self.progress, _collector_tuned_for_the_run():
@@ -272,7 +276,8 @@ class Runner:
             status = "interrupted"
             raise
         finally:
-            await self.queue.put(None)
+            if not writer.done():
+                await self.queue.put(None)
             await asyncio.shield(writer)
             if status == "finished" and (self.stop_reason or self.stopped):
                 status = "stopped"
