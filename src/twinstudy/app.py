@@ -79,16 +79,16 @@ def _open(db: Path) -> Store:
     return Store(db, create=False)
 
 
-def write_report_for(store: Store, output: Path) -> Path:
+def write_report_for(store: Store, output: Path, twins: list[tuple[str, str]] | None = None) -> Path:
     from twinstudy.report.html import build_report
 
-    return build_report(store, output)
+    return build_report(store, output, twins=twins)
 
 
-def write_report(db: Path, output: Path | None) -> Path:
+def write_report(db: Path, output: Path | None, twins: list[tuple[str, str]] | None = None) -> Path:
     store = _open(db)
     try:
-        return write_report_for(store, output or db.parent / "report.html")
+        return write_report_for(store, output or db.parent / "report.html", twins)
     finally:
         store.close()
 

@@ -86,12 +86,13 @@ def plan(study: Path) -> None:
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="HTML file to write (default: report.html next to the database).")
+@click.option("--twins", multiple=True, metavar="A:B", help="Model pairs for the paired-differences section.")
 @_friendly
-def report(db: Path, output: Path | None) -> None:
+def report(db: Path, output: Path | None, twins: tuple[str, ...]) -> None:
     """Write the self-contained HTML report (figures also as PNG and SVG in figures/)."""
     from twinstudy.app import write_report
 
-    path = write_report(db, output)
+    path = write_report(db, output, twins=_parse_twins(twins))
     click.echo(f"report written to {path}")
 
 
@@ -117,13 +118,17 @@ def analyze(db: Path, as_json: bool, boot: int, twins: tuple[str, ...]) -> None:
     """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
     from twinstudy.app import analyze_db
 
+    analyze_db(db, as_json=as_json, n_boot=boot, twins=_parse_twins(twins))
+
+
+def _parse_twins(twins: tuple[str, ...]) -> list[tuple[str, str]] | None:
     pairs = []
     for t in twins:
         a, sep, b = t.rpartition(":") if t.count(":") > 1 else t.partition(":")
         if not sep or not a or not b:
             raise UserError(f"--twins takes MODEL_A:MODEL_B, not '{t}'.")
         pairs.append((a, b))
-    analyze_db(db, as_json=as_json, n_boot=boot, twins=pairs or None)
+    return pairs or None
 
 
 @main.command()
