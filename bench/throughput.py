@@ -5,6 +5,7 @@ latency L. With C requests in flight the ideal wall time is N*L/C; efficiency = 
 CPU milliseconds per trial are this process's CPU time (all threads) divided by N.
 
     python bench/throughput.py                      # N=2000, L=0.5, C=256
+    python bench/throughput.py --bare               # also a bare aiohttp loop: the transport's floor
     python bench/throughput.py --inspect            # also run Inspect AI on the same workload
     python bench/throughput.py --inspect --inspect-python /tmp/inspect-venv/bin/python
 """
@@ -53,6 +54,29 @@ def run_twinstudy(base: str, n: int, c: int, workdir: Path) -> tuple[int, float,
     return result.done, wall, cpu, answered
 
 
+def run_bare(base: str, n: int, c: int) -> tuple[float, float]:
+    """The floor: N bare aiohttp POSTs at concurrency C, fresh session, no design/scoring/store."""
+    import aiohttp
+
+    body = json.dumps({"model": "bench-model", "max_tokens": 16, "temperature": 0.7,
+                       "messages": [{"role": "user", "content": "Statement 1. Agree? Answer 1-5."}]}).encode()
+    url = f"{base}/bench/v1/chat/completions"
+
+    async def go() -> None:
+        sem = asyncio.Semaphore(c)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * c),
+                                         headers={"content-type": "application/json"}) as session:
+            async def one() -> None:
+                async with sem, session.post(url, data=body) as resp:
+                    json.loads(await resp.read())
+
+            await asyncio.gather(*(one() for _ in range(n)))
+
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - t0, cpu_seconds() - cpu0
+
+
 def run_inspect(python: str, base: str, n: int, c: int) -> tuple[float, float] | None:
     """Inspect AI on the same workload and server, in its own process (its own venv if need be)."""
     script = Path(__file__).resolve().parent / "_inspect_workload.py"
@@ -70,6 +94,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=2000)
     ap.add_argument("-l", "--latency", type=float, default=0.5)
     ap.add_argument("-c", "--concurrency", type=int, default=256)
+    ap.add_argument("--bare", action="store_true", help="also run a bare aiohttp loop (no pipeline)")
     ap.add_argument("--inspect", action="store_true", help="also run Inspect AI, if installed")
     ap.add_argument("--inspect-python", default=sys.executable, metavar="PYTHON",
                     help="interpreter with inspect-ai installed (default: this one)")
@@ -85,6 +110,10 @@ def main() -> None:
         print(f"  efficiency       {ideal / wall:8.3f}   (target >= 0.85)")
         print(f"  CPU per trial    {1000 * cpu / n:8.3f} ms (target <= 1.5)")
         print(f"  answered         {answered}/{n}")
+        if a.bare:
+            bw, bcpu = run_bare(base, n, a.concurrency)
+            print(f"bare aiohttp loop: wall {bw:.2f} s, efficiency {ideal / bw:.3f}, "
+                  f"CPU per request {1000 * bcpu / n:.3f} ms (same server, just after)")
         if a.inspect:
             got = run_inspect(a.inspect_python, base, n, a.concurrency)
             if got is None:
