@@ -78,7 +78,7 @@ def chat_group(ctx: click.Context, models: str | None, lang: str, system: str | 
         ctx.obj = {"db": db}  # `twinstudy chat --db X export ...` works too
         return
     if not models:
-        raise UserError("twinstudy chat needs --models A,B (e.g. --models zai/glm-4.6,anthropic/claude-sonnet-4.5, "
+        raise UserError("twinstudy chat needs --models A,B (e.g. --models zai/glm-4.6,anthropic/claude-sonnet-4-5, "
                         "or local/smollm2-135m@a,local/smollm2-135m@b offline).")
     from twinstudy.chat.participants import build_participants
     from twinstudy.chat.session import run_chat
