@@ -17,7 +17,8 @@ PREFIXES = ("zai", "zhipu", "deepseek", "moonshot", "dashscope", "minimax", "ark
 
 
 def _model_names(text: str) -> set[str]:
-    pattern = r"\b((?:%s)/[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])" % "|".join(PREFIXES)
+    alternatives = "|".join(PREFIXES)
+    pattern = rf"\b((?:{alternatives})/[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])"
     return set(re.findall(pattern, text))
 
 

@@ -369,10 +369,6 @@ def test_logprob_study_stores_distribution_and_expected_agreement(logprob_study_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="rescore rebuilds Reply(text, finish_reason) without the stored "
-                   "distribution, so it overwrites the logprob expected value with the parsed text's "
-                   "answer (or none), drops scores.distribution (kept nowhere else for the embedded "
-                   "model) and turns the trials' outcome from answered into truncated/unparseable")
 def test_rescore_keeps_logprob_distribution(logprob_study_db: Path, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "copy.db"

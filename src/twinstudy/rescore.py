@@ -15,13 +15,18 @@ def rescore(store: Store) -> int:
     items: dict[tuple[str, str], Item] = {}
     score_rows: list[ScoreRow] = []
     outcome_updates: list[tuple[str, str]] = []
+    # A distribution read from logits is stored only in the scores table (the embedded model's
+    # logits are gone after the call), so it is carried over rather than recomputed.
     rows = store.conn.execute(
         "SELECT t.key, t.instrument, t.item, t.lang, t.option_order, t.correct_letter, t.outcome, "
         "t.answer_text, t.followup_text, "
         "(SELECT finish_reason FROM attempts a WHERE a.trial_key = t.key AND a.turn = 0 "
-        " ORDER BY a.id DESC LIMIT 1) FROM trials t").fetchall()
+        " ORDER BY a.id DESC LIMIT 1), "
+        "(SELECT s.distribution || char(31) || coalesce(s.detail, '') FROM scores s "
+        " WHERE s.trial_key = t.key AND s.turn = 0 AND s.distribution IS NOT NULL LIMIT 1) "
+        "FROM trials t").fetchall()
     n = 0
-    for key, inst, item_id, lang, order_json, correct, outcome, text, follow, finish in rows:
+    for key, inst, item_id, lang, order_json, correct, outcome, text, follow, finish, dist_row in rows:
         if outcome in ("blocked", "error") or text is None:
             continue
         ik = (inst, item_id)
@@ -36,7 +41,8 @@ def rescore(store: Store) -> int:
         if item is None:
             continue
         order = json.loads(order_json) if order_json else None
-        new_outcome, row = score_reply(key, item, lang, order, correct, Reply(text, finish))
+        dist, mass = _stored_distribution(dist_row)
+        new_outcome, row = score_reply(key, item, lang, order, correct, Reply(text, finish, False, dist, mass))
         if row:
             score_rows.append(row)
         if follow is not None:
@@ -50,3 +56,15 @@ def rescore(store: Store) -> int:
     if outcome_updates:
         store.set_outcomes(outcome_updates)
     return n
+
+
+def _stored_distribution(row: str | None) -> tuple[dict[str, float] | None, float | None]:
+    if not row:
+        return None, None
+    dist_json, _, detail = row.partition("\x1f")
+    mass = None
+    for part in detail.split(";"):
+        if part.startswith("label-mass="):
+            mass = float(part.split("=", 1)[1])
+    dist: dict[str, float] = json.loads(dist_json)
+    return dist, mass

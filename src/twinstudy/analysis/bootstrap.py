@@ -166,13 +166,13 @@ def _sign_flip_columns(xz: FloatArray, n: FloatArray, rng: np.random.Generator, 
     tol = 1e-12 * np.maximum(1.0, np.abs(xz).max(axis=0, initial=0.0))
     if n_items <= exact_up_to:
         patterns = (((np.arange(2**n_items)[:, None] >> np.arange(n_items)[None, :]) & 1) * 2 - 1)
-        stat = np.abs(patterns.astype(np.float64) @ xz) / n
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # columns with no items give NaN
+            stat = np.abs(patterns.astype(np.float64) @ xz) / n
             p = np.mean(stat >= obs - tol, axis=0)
     else:
         signs = (rng.integers(0, 2, size=(n_perm, n_items), dtype=np.int8) * 2 - 1).astype(np.float64)
-        stat = np.abs(signs @ xz) / n
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stat = np.abs(signs @ xz) / n
             p = (1.0 + np.sum(stat >= obs - tol, axis=0)) / (1.0 + n_perm)
     return np.where(n > 0, p, np.nan)
 

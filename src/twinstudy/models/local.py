@@ -143,8 +143,11 @@ class LocalModel:
         request: dict[str, Any] = {"messages": msgs, "max_tokens": params.max_tokens}
         if params.temperature is not None:
             request["temperature"] = params.temperature
-        if params.top_p is not None:
-            request["top_p"] = params.top_p
+        # Sample from the model's whole distribution at the given temperature, as hosted APIs do
+        # by default; llama.cpp's own defaults (top_k 40, top_p 0.95, min_p 0.05) would cut it.
+        request["top_p"] = params.top_p if params.top_p is not None else 1.0
+        request["top_k"] = 0
+        request["min_p"] = 0.0
         if params.seed is not None:
             request["seed"] = params.seed
         t0 = time.perf_counter()

@@ -93,7 +93,11 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
         if expected is not None and not math.isnan(expected):
             row.agreement = expected
             if outcome in ("unparseable", "truncated"):
+                # The text gave no answer, the distribution did: the answer is its mode.
                 outcome = "answered"
+                row.status = "answered"
+                row.value = max(reply.distribution, key=lambda k: reply.distribution[k])  # type: ignore[index]
+                row.detail = f"{row.detail};answer-from-distribution" if row.detail else "answer-from-distribution"
     if row.agreement is not None:
         row.score = -row.agreement if item.reverse else row.agreement
     if item.type == "choice" and correct_letter is not None and status == "answered":
