@@ -5,31 +5,20 @@ Only click is imported at module level so that ``twinstudy --help`` stays fast.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from twinstudy.clikit import F
+from twinstudy.clikit import friendly as _friendly
 from twinstudy.errors import UserError
 
-F = TypeVar("F", bound=Callable[..., Any])
 DB_HELP = "Chat database (default: twinstudy-runs/chat/results.db)."
 MODELS_HELP = ("Comma-separated registry names; NAME@LABEL gives a participant its own label, so one model "
                "can take part twice (local/smollm2-135m@a,local/smollm2-135m@b).")
 
 
-def _friendly(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UserError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper  # type: ignore[return-value]
 
 
 def _db(path: Path | None) -> Path:
