@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 
 from twinstudy.report import figures as figs
+from twinstudy.report.numbers import ci as _ci
+from twinstudy.report.numbers import fmt as _f
+from twinstudy.report.numbers import pct as _pct
 from twinstudy.store import ALL_OUTCOMES, Store
 
 #: Bytes of model text (answers, reasoning, follow-ups) embedded as plain JSON at most (three times
@@ -41,21 +44,6 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = json.loads(df.to_json(orient="records", force_ascii=False))
     return out
 
-
-def _f(x: Any, fmt: str = "+.2f") -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if not math.isfinite(v) else format(v, fmt)
-
-
-def _ci(r: Any, fmt: str = "+.2f") -> str:
-    return f"{_f(r['estimate'], fmt)} [{_f(r['ci_low'], fmt)}, {_f(r['ci_high'], fmt)}]"
-
-
-def _pct(r: Any) -> str:
-    return f"{_f(r['estimate'] * 100, '.0f')}% [{_f(r['ci_low'] * 100, '.0f')}–{_f(r['ci_high'] * 100, '.0f')}]"
 
 
 def _share(r: Any) -> str:

@@ -8,7 +8,6 @@ by language. Every interval is 95% (bootstrap over items, or Wilson for rates).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,27 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from twinstudy.design import Trial
+from twinstudy.report.numbers import ci as _ci
+from twinstudy.report.numbers import fmt as _fmt
+from twinstudy.report.numbers import pct as _pct
 from twinstudy.spec import ResolvedStudy
 from twinstudy.store import ALL_OUTCOMES, Store
 
 SUMMARY_BOOT = 400
-
-
-def _fmt(x: Any, spec: str = "+.2f") -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if not math.isfinite(v) else format(v, spec)
-
-
-def _ci(r: Any, spec: str = "+.2f") -> str:
-    return f"{_fmt(r['estimate'], spec)} [{_fmt(r['ci_low'], spec)},{_fmt(r['ci_high'], spec)}]"
-
-
-def _pct(r: Any) -> str:
-    return (f"{_fmt(r['estimate'] * 100, '.0f')}% [{_fmt(r['ci_low'] * 100, '.0f')}–"
-            f"{_fmt(r['ci_high'] * 100, '.0f')}]")
 
 
 def _table(title: str, *cols: str) -> Table:
