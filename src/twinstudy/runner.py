@@ -276,15 +276,17 @@ class Runner:
             status = "interrupted"
             raise
         finally:
-            if not writer.done():
-                await self.queue.put(None)
-            await asyncio.shield(writer)
-            if status == "finished" and (self.stop_reason or self.stopped):
-                status = "stopped"
-            self.store.finish_run(run_id, status, self.stop_reason or "; ".join(
-                f"{k}: {v}" for k, v in self.stopped.items()) or None)
-            for m in self.models.values():
-                await m.aclose()
+            try:
+                if not writer.done():
+                    await self.queue.put(None)
+                await asyncio.shield(writer)
+                if status == "finished" and (self.stop_reason or self.stopped):
+                    status = "stopped"
+                self.store.finish_run(run_id, status, self.stop_reason or "; ".join(
+                    f"{k}: {v}" for k, v in self.stopped.items()) or None)
+            finally:  # connections are closed even when the writer failed
+                for m in self.models.values():
+                    await m.aclose()
         result.skipped = self.progress.skipped_total
         result.done = sum(self.outcomes.values())
         result.requests = self.requests
