@@ -119,3 +119,50 @@ def test_concurrency_is_bounded_by_model_limit(tmp_path: Path, n_items: int) -> 
     with FaultServer(latency_s=0.2) as srv:
         result, _ = _run(tmp_path, srv.url("c"), n_items=n_items)
     assert result.done == n_items
+
+
+PRICED = """\
+name: priced
+models:
+  - id: fake
+    provider: openai-compatible
+    base_url: {url}
+    model: fake-model
+    origin: US
+    max_concurrency: 2
+    price: {{input: 1000.0, output: 1000.0}}
+instruments:
+  - {{id: ai-futures, limit: 10}}
+languages: [en]
+framings: [neutral]
+params: {{temperature: 0.0, max_tokens: 8}}
+"""
+
+
+def test_cost_budget_stops_before_it_is_passed_and_records_costs(tmp_path: Path,
+                                                                fault_server: FaultServer) -> None:
+    # the fault server bills 12 prompt + 3 completion tokens per call: $0.015 at $1000/M tokens
+    study = tmp_path / "s.yaml"
+    study.write_text(PRICED.format(url=fault_server.url("cost")), encoding="utf-8")
+    rs = load_study(study)
+    models, _ = check_models_ready(rs.models, False, create_model)
+    store = Store(tmp_path / "r.db")
+    result = asyncio.run(Runner(rs, store, models, RunOptions(quiet=True, max_cost=0.2)).run())
+    store.close()
+    assert result.stop_reason and "cost budget of $0.20" in result.stop_reason
+    assert result.cost <= 0.2
+    assert 0 < fault_server.count("cost") < 10
+    costs = [r[0] for r in _rows(tmp_path / "r.db", "select cost from trials")]
+    assert len(costs) == fault_server.count("cost") and all(abs(c - 0.015) < 1e-9 for c in costs)
+
+
+def test_max_cost_refuses_models_without_a_price(tmp_path: Path, fault_server: FaultServer) -> None:
+    from click.testing import CliRunner
+
+    from twinstudy.cli import main
+
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.format(url=fault_server.url("np"), n_items=1), encoding="utf-8")
+    res = CliRunner().invoke(main, ["run", str(study), "--db", str(tmp_path / "x.db"), "--max-cost", "1"])
+    assert res.exit_code == 2 and "no price is known" in res.output and "fake" in res.output
+    assert fault_server.count("np") == 0 and not (tmp_path / "x.db").exists()

@@ -37,6 +37,14 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         rs = dataclasses.replace(rs, models=[m for m in rs.models if m.id in models])
         if not rs.models:
             raise UserError("no model in the study is available; set the API keys named above.")
+    if max_cost is not None:
+        from twinstudy.budget import Budget
+
+        unpriced = Budget(max_cost=max_cost).check_priced(rs.models)
+        if unpriced:
+            raise UserError(f"--max-cost cannot limit {', '.join(unpriced)}: no price is known for "
+                            f"{'it' if len(unpriced) == 1 else 'them'}; add `price: {{input: .., output: ..}}` "
+                            "(USD per million tokens) to the model in the study, or run without --max-cost.")
     db_path = db or default_db(rs.study.name)
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
@@ -51,7 +59,8 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         raise SystemExit(130) from None
     con = _console()
     con.print(f"[bold]{rs.study.name}[/]: {result.planned} trials planned, {result.skipped} already done, "
-              f"{result.done} run now with {result.requests} requests in {result.wall_s:.1f} s.")
+              f"{result.done} run now with {result.requests} requests in {result.wall_s:.1f} s"
+              + (f", costing about ${result.cost:.4f}." if result.cost else "."))
     if result.stop_reason:
         con.print(f"[yellow]stopped early: {result.stop_reason}. Re-run the same command to continue.[/]")
     for mid, why in result.stopped_models.items():

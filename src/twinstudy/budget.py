@@ -25,7 +25,7 @@ class Budget:
     def _price(self, info: ModelInfo) -> dict[str, float] | None:
         if info.provider == "local":
             return {"input": 0.0, "output": 0.0}
-        p = price_for(info.id, info.model)
+        p = info.price or price_for(info.id, info.model)
         if p is None:
             self.unpriced.add(info.id)
         return p

@@ -80,6 +80,11 @@ def estimate_plan(rs: ResolvedStudy) -> Plan:
             row.requests += turns
             row.tokens_in += prompt if turns == 1 else 2 * prompt + max_out + estimate_tokens(t.followup or "")
             row.tokens_out += max_out * turns
-        row.cost = 0.0 if m.provider == "local" else cost_of(m.id, m.model, row.tokens_in, row.tokens_out)
+        if m.provider == "local":
+            row.cost = 0.0
+        elif m.price:
+            row.cost = (row.tokens_in * m.price["input"] + row.tokens_out * m.price["output"]) / 1_000_000
+        else:
+            row.cost = cost_of(m.id, m.model, row.tokens_in, row.tokens_out)
         plan.rows.append(row)
     return plan

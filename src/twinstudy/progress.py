@@ -25,6 +25,7 @@ class Progress:
         self.errors: dict[str, int] = {m.id: 0 for m in rs.models}
         self.blocks: dict[str, int] = {m.id: 0 for m in rs.models}
         self.skipped: dict[str, int] = {m.id: 0 for m in rs.models}
+        self.costs: dict[str, float] = {m.id: 0.0 for m in rs.models}
         self._bar: RichProgress | None = None
         self._tasks: dict[str, TaskID] = {}
 
@@ -37,11 +38,12 @@ class Progress:
             self._bar = RichProgress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[err]}"),
-                TextColumn("[magenta]{task.fields[blk]}"), TimeRemainingColumn(),
+                TextColumn("[magenta]{task.fields[blk]}"), TextColumn("{task.fields[cost]}"),
+                TimeRemainingColumn(),
                 console=Console(stderr=True), refresh_per_second=4)
             self._bar.__enter__()
             for mid, total in self.totals.items():
-                self._tasks[mid] = self._bar.add_task(mid, total=total, rate="", err="", blk="")
+                self._tasks[mid] = self._bar.add_task(mid, total=total, rate="", err="", blk="", cost="")
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
@@ -56,7 +58,8 @@ class Progress:
         speed = task.speed
         self._bar.update(self._tasks[model], rate=f"{speed:.1f}/s" if speed else "",
                          err=f"{self.errors[model]} err" if self.errors[model] else "",
-                         blk=f"{self.blocks[model]} blocked" if self.blocks[model] else "")
+                         blk=f"{self.blocks[model]} blocked" if self.blocks[model] else "",
+                         cost=f"${self.costs[model]:.4f}" if self.costs[model] else "")
 
     def advance(self, model: str, outcome: str) -> None:
         if outcome == "blocked":
@@ -69,6 +72,9 @@ class Progress:
         self.skipped[model] += 1
         if self._bar is not None:
             self._bar.update(self._tasks[model], completed=self.skipped[model], refresh=False)
+
+    def add_cost(self, model: str, cost: float) -> None:
+        self.costs[model] += cost
 
     def error(self, model: str) -> None:
         self.errors[model] += 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twinstudy import __version__
+from twinstudy.budget import Budget
 from twinstudy.concurrency import AdaptiveLimit
 from twinstudy.design import Trial, count_trials, expand
 from twinstudy.errors import UserError
@@ -65,6 +66,7 @@ class RunResult:
     stopped_models: dict[str, str] = field(default_factory=dict)
     stop_reason: str | None = None
     wall_s: float = 0.0
+    cost: float = 0.0
 
 
 @dataclass
@@ -76,6 +78,7 @@ class _Done:
     follow: Completion | None
     messages: list[Message]
     attempts: list[AttemptRow]
+    cost: float = 0.0
 
 
 class _Stop(Exception):
@@ -105,7 +108,7 @@ class Runner:
         self.queue: asyncio.Queue[_Done | None] = asyncio.Queue(QUEUE_LIMIT)
         self._writer_task: asyncio.Task[None] | None = None
         self.requests = 0
-        self.cost = 0.0
+        self.budget = Budget(max_cost=self.opt.max_cost, max_requests=self.opt.max_requests)
         self.stop_reason: str | None = None
         self.stopped: dict[str, str] = {}
         self.outcomes: dict[str, int] = {}
@@ -113,16 +116,21 @@ class Runner:
 
     # -- one request, with retries ---------------------------------------------------------
     async def _call(self, trial: Trial, limit: AdaptiveLimit, messages: list[Message], turn: int,
-                    attempts: list[AttemptRow]) -> Completion | None:
+                    attempts: list[AttemptRow], costs: list[float]) -> Completion | None:
         model = self.models[trial.model.id]
         params = _params_for(trial)
         for n in range(self.opt.max_attempts):
             if trial.model.id in self.stopped:
                 return None
-            if self.opt.max_requests is not None and self.requests >= self.opt.max_requests:
-                self.stop_reason = self.stop_reason or f"request budget of {self.opt.max_requests} reached"
+            reservation = self.budget.reserve(trial.model, messages, params.max_tokens)
+            if isinstance(reservation, str):
+                self.stop_reason = self.stop_reason or reservation
                 raise _Stop()
-            sent_at = await limit.acquire()
+            try:
+                sent_at = await limit.acquire()
+            except BaseException:
+                self.budget.settle(trial.model, reservation, 0, 0)
+                raise
             self.requests += 1
             started = time.time()
             try:
@@ -131,6 +139,7 @@ class Runner:
             except (ModelCallError, TimeoutError) as exc:
                 err = exc if isinstance(exc, ModelCallError) else ModelCallError(
                     f"no reply within {self.opt.request_timeout:.0f} s", retryable=True)
+                self.budget.settle(trial.model, reservation, 0, 0)  # failed requests are not billed
                 rate = err.http_status == 429
                 await limit.release(rate_limited=rate, retry_after=err.retry_after,
                                     server_error=(err.http_status or 0) >= 500, sent_at=sent_at)
@@ -149,9 +158,14 @@ class Runner:
                 await asyncio.sleep(delay * (1 + 0.25 * random.random()))
                 continue
             except BaseException:
+                self.budget.settle(trial.model, reservation, None, None)  # may have been billed
                 await limit.release()
                 raise
             await limit.release(success=True)
+            cost = self.budget.settle(trial.model, reservation, comp.tokens_in, comp.tokens_out)
+            costs.append(cost)
+            if self.progress and cost:
+                self.progress.add_cost(trial.model.id, cost)
             attempts.append(AttemptRow(
                 trial.key, turn, n, started, comp.latency_ms, comp.request, comp.http_status,
                 comp.provider_code, comp.finish_reason, comp.raw, comp.text, comp.reasoning,
@@ -164,18 +178,19 @@ class Runner:
         """Send the trial's requests; scoring and storing wait for the writer task, so the worker
         can put its next request on the wire first."""
         attempts: list[AttemptRow] = []
+        costs: list[float] = []
         messages = list(trial.messages)
-        comp = await self._call(trial, limit, messages, 0, attempts)
+        comp = await self._call(trial, limit, messages, 0, attempts, costs)
         follow: Completion | None = None
         # A blocked turn is never followed up (score_reply calls exactly those turns "blocked").
         if comp is not None and trial.followup and comp.block is None:
             messages += [Message("assistant", comp.text), Message("user", trial.followup)]
-            follow = await self._call(trial, limit, messages, 1, attempts)
+            follow = await self._call(trial, limit, messages, 1, attempts, costs)
         if comp is None and not attempts and trial.model.id in self.stopped:
             return  # never attempted: leave it for the next run
         if self._writer_task is not None and self._writer_task.done():
             self._writer_task.result()  # the writer failed: stop the run with its error
-        await self.queue.put(_Done(trial, comp, follow, messages, attempts))
+        await self.queue.put(_Done(trial, comp, follow, messages, attempts, sum(costs)))
 
     def _finish(self, d: _Done) -> tuple[dict[str, Any], list[ScoreRow]]:
         """Score a finished trial: its trial row and score rows."""
@@ -200,6 +215,7 @@ class Runner:
                     if row2:
                         scores.append(row2)
         row_t = _trial_row(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts)
+        row_t["cost"] = d.cost
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if self.progress:
             self.progress.advance(trial.model.id, outcome)
@@ -275,6 +291,9 @@ class Runner:
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "interrupted"
             raise
+        except Exception:
+            status = "failed"
+            raise
         finally:
             try:
                 if not writer.done():
@@ -290,6 +309,7 @@ class Runner:
         result.skipped = self.progress.skipped_total
         result.done = sum(self.outcomes.values())
         result.requests = self.requests
+        result.cost = self.budget.spent
         result.outcomes = dict(self.outcomes)
         result.stopped_models = dict(self.stopped)
         result.stop_reason = self.stop_reason

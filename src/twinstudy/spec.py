@@ -52,6 +52,13 @@ class InstrumentRef(BaseModel):
     limit: int | None = Field(default=None, ge=1)
 
 
+class Price(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class InlineModel(BaseModel):
     """An endpoint written in the study file; the key itself is never written here."""
 
@@ -70,6 +77,7 @@ class InlineModel(BaseModel):
     system: str | dict[Language, str] | None = None
     max_concurrency: int | None = Field(default=None, ge=1, le=4096)
     thinking: bool | None = None
+    price: Price | None = Field(default=None, description="USD per million tokens, for plan and --max-cost")
     extends: str | None = Field(default=None, description="a registry model this entry is a variant of")
 
 

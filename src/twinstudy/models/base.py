@@ -41,6 +41,8 @@ class ModelInfo(BaseModel):
     omit_params: tuple[str, ...] = ()  # sampling params this model rejects (never sent, recorded)
     max_tokens_param: str | None = None  # overrides the preset's max-tokens parameter name
     reasoning_model: bool = False  # always thinks; answers may be truncated by max_tokens
+    # USD per million tokens {"input": .., "output": ..}; overrides the bundled price table.
+    price: dict[str, float] | None = None
 
     def system_prompt(self, lang: str) -> str | None:
         if isinstance(self.system, dict):
