@@ -141,7 +141,7 @@ def main() -> int:
 
     model = local.LocalModel(ModelInfo(id="local/smollm2-135m", provider="local", model="SmolLM2-135M-Instruct"))
     t_load = time.perf_counter()
-    engine = local._engine(model.path)
+    engine = local._engine(model.path, model.info.id)
     t_load = time.perf_counter() - t_load
     neutral = load_framings()["neutral"]
     items = pick_items(args.items)

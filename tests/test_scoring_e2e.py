@@ -260,7 +260,7 @@ def embedded() -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as mp:
         if not os.environ.get("TWINSTUDY_THREADS"):
             mp.setenv("TWINSTUDY_THREADS", "1")
-        local._engine(local.embedded_model_path())
+        local._engine(local.embedded_model_path(), "local/smollm2-135m")
         yield local.LocalModel(ModelInfo(id="local/smollm2-135m", provider="local", model="SmolLM2-135M-Instruct"))
 
 

@@ -35,7 +35,7 @@ def render_question(item: Item, lang: str, paraphrase: int, order: list[int] | N
     texts = item.text.get(lang)
     question = texts[min(paraphrase, len(texts) - 1)]
     if item.type in LIKERT_TYPES:
-        return f"{t['statement_label'][lang]} {question}\n\n{t[item.type][lang]}"
+        return f"{t[item.type][lang]}\n\n{t['statement_label'][lang]} {question}"
     if item.type == "choice":
         assert item.options is not None and order is not None
         lines = [f"{LETTERS[pos]}. {item.options[orig].get(lang)}" for pos, orig in enumerate(order)]
