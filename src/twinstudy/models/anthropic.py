@@ -9,8 +9,6 @@ https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/hand
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +22,6 @@ from twinstudy.models.openai_compat import (
     parse_retry_after,
     read_api_key,
     says_no_credit,
-    transport_error,
 )
 from twinstudy.models.presets import Preset, get_preset
 
@@ -97,23 +94,8 @@ class AnthropicModel:
 
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
         body, omitted = self.build_request(messages, params)
-        start = time.perf_counter()
-        failed: tuple[str, str] | None = None
-        try:
-            status, data, headers = await self._pool.post(self._url, json.dumps(body, ensure_ascii=False).encode())
-        except Exception as exc:
-            kind = self._pool.failure(exc)
-            if kind is None:
-                raise
-            failed = (kind, type(exc).__name__)
-        latency = (time.perf_counter() - start) * 1000
-        if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
-            raise transport_error(self.info.id, self._base_url, failed, body, latency)
-        raw = self._redact(data.decode("utf-8", "replace"))
-        try:
-            parsed: Any = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
+        ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
+        status, parsed, raw, headers, latency = ex.status, ex.parsed, ex.raw, ex.headers, ex.latency_ms
         if status >= 400 or not isinstance(parsed, dict):
             raise self._error(status, parsed, raw, headers, body, latency)
         texts: list[str] = []
@@ -154,8 +136,3 @@ class AnthropicModel:
                                   f"({detail})", retryable=False, fatal=True, **common)
         return ModelCallError(f"{self.info.id}: {detail}", retryable=status in _RETRYABLE_STATUS or status >= 500,
                               retry_after=parse_retry_after(headers), **common)
-
-    def _redact(self, text: str) -> str:
-        if self._secret and self._secret in text:
-            return text.replace(self._secret, "[REDACTED]")
-        return text

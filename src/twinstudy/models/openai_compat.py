@@ -17,6 +17,7 @@ import os
 import ssl
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -176,6 +177,19 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "[REDACTED]") if secret and secret in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    status: int
+    parsed: Any
+    raw: str
+    headers: Mapping[str, str]
+    latency_ms: float
+
+
 class HttpClient:
     """One keep-alive ``aiohttp.ClientSession`` per backend, opened lazily in the running loop.
 
@@ -188,6 +202,7 @@ class HttpClient:
     def __init__(self, *, base_url: str, headers: dict[str, str], timeout: float,
                  max_connections: int) -> None:
         self._headers = headers
+        self._base_url = base_url
         # As with httpx before: 15 s to open a connection, not counting a wait for a pooled one.
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 15.0))
         self._max_connections = max_connections
@@ -217,6 +232,29 @@ class HttpClient:
         """Status, body bytes and headers; raises aiohttp / timeout errors (see :meth:`failure`)."""
         async with self._open().post(url, data=content, allow_redirects=False) as resp:
             return resp.status, await resp.read(), resp.headers
+
+    async def exchange(self, url: str, body: dict[str, Any], model_id: str, secret: str) -> Exchange:
+        """POST a JSON body and read the reply: status, parsed JSON (or None), raw text with the
+        key redacted, headers, latency. Transport failures raise a retryable ModelCallError."""
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        start = time.perf_counter()
+        failed: tuple[str, str] | None = None
+        try:
+            status, data, headers = await self.post(url, payload)
+        except Exception as exc:
+            kind = self.failure(exc)
+            if kind is None:
+                raise
+            failed = (kind, type(exc).__name__)
+        latency = (time.perf_counter() - start) * 1000
+        if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
+            raise transport_error(model_id, self._base_url, failed, body, latency)
+        raw = redact(data.decode("utf-8", "replace"), secret)
+        try:
+            parsed: Any = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        return Exchange(status, parsed, raw, headers, latency)
 
     @staticmethod
     def failure(exc: BaseException) -> str | None:
@@ -324,24 +362,8 @@ class OpenAICompatModel:
 
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
         body, omitted = self.build_request(messages, params)
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        start = time.perf_counter()
-        failed: tuple[str, str] | None = None
-        try:
-            status, data, headers = await self._pool.post(self._url, payload)
-        except Exception as exc:
-            kind = self._pool.failure(exc)
-            if kind is None:
-                raise
-            failed = (kind, type(exc).__name__)
-        latency = (time.perf_counter() - start) * 1000
-        if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
-            raise transport_error(self.info.id, self._base_url, failed, body, latency)
-        raw = self._redact(data.decode("utf-8", "replace"))
-        try:
-            parsed: Any = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
+        ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
+        status, parsed, raw, headers, latency = ex.status, ex.parsed, ex.raw, ex.headers, ex.latency_ms
         if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
             parsed = parsed[0]  # Gemini's compatibility layer wraps errors in a list
         if status >= 400:
@@ -431,6 +453,4 @@ class OpenAICompatModel:
                               provider_code=code or None, raw=raw, request=body, latency_ms=latency)
 
     def _redact(self, text: str) -> str:
-        if self._secret and self._secret in text:
-            return text.replace(self._secret, "[REDACTED]")
-        return text
+        return redact(text, self._secret)
