@@ -292,11 +292,13 @@ def test_embedded_logprob_reading_is_a_distribution_and_deterministic(embedded: 
     again = embedded._generate_sync(msgs, params)  # prompt fully cached: only the last token re-evaluated
     other = embedded._generate_sync(_messages("aif-outcome-01", lang), params)  # shares only a prefix
     third = embedded._generate_sync(msgs, params)  # most of the prompt re-evaluated after `other`
+    # Re-evaluating part of the prompt in a batch of another size changes the logits by float rounding
+    # only (seen: 5e-4 in a probability), far below any effect the study could report.
     for later in (again, third):
         assert later.option_probs is not None and first.option_probs is not None
         for lab in LIKERT:
-            assert later.option_probs[lab] == pytest.approx(first.option_probs[lab], abs=1e-4)
-        assert later.option_mass == pytest.approx(first.option_mass, rel=1e-3)
+            assert later.option_probs[lab] == pytest.approx(first.option_probs[lab], abs=2e-3)
+        assert later.option_mass == pytest.approx(first.option_mass, rel=1e-2)
     _check_distribution(other.option_probs, LIKERT)
     assert other.option_probs != first.option_probs  # a different question reads a different distribution
 

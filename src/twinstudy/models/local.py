@@ -6,7 +6,9 @@ and calls are serialised on a worker thread because a context is not thread-safe
 
 When asked for answer labels (``GenerateParams.options``), the backend also reads the probability
 of each label as the reply's first token from the same forward pass that starts the reply: a
-forced-choice answer distribution that costs no extra sampling.
+forced-choice answer distribution that costs no extra sampling. It is deterministic up to float
+rounding: a prompt whose cached prefix differs is partly re-evaluated in a batch of another size,
+which moves a probability by about 1e-3 at most.
 """
 
 from __future__ import annotations
