@@ -58,3 +58,24 @@ def test_commands_on_missing_db_say_what_to_do(tmp_path: Path) -> None:
         res = CliRunner().invoke(main, [cmd, "--db", str(tmp_path / "nope.db")])
         assert res.exit_code == 2 and "twinstudy run" in res.output, cmd
         assert not (tmp_path / "nope.db").exists()
+
+
+def test_run_analyses_once_for_summary_and_report(tmp_path: Path, fault_server: FaultServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import twinstudy.analysis
+
+    calls: list[int] = []
+    real = twinstudy.analysis.analyze
+
+    def counting(*a: object, **k: object) -> object:
+        calls.append(1)
+        return real(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(twinstudy.analysis, "analyze", counting)
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.format(url=fault_server.url("once")), encoding="utf-8")
+    res = CliRunner().invoke(main, ["run", str(study), "--db", str(tmp_path / "r.db"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 1, "the summary and the report must share one analysis"
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "analyze: " not in html  # no estimator fell back after an error

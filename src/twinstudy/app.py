@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -14,6 +15,9 @@ from twinstudy.errors import UserError
 from twinstudy.runner import Runner, RunOptions, RunResult, check_models_ready
 from twinstudy.spec import load_study, quickstart_path
 from twinstudy.store import Store
+
+if TYPE_CHECKING:
+    from twinstudy.report.context import Analysis
 
 
 def default_db(study_name: str) -> Path:
@@ -66,11 +70,15 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     for mid, why in result.stopped_models.items():
         con.print(f"[red]{mid} stopped: {why}[/]")
     con.print(f"results: {db_path}")
+    from twinstudy.report.context import study_analysis
     from twinstudy.report.summary import render_summary
 
-    render_summary(store, con)
+    # One analysis serves the terminal summary and the report, so their numbers agree.
+    frame = store.scored_frame()
+    analysis = study_analysis(frame) if not frame.empty else None
+    render_summary(store, con, analysis[0] if analysis else None)
     if write_report:
-        path = write_report_for(store, report_path or db_path.parent / "report.html")
+        path = write_report_for(store, report_path or db_path.parent / "report.html", analysis=analysis)
         con.print(f"report: {path}")
     store.close()
     return result
@@ -88,10 +96,11 @@ def _open(db: Path) -> Store:
     return Store(db, create=False)
 
 
-def write_report_for(store: Store, output: Path, twins: list[tuple[str, str]] | None = None) -> Path:
+def write_report_for(store: Store, output: Path, twins: list[tuple[str, str]] | None = None,
+                     analysis: Analysis | None = None) -> Path:
     from twinstudy.report.html import build_report
 
-    return build_report(store, output, twins=twins)
+    return build_report(store, output, twins=twins, analysis=analysis)
 
 
 def write_report(db: Path, output: Path | None, twins: list[tuple[str, str]] | None = None) -> Path:

@@ -542,10 +542,20 @@ def framing_split(frame: pd.DataFrame, n_boot: int) -> dict[str, Any]:
     return out
 
 
+Analysis = tuple[dict[str, pd.DataFrame], list[str]]
+
+
+def study_analysis(frame: pd.DataFrame, twins: list[tuple[str, str]] | None = None) -> Analysis:
+    """The estimates the report and the terminal summary both show, computed once."""
+    return run_analysis(frame, n_boot_for(len(frame)), twins)
+
+
 def report_context(store: Store, output: Path, n_boot: int | None = None,
-                   twins: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+                   twins: list[tuple[str, str]] | None = None, analysis: Analysis | None = None
+                   ) -> dict[str, Any]:
     """Everything the page shows. ``twins``: model pairs for the paired differences (default: every
-    pair; the figure shows cross-origin pairs first)."""
+    pair; the figure shows cross-origin pairs first). ``analysis``: estimates already computed by
+    :func:`study_analysis` for the same store, so a run does not compute them twice."""
 
     t0 = time.perf_counter()
     frame = store.scored_frame()
@@ -554,7 +564,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None,
     spec = store.latest_spec()
     local_only = bool(meta) and all(m.get("provider") == "local" for m in meta.values())
     nb = n_boot if n_boot is not None else n_boot_for(len(frame))
-    res, analysis_errors = run_analysis(frame, nb, twins)
+    res, analysis_errors = analysis if analysis is not None else run_analysis(frame, nb, twins)
     fig_dir = output.parent / "figures"
     svgs: dict[str, str] = {}
 

@@ -14,12 +14,15 @@ import json
 import secrets
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from twinstudy import __version__
 from twinstudy.store import Store
+
+if TYPE_CHECKING:
+    from twinstudy.report.context import Analysis
 
 
 def _env() -> jinja2.Environment:
@@ -49,7 +52,8 @@ def render_report(ctx: dict[str, Any]) -> str:
         **ctx, version=__version__, safe_json=safe_json, script=_script(), nonce=secrets.token_urlsafe(18))
 
 
-def build_report(store: Store, output: Path, *, twins: list[tuple[str, str]] | None = None) -> Path:
+def build_report(store: Store, output: Path, *, twins: list[tuple[str, str]] | None = None,
+                 analysis: Analysis | None = None) -> Path:
     """Write the report to ``output`` (figures to ``output``'s folder / figures) and return its path.
 
     ``twins``: model pairs for section 3 (default: every pair, cross-origin pairs plotted).
@@ -57,7 +61,7 @@ def build_report(store: Store, output: Path, *, twins: list[tuple[str, str]] | N
     from twinstudy.report.context import report_context
 
     output = Path(output)
-    ctx = report_context(store, output, twins=twins)
+    ctx = report_context(store, output, twins=twins, analysis=analysis)
     page = render_report(ctx)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")

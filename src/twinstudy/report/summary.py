@@ -38,7 +38,8 @@ def _origin_order(frame: pd.DataFrame) -> list[str]:
                                        key=lambda x: (x[1], str(x[0])))]
 
 
-def render_summary(store: Store, con: Console) -> None:
+def render_summary(store: Store, con: Console, results: dict[str, pd.DataFrame] | None = None) -> None:
+    """``results``: estimates already computed for this store (see report.context.study_analysis)."""
     frame = store.scored_frame()
     if frame.empty:
         con.print("no trials in this database yet.")
@@ -55,8 +56,11 @@ def render_summary(store: Store, con: Console) -> None:
         t.add_row(m, origin.get(m, "?"), *(str(int(counts.get(o, 0))) for o in present), str(int(counts.sum())))
     con.print(t)
 
-    n_boot = SUMMARY_BOOT if len(frame) <= 20_000 else 200
-    res = analyze(frame, n_boot=n_boot, seed=0)
+    if results is not None:
+        res = results
+    else:
+        n_boot = SUMMARY_BOOT if len(frame) <= 20_000 else 200
+        res = analyze(frame, n_boot=n_boot, seed=0)
     head = res["variance_headline"]
     if not head.empty:
         h = {str(r["measure"]): r for _, r in head.iterrows()}
