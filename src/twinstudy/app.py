@@ -85,11 +85,9 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
 
 
 def plan_study(study: Path) -> None:
-    from twinstudy.design import expand
     from twinstudy.report.summary import render_plan
 
-    rs = load_study(study)
-    render_plan(rs, expand, _console())
+    render_plan(load_study(study), _console())
 
 
 def _open(db: Path) -> Store:

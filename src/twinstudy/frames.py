@@ -13,7 +13,6 @@ import pandas as pd
 if TYPE_CHECKING:
     from twinstudy.store import Store
 
-OPEN_SCORER = "rules-open"
 
 
 def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:

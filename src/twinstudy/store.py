@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,13 +236,6 @@ class Store:
         self.conn.execute("COMMIT")
 
     # -- reading -----------------------------------------------------------------------------
-    def iter_trials(self, columns: str = "*") -> Iterator[sqlite3.Row]:
-        self.conn.row_factory = sqlite3.Row
-        try:
-            yield from self.conn.execute(f"SELECT {columns} FROM trials ORDER BY rowid")
-        finally:
-            self.conn.row_factory = None
-
     def models(self) -> dict[str, dict[str, Any]]:
         return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT id, info_json FROM models")}
 

@@ -8,14 +8,13 @@ by language. Every interval is 95% (bootstrap over items, or Wilson for rates).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from twinstudy.design import Trial
 from twinstudy.report.numbers import ci as _ci
 from twinstudy.report.numbers import fmt as _fmt
 from twinstudy.report.numbers import pct as _pct
@@ -126,7 +125,7 @@ def render_summary(store: Store, con: Console, results: dict[str, pd.DataFrame] 
         con.print(t)
 
 
-def render_plan(rs: ResolvedStudy, expand: Callable[[ResolvedStudy], Iterator[Trial]], con: Console) -> None:
+def render_plan(rs: ResolvedStudy, con: Console) -> None:
     from twinstudy.costs import estimate_plan
 
     est = estimate_plan(rs)
