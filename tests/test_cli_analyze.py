@@ -79,3 +79,39 @@ def test_run_analyses_once_for_summary_and_report(tmp_path: Path, fault_server: 
     assert len(calls) == 1, "the summary and the report must share one analysis"
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "analyze: " not in html  # no estimator fell back after an error
+
+
+USER_INSTRUMENT = """\
+id: my-bank
+title: {en: Mine, zh: 我的}
+themes:
+  optimism: {pole: {en: optimistic, zh: 乐观}}
+items:
+  - id: mine-01
+    theme: optimism
+    type: likert5
+    text: {en: [AI will go well.], zh: [人工智能会发展得很好。]}
+  - id: mine-02
+    theme: optimism
+    type: likert5
+    reverse: true
+    text: {en: [AI will go badly.], zh: [人工智能会发展得很糟。]}
+"""
+
+
+def test_rescore_finds_user_instruments_through_the_study_file(tmp_path: Path,
+                                                                fault_server: FaultServer) -> None:
+    (tmp_path / "mine.yaml").write_text(USER_INSTRUMENT, encoding="utf-8")
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.format(url=fault_server.url("user")).replace("{id: us-china, limit: 4}", "mine.yaml"),
+                     encoding="utf-8")
+    db = tmp_path / "r.db"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(study), "--db", str(db), "-q", "--no-report"]).exit_code == 0
+    calls = fault_server.count("user")
+    res = runner.invoke(main, ["rescore", "--db", str(db)])
+    assert res.exit_code == 0 and "rescored 24 trials" in res.output, res.output
+    study.rename(tmp_path / "moved.yaml")
+    res = runner.invoke(main, ["rescore", "--db", str(db)])
+    assert "rescored 0 trials" in res.output and "left 24 trials" in res.output and "my-bank" in res.output
+    assert fault_server.count("user") == calls

@@ -18,6 +18,7 @@ from twinstudy.store import Store
 
 if TYPE_CHECKING:
     from twinstudy.report.context import Analysis
+    from twinstudy.rescore import RescoreResult
 
 
 def default_db(study_name: str) -> Path:
@@ -143,7 +144,7 @@ def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]
         con.print(df.to_string(max_rows=60))
 
 
-def rescore_db(db: Path) -> int:
+def rescore_db(db: Path) -> RescoreResult:
     from twinstudy.rescore import rescore
 
     store = _open(db)

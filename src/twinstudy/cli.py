@@ -121,8 +121,13 @@ def rescore(db: Path) -> None:
     """Recompute every score from stored text with the current scorers; no model is called."""
     from twinstudy.app import rescore_db
 
-    n = rescore_db(db)
-    click.echo(f"rescored {n} trials")
+    result = rescore_db(db)
+    click.echo(f"rescored {result.rescored} trials")
+    if result.skipped:
+        click.echo(f"left {result.skipped} trials as they were: their instruments "
+                   f"({', '.join(sorted(result.missing))}) are neither bundled nor found through the study "
+                   "file recorded in the database; put the study file back where it was run from and "
+                   "rescore again.", err=True)
 
 
 def _register() -> None:

@@ -3,15 +3,53 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.loader import load_instrument
-from twinstudy.instruments.schema import Item
+from twinstudy.instruments.schema import Instrument, Item
 from twinstudy.scoring.trial_scoring import Reply, score_reply
+from twinstudy.spec import load_study
 from twinstudy.store import FINAL_OUTCOMES, ScoreRow, Store
 
 
-def rescore(store: Store) -> int:
+@dataclass
+class RescoreResult:
+    rescored: int = 0
+    skipped: int = 0  # trials whose instrument could not be found any more
+    missing: set[str] = field(default_factory=set)
+
+
+def _bundled(instrument_id: str) -> Instrument | None:
+    try:
+        return load_instrument(instrument_id)
+    except SpecError:
+        return None
+
+
+def _study_instruments(store: Store) -> dict[str, Instrument]:
+    """Instruments as the stored runs' study files name them (user files and imports included),
+    newest run first; a study file that has moved or no longer validates is passed over."""
+    found: dict[str, Instrument] = {}
+    sources = [r[0] for r in store.conn.execute("SELECT DISTINCT source FROM runs ORDER BY id DESC")]
+    for source in sources:
+        if not Path(source).is_file():
+            continue
+        try:
+            rs = load_study(source)
+        except UserError:
+            continue
+        for inst in rs.instruments:
+            found.setdefault(inst.id, inst)
+    return found
+
+
+def rescore(store: Store) -> RescoreResult:
     """Rescore every trial that has reply text; outcomes follow the new scores, blocks stay blocked."""
+    result = RescoreResult()
+    study_instruments = _study_instruments(store)
+    loaded: set[str] = set()
     items: dict[tuple[str, str], Item] = {}
     score_rows: list[ScoreRow] = []
     outcome_updates: list[tuple[str, str]] = []
@@ -25,20 +63,19 @@ def rescore(store: Store) -> int:
         "(SELECT s.distribution || char(31) || coalesce(s.detail, '') FROM scores s "
         " WHERE s.trial_key = t.key AND s.turn = 0 AND s.distribution IS NOT NULL LIMIT 1) "
         "FROM trials t").fetchall()
-    n = 0
     for key, inst, item_id, lang, order_json, correct, outcome, text, follow, finish, dist_row in rows:
         if outcome in ("blocked", "error") or text is None:
             continue
         ik = (inst, item_id)
-        if ik not in items:
-            try:
-                found = {it.id: it for it in load_instrument(inst).items}
-            except Exception:  # an instrument no longer available: leave its trials as they are
-                found = {}
-            for iid, it in found.items():
-                items[(inst, iid)] = it
+        if inst not in loaded:
+            loaded.add(inst)
+            source = study_instruments.get(inst) or _bundled(inst)
+            for it in source.items if source else ():
+                items[(inst, it.id)] = it
         item = items.get(ik)
         if item is None:
+            result.skipped += 1
+            result.missing.add(inst)
             continue
         order = json.loads(order_json) if order_json else None
         dist, mass = _stored_distribution(dist_row)
@@ -51,11 +88,11 @@ def rescore(store: Store) -> int:
                 score_rows.append(row2)
         if new_outcome != outcome and new_outcome in FINAL_OUTCOMES:
             outcome_updates.append((key, new_outcome))
-        n += 1
+        result.rescored += 1
     store.put_scores(score_rows)
     if outcome_updates:
         store.set_outcomes(outcome_updates)
-    return n
+    return result
 
 
 def _stored_distribution(row: str | None) -> tuple[dict[str, float] | None, float | None]:
