@@ -37,7 +37,7 @@ from twinstudy.instruments.schema import (
     Item,
     Texts,
 )
-from twinstudy.yamlfile import load_model, read_yaml
+from twinstudy.study.yamlfile import load_model, read_yaml
 
 FRAMINGS_FILE = "framings.yaml"
 UNTRANSLATED = "untranslated: the source is English-only, so the Chinese text repeats the English"

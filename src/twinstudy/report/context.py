@@ -368,7 +368,7 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
 # -- method ----------------------------------------------------------------------------------------------
 
 def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from twinstudy.costs import cost_of
+    from twinstudy.run.costs import cost_of
 
     c = store.conn
     per_model = c.execute(

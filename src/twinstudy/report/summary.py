@@ -18,7 +18,7 @@ from rich.table import Table
 from twinstudy.report.numbers import ci as _ci
 from twinstudy.report.numbers import fmt as _fmt
 from twinstudy.report.numbers import pct as _pct
-from twinstudy.spec import ResolvedStudy
+from twinstudy.study.spec import ResolvedStudy
 from twinstudy.store import ALL_OUTCOMES, Store
 
 SUMMARY_BOOT = 400
@@ -126,7 +126,7 @@ def render_summary(store: Store, con: Console, results: dict[str, pd.DataFrame] 
 
 
 def render_plan(rs: ResolvedStudy, con: Console) -> None:
-    from twinstudy.costs import estimate_plan
+    from twinstudy.run.costs import estimate_plan
 
     est = estimate_plan(rs)
     t = Table(title=f"Plan for {rs.study.name} (nothing is sent)", title_justify="left")

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twinstudy import __version__
-from twinstudy.budget import Budget
-from twinstudy.concurrency import AdaptiveLimit
-from twinstudy.design import Trial, count_trials, expand
+from twinstudy.run.budget import Budget
+from twinstudy.run.concurrency import AdaptiveLimit
+from twinstudy.study.design import Trial, count_trials, expand
 from twinstudy.errors import UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
-from twinstudy.progress import Progress
-from twinstudy.prompts import LETTERS
+from twinstudy.run.progress import Progress
+from twinstudy.study.prompts import LETTERS
 from twinstudy.scoring.logprobs import option_distribution
 from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_reply
-from twinstudy.spec import ResolvedStudy
+from twinstudy.study.spec import ResolvedStudy
 from twinstudy.store import AttemptRow, ScoreRow, Store
 
 MAX_ATTEMPTS = 6

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from twinstudy.design import count_trials
-from twinstudy.spec import ResolvedStudy
+from twinstudy.study.design import count_trials
+from twinstudy.study.spec import ResolvedStudy
 
 
 class Progress:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.schema import Framing, Instrument, Item
 from twinstudy.models.base import ModelInfo
-from twinstudy.yamlfile import _node_at, load_model, read_yaml
+from twinstudy.study.yamlfile import _node_at, load_model, read_yaml
 
 Language = Literal["en", "zh"]
 

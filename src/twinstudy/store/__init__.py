@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS models (
     info_json TEXT NOT NULL            -- provider, company, origin, tier, ... (never a key)
 );
 CREATE TABLE IF NOT EXISTS trials (
-    key TEXT PRIMARY KEY,              -- hash of the cell: see twinstudy.design
+    key TEXT PRIMARY KEY,              -- hash of the cell: see twinstudy.study.design
     study TEXT NOT NULL,
     model TEXT NOT NULL,
     instrument TEXT NOT NULL,
@@ -257,6 +257,6 @@ class Store:
 
     def scored_frame(self, scorer: str | None = None) -> pd.DataFrame:
         """One row per trial with its latest score: the frame twinstudy.analysis expects."""
-        from twinstudy.frames import build_scored_frame
+        from twinstudy.store.frames import build_scored_frame
 
         return build_scored_frame(self, scorer)

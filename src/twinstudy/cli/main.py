@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from twinstudy import __version__
-from twinstudy.clikit import friendly as _friendly
+from twinstudy.cli._errors import friendly as _friendly
 from twinstudy.errors import UserError
 
 
@@ -49,7 +49,7 @@ def main() -> None:
 def run(study: Path | None, db: Path | None, report_path: Path | None, no_report: bool,
         max_requests: int | None, max_cost: float | None, skip_unavailable: bool, quiet: bool) -> None:
     """Run STUDY.yaml (default: the bundled quickstart); re-running resumes where it stopped."""
-    from twinstudy.app import run_study
+    from twinstudy.cli.commands import run_study
 
     run_study(study, db=db, report_path=report_path, write_report=not no_report, max_requests=max_requests,
               max_cost=max_cost, skip_unavailable=skip_unavailable, quiet=quiet)
@@ -60,7 +60,7 @@ def run(study: Path | None, db: Path | None, report_path: Path | None, no_report
 @_friendly
 def plan(study: Path) -> None:
     """Show trial counts per model and estimated tokens and cost; nothing is sent."""
-    from twinstudy.app import plan_study
+    from twinstudy.cli.commands import plan_study
 
     plan_study(study)
 
@@ -73,7 +73,7 @@ def plan(study: Path) -> None:
 @_friendly
 def report(db: Path, output: Path | None, twins: tuple[str, ...]) -> None:
     """Write the self-contained HTML report (figures also as PNG and SVG in figures/)."""
-    from twinstudy.app import write_report
+    from twinstudy.cli.commands import write_report
 
     path = write_report(db, output, twins=_parse_twins(twins))
     click.echo(f"report written to {path}")
@@ -84,7 +84,7 @@ def report(db: Path, output: Path | None, twins: tuple[str, ...]) -> None:
 @_friendly
 def summary(db: Path) -> None:
     """Print the terminal summary of a results database."""
-    from twinstudy.app import print_summary
+    from twinstudy.cli.commands import print_summary
 
     print_summary(db)
 
@@ -99,7 +99,7 @@ def summary(db: Path) -> None:
 @_friendly
 def analyze(db: Path, as_json: bool, boot: int, twins: tuple[str, ...]) -> None:
     """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
-    from twinstudy.app import analyze_db
+    from twinstudy.cli.commands import analyze_db
 
     analyze_db(db, as_json=as_json, n_boot=boot, twins=_parse_twins(twins))
 
@@ -119,7 +119,7 @@ def _parse_twins(twins: tuple[str, ...]) -> list[tuple[str, str]] | None:
 @_friendly
 def rescore(db: Path) -> None:
     """Recompute every score from stored text with the current scorers; no model is called."""
-    from twinstudy.app import rescore_db
+    from twinstudy.cli.commands import rescore_db
 
     result = rescore_db(db)
     click.echo(f"rescored {result.rescored} trials")
@@ -131,12 +131,12 @@ def rescore(db: Path) -> None:
 
 
 def _register() -> None:
-    from twinstudy.instruments.listing import instruments_command
-    from twinstudy.models.cli_models import models_command
+    from twinstudy.cli.instruments import instruments_command
+    from twinstudy.cli.models import models_command
 
     main.add_command(_friendly_command(models_command), "models")
     main.add_command(_friendly_command(instruments_command), "instruments")
-    from twinstudy.chat.cli import chat_group, replay_command
+    from twinstudy.cli.chat import chat_group, replay_command
 
     main.add_command(_friendly_command(chat_group), "chat")
     main.add_command(_friendly_command(replay_command), "replay")

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from twinstudy.design import expand
-from twinstudy.spec import ResolvedStudy
+from twinstudy.study.design import expand
+from twinstudy.study.spec import ResolvedStudy
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twinstudy.costs import estimate_tokens, price_for
+from twinstudy.run.costs import estimate_tokens, price_for
 from twinstudy.models.base import Message, ModelInfo
 
 

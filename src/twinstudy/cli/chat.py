@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from twinstudy.clikit import F
-from twinstudy.clikit import friendly as _friendly
+from twinstudy.cli._errors import F
+from twinstudy.cli._errors import friendly as _friendly
 from twinstudy.errors import UserError
 
 DB_HELP = "Chat database (default: twinstudy-runs/chat/results.db)."

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from twinstudy.errors import UserError
-from twinstudy.runner import Runner, RunOptions, RunResult, check_models_ready
-from twinstudy.spec import load_study, quickstart_path
+from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
+from twinstudy.study.spec import load_study, quickstart_path
 from twinstudy.store import Store
 
 if TYPE_CHECKING:
     from twinstudy.report.context import Analysis
-    from twinstudy.rescore import RescoreResult
+    from twinstudy.scoring.rescore import RescoreResult
 
 
 def default_db(study_name: str) -> Path:
@@ -43,7 +43,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         if not rs.models:
             raise UserError("no model in the study is available; set the API keys named above.")
     if max_cost is not None:
-        from twinstudy.budget import Budget
+        from twinstudy.run.budget import Budget
 
         unpriced = Budget(max_cost=max_cost).check_priced(rs.models)
         if unpriced:
@@ -145,7 +145,7 @@ def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]
 
 
 def rescore_db(db: Path) -> RescoreResult:
-    from twinstudy.rescore import rescore
+    from twinstudy.scoring.rescore import rescore
 
     store = _open(db)
     try:

@@ -16,8 +16,8 @@ from typing import Any
 
 from twinstudy.instruments.schema import Framing, Instrument, Item
 from twinstudy.models.base import Message, ModelInfo
-from twinstudy.prompts import LETTERS, option_order, render_messages
-from twinstudy.spec import Params, ResolvedStudy
+from twinstudy.study.prompts import LETTERS, option_order, render_messages
+from twinstudy.study.spec import Params, ResolvedStudy
 
 KEY_VERSION = 1
 

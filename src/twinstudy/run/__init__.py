@@ -1,0 +1,1 @@
+"""The run engine: runner, concurrency limit, budget, costs and progress display."""

@@ -1,0 +1,1 @@
+"""Twinstudy: study definition (spec, yamlfile) -> trial grid (design) and the prompts sent."""
