@@ -208,8 +208,8 @@ def run_report_study(tmp: Path, server: FaultServer) -> Path:
     import asyncio
 
     from twinstudy.models.factory import create_model
-    from twinstudy.runner import Runner, RunOptions, check_models_ready
-    from twinstudy.spec import load_study
+    from twinstudy.run.runner import Runner, RunOptions, check_models_ready
+    from twinstudy.study.spec import load_study
     from twinstudy.store import Store
 
     study = tmp / "report-small.yaml"

@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 import yaml
 
-from twinstudy.costs import cost_of, price_table
+from twinstudy.run.costs import cost_of, price_table
 from twinstudy.models.registry import all_models
 
 
