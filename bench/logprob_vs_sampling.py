@@ -136,8 +136,8 @@ def main() -> int:
     from twinstudy.instruments.loader import load_framings
     from twinstudy.models import local
     from twinstudy.models.base import GenerateParams, Message, ModelInfo
-    from twinstudy.study.prompts import render_messages
     from twinstudy.scoring.parse import SCORER_NAME, SCORER_VERSION, parse_answer
+    from twinstudy.study.prompts import render_messages
 
     model = local.LocalModel(ModelInfo(id="local/smollm2-135m", provider="local", model="SmolLM2-135M-Instruct"))
     t_load = time.perf_counter()

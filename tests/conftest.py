@@ -209,8 +209,8 @@ def run_report_study(tmp: Path, server: FaultServer) -> Path:
 
     from twinstudy.models.factory import create_model
     from twinstudy.run.runner import Runner, RunOptions, check_models_ready
-    from twinstudy.study.spec import load_study
     from twinstudy.store import Store
+    from twinstudy.study.spec import load_study
 
     study = tmp / "report-small.yaml"
     study.write_text(REPORT_STUDY.format(base=server.base), encoding="utf-8")

@@ -12,8 +12,8 @@ from fault_server import RATE_LIMITED, SERVER_ERROR, FaultServer, Reply, complet
 
 from twinstudy.models.factory import create_model
 from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
-from twinstudy.study.spec import load_study
 from twinstudy.store import Store
+from twinstudy.study.spec import load_study
 
 STUDY = """\
 name: runner
