@@ -145,11 +145,28 @@ def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]
 
 
 def rescore_db(db: Path) -> RescoreResult:
+    """Rescore; print what was done, and on stderr which trials were left as they were and why."""
     from twinstudy.scoring.rescore import rescore
 
     store = _open(db)
     try:
-        return rescore(store)
+        result = rescore(store)
     finally:
         store.close()
+    print(f"rescored {result.rescored} trials")
+    if result.skipped:
+        print(f"left {result.skipped} trials as they were: their instruments ({', '.join(sorted(result.missing))}) "
+              "are neither bundled nor found through the study file recorded in the database; put the study "
+              "file back where it was run from and rescore again.", file=sys.stderr)
+    return result
 
+
+def parse_twins(twins: tuple[str, ...]) -> list[tuple[str, str]] | None:
+    """``--twins A:B`` options as pairs (a model id may itself contain colons)."""
+    pairs = []
+    for t in twins:
+        a, sep, b = t.rpartition(":") if t.count(":") > 1 else t.partition(":")
+        if not sep or not a or not b:
+            raise UserError(f"--twins takes MODEL_A:MODEL_B, not '{t}'.")
+        pairs.append((a, b))
+    return pairs or None
