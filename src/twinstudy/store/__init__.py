@@ -22,7 +22,7 @@ import pandas as pd
 from twinstudy.errors import UserError
 from twinstudy.scoring.precedence import pick_per_trial, sql_rank
 from twinstudy.store.db import connect, transaction
-from twinstudy.store.frames import build_scored_frame
+from twinstudy.store.frames import ResultTables, build_scored_frame, model_table
 from twinstudy.store.migrations import open_schema
 from twinstudy.store.records import TRIAL_COLUMNS, AttemptRow, ScoreRow, StoredReply, TrialRecord
 from twinstudy.store.schema import SCHEMA, SCHEMA_VERSION
@@ -33,8 +33,11 @@ if TYPE_CHECKING:
 
     from twinstudy.models.base import ModelInfo
 
-__all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "AttemptRow", "ScoreRow", "Store",
-           "StoredReply", "TrialRecord"]
+__all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "AttemptRow", "ResultTables", "ScoreRow",
+           "Store", "StoredReply", "TrialRecord"]
+
+# Tables a caller may read whole with Store.table() (the chat tables have their own reader).
+TABLES = ("runs", "models", "trials", "attempts", "scores")
 
 _SCORE_COLUMNS = ("trial_key", "scorer", "version", "turn", "status", "value", "agreement", "score", "correct",
                   "distribution", "detail", "distribution_mass")
@@ -204,3 +207,15 @@ class Store:
         """One row per trial with its chosen score: the frame twinstudy.analysis expects."""
         return build_scored_frame(self.trial_table(), self.models(), self.chosen_scores(0, scorer),
                                   self.chosen_scores(1, scorer))
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One of :data:`TABLES`, whole and as stored, ordered as written."""
+        if name not in TABLES:
+            raise ValueError(f"unknown results table {name!r}; one of {', '.join(TABLES)}")
+        return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", self.conn)
+
+    def result_tables(self) -> ResultTables:
+        """Every table as a frame, with the scored frame next to them (see :class:`ResultTables`)."""
+        return ResultTables(trials=self.table("trials"), attempts=self.table("attempts"),
+                            scores=self.table("scores"), runs=self.table("runs"),
+                            models=model_table(self.models()), scored=self.scored_frame())

@@ -7,6 +7,7 @@ documented in :mod:`twinstudy.analysis.frame`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,3 +47,20 @@ def build_scored_frame(trials: pd.DataFrame, models: dict[str, dict[str, Any]], 
     both = df["answer"].notna() & df["final_answer"].notna()
     df["flipped"] = np.where(both, (df["answer"] != df["final_answer"]).astype(float), np.nan)
     return df[FRAME_COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ResultTables:
+    """A results database as pandas frames: what :func:`twinstudy.open_results` returns.
+
+    ``trials``, ``attempts``, ``scores`` and ``runs`` are the tables as stored (see
+    :mod:`twinstudy.store.schema`); ``models`` has one row per model with its metadata; ``scored``
+    is the one-row-per-trial frame the analysis takes (:func:`twinstudy.analyze`).
+    """
+
+    trials: pd.DataFrame
+    attempts: pd.DataFrame
+    scores: pd.DataFrame
+    runs: pd.DataFrame
+    models: pd.DataFrame
+    scored: pd.DataFrame
