@@ -52,7 +52,8 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     con = _console()
     con.print(f"[bold]{rs.study.name}[/]: {result.planned} trials planned, {result.skipped} already done, "
               f"{result.done} run now with {result.requests} requests in {result.wall_s:.1f} s"
-              + (f", costing about ${result.cost:.4f}." if result.cost else "."))
+              + (f", costing about ${result.cost:.4f}" if result.cost else "")
+              + (f" (cost unknown for {', '.join(result.unpriced)}: no price known)." if result.unpriced else "."))
     if result.stop_reason:
         con.print(f"[yellow]stopped early: {result.stop_reason}. Re-run the same command to continue.[/]")
     for mid, why in result.stopped_models.items():

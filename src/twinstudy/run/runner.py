@@ -64,7 +64,8 @@ class RunResult:
     stopped_models: dict[str, str] = field(default_factory=dict)
     stop_reason: str | None = None
     wall_s: float = 0.0
-    cost: float = 0.0
+    cost: float = 0.0  # of the priced models only; see unpriced
+    unpriced: list[str] = field(default_factory=list)  # models whose cost is unknown (no price)
 
 
 @dataclass
@@ -306,6 +307,7 @@ class Runner:
         result.done = sum(self.outcomes.values())
         result.requests = self.requests
         result.cost = self.budget.spent
+        result.unpriced = sorted(self.budget.unpriced)
         result.outcomes = dict(self.outcomes)
         result.stopped_models = dict(self.stopped)
         result.stop_reason = self.stop_reason
