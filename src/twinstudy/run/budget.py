@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from twinstudy.errors import BudgetExhausted
 from twinstudy.models.base import Message, ModelInfo
-from twinstudy.run.costs import Price, cost_at, estimate_tokens, price_of
+from twinstudy.run.costs import estimate_tokens
+from twinstudy.run.prices import Price, cost_at, price_of
 
 
 @dataclass

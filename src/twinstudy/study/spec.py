@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.schema import Framing, Instrument, Item
 from twinstudy.models.base import ModelInfo
-from twinstudy.run.costs import price_of
+from twinstudy.run.prices import price_of
 from twinstudy.study.yamlfile import _node_at, load_model, read_yaml
 from twinstudy.vocab import Lang
 
