@@ -122,6 +122,11 @@ def test_no_module_level_import_cycle() -> None:
     graph = import_graph()
     assert "twinstudy.store" in graph["twinstudy.scoring.trial_scoring"]  # the walker sees package inits
     assert cycles(graph) == []
+    # The leaves everything imports (README, "Layout") import nothing of twinstudy themselves.
+    assert graph["twinstudy.vocab"] == graph["twinstudy.errors"] == set()
+    # analysis works on frames and never opens a database.
+    assert not any(d.startswith("twinstudy.store") for m, deps in graph.items() if m.startswith("twinstudy.analysis")
+                   for d in deps)
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
