@@ -1,10 +1,10 @@
 """SQLite store: every trial, every attempt, every score. One file, WAL, one writer.
 
-Every SQL statement on a results database lives in this package (the report's reads included),
-so a column, a table or a rule for reading them changes in one place. People open the file with
-any SQLite tool, so the schema is plain and documented in place (:mod:`.schema`); an older file is
-migrated when opened (:mod:`.migrations`). Secrets never reach it: backends hand over request bodies
-without headers.
+Every SQL statement on a results database belongs in this package (the report's reads are moving
+to ``store/reads.py``), so a column, a table or a rule for reading them changes in one place.
+People open the file with any SQLite tool, so the schema is plain and documented in place
+(:mod:`.schema`); an older file is migrated when opened (:mod:`.migrations`). Secrets never reach
+it: backends hand over request bodies without headers.
 """
 
 from __future__ import annotations
