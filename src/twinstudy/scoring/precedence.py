@@ -25,6 +25,8 @@ SCORER_PRECEDENCE: tuple[str, ...] = (
     "rules-open",  # twinstudy.scoring.trial_scoring.OPEN_SCORER
 )
 
+assert all(name.replace("-", "").isalnum() for name in SCORER_PRECEDENCE), "names go into SQL as literals"
+
 T = TypeVar("T")
 
 
@@ -45,11 +47,9 @@ def pick_per_trial(scores: pd.DataFrame, key: str = "trial_key") -> pd.DataFrame
     """Keep one row per ``key``: the one whose ``scorer`` ranks first. Rows for one turn only."""
     if scores.empty:
         return scores
-    ranks = scores["scorer"].map(rank)
-    order = pd.DataFrame({"i": ranks.map(lambda r: r[0]), "name": ranks.map(lambda r: r[1])},
-                         index=scores.index)
-    ordered = scores.assign(_i=order["i"], _name=order["name"]).sort_values([key, "_i", "_name"], kind="stable")
-    return ordered.drop_duplicates(key, keep="first").drop(columns=["_i", "_name"])
+    order = {name: i for i, name in enumerate(sorted(scores["scorer"].unique(), key=rank))}
+    ordered = scores.assign(_rank=scores["scorer"].map(order)).sort_values([key, "_rank"], kind="stable")
+    return ordered.drop_duplicates(key, keep="first").drop(columns=["_rank"])
 
 
 def sql_rank(column: str = "scorer") -> str:
