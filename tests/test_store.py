@@ -153,3 +153,16 @@ def test_the_scored_frame_uses_the_precedence_rule(tmp_path: Path, schema1_db: P
         assert frame.loc[key, "answer"] == value
     finally:
         store.close()
+
+
+def test_attempts_belong_to_the_run_the_runner_names(tmp_path: Path) -> None:
+    from twinstudy.store import AttemptRow
+
+    store = Store(tmp_path / "r.db")
+    try:
+        first = store.start_run("s", "spec", "s.yaml", "0", 1)
+        store.start_run("s", "spec", "s.yaml", "0", 1)  # a later run started meanwhile
+        store.write_batch([AttemptRow("k", 0, 0, 0.0)], [], [], first)
+        assert store.conn.execute("SELECT run_id FROM attempts").fetchall() == [(first,)]
+    finally:
+        store.close()
