@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from twinstudy.store import AttemptRow, ScoreRow, Store
+from twinstudy.store import AttemptRow, ScoreRow, Store, TrialRecord
 
 MODELS = [
     ("glm-like", "CN", "Lab A", "ai-native"), ("deepseek-like", "CN", "Lab B", "ai-native"),
@@ -73,7 +73,7 @@ def synthesise(db: Path, n_trials: int, seed: int = 0) -> int:
                for lang in LANGS for fr in FRAMINGS}
     model_bias = {m: (0.6 if o == "CN" else -0.4) + rng.gauss(0, 0.3) for m, o, *_ in MODELS}
     item_bias = {it[0]: rng.gauss(0, 0.8) for it in items}
-    trials: list[dict[str, object]] = []
+    trials: list[TrialRecord] = []
     scores: list[ScoreRow] = []
     attempts: list[AttemptRow] = []
     written = 0
@@ -116,7 +116,7 @@ def synthesise(db: Path, n_trials: int, seed: int = 0) -> int:
                             else:
                                 outcome, status = "answered", "complete"
                                 answer = text_of(rng, lang, rng.randint(500, 2000) if lang == "en" else rng.randint(200, 700))
-                        trials.append({
+                        trials.append(TrialRecord(**{
                             "key": key, "study": "report-bench", "model": m, "instrument": "bench-" + itype,
                             "item": item, "theme": theme, "item_type": itype, "reverse": int(reverse), "lang": lang,
                             "framing": framing, "paraphrase": 0, "sample": sample, "seed": sample,
@@ -127,7 +127,7 @@ def synthesise(db: Path, n_trials: int, seed: int = 0) -> int:
                             "followup_text": followup, "provider_code": "1301" if outcome == "blocked" else None,
                             "omitted_params": None, "n_attempts": 1, "tokens_in": 60,
                             "tokens_out": len(answer) // 3 + (len(reasoning) // 3 if reasoning else 0), "cost": None,
-                            "finished_at": now})
+                            "finished_at": now}))
                         attempts.append(AttemptRow(key, 0, 0, now, 800.0, None, 400 if outcome == "blocked" else 200))
                         if status != "blocked":
                             scores.append(ScoreRow(key, "rules" if itype != "open" else "rules-open", "1", status, 0,

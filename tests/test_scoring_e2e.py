@@ -354,17 +354,17 @@ def _expected_agreement(dist: dict[str, float]) -> float:
 @pytest.mark.slow
 def test_logprob_study_stores_distribution_and_expected_agreement(logprob_study_db: Path) -> None:
     rows = _rows(logprob_study_db,
-                 "select t.item, t.outcome, t.reverse, s.distribution, s.agreement, s.score, s.detail, "
+                 "select t.item, t.outcome, t.reverse, s.distribution, s.agreement, s.score, s.distribution_mass, "
                  "s.scorer, s.version from scores s join trials t on t.key = s.trial_key")
     assert len(rows) == 4
-    for _item, outcome, reverse, dist_json, agreement, score, detail, scorer, version in rows:
+    for _item, outcome, reverse, dist_json, agreement, score, mass, scorer, version in rows:
         assert dist_json is not None
         dist = json.loads(dist_json)
         _check_distribution(dist, LIKERT)
         assert agreement == pytest.approx(_expected_agreement(dist), abs=1e-12)
         assert score == pytest.approx(-agreement if reverse else agreement, abs=1e-12)
         assert outcome == "answered"  # the distribution is the answer, whatever the text said
-        assert detail is not None and "label-mass=" in detail
+        assert mass is not None and 0.0 < mass <= 1.0  # its own column since results schema 2
         assert (scorer, version) == (SCORER_NAME, SCORER_VERSION)
     labels = [json.loads(r[0]).get("answer_labels") for r in
               _rows(logprob_study_db, "select request_json from attempts")]

@@ -27,4 +27,7 @@ class SpecError(UserError):
 
 
 class BudgetExhausted(Exception):
-    """A budget guard (cost or requests) stopped the run cleanly."""
+    """A budget guard (cost or requests) refused the next request; the message says which.
+
+    Raised by :meth:`twinstudy.run.budget.Budget.reserve` and caught by the runner, which then
+    stops cleanly: a run stopped by a budget is not an error and leaves everything resumable."""

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .frame import CELL_KEYS, LIKERT_TYPES
+from twinstudy.vocab import LIKERT_TYPES
+
+from .frame import CELL_KEYS
 
 
 def likert_scored(frame: pd.DataFrame, value: str = "score", keep: Sequence[str] | None = None) -> pd.DataFrame:

@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from twinstudy.vocab import ALL_OUTCOMES as OUTCOMES
+
 COLUMNS: tuple[str, ...] = (
     "trial_key",
     "model",
@@ -67,17 +69,6 @@ COLUMNS: tuple[str, ...] = (
     "open_outcome",
 )
 
-OUTCOMES: tuple[str, ...] = (
-    "answered",
-    "refused",
-    "evasive",
-    "blocked",
-    "truncated",
-    "unparseable",
-    "error",
-)
-
-LIKERT_TYPES: tuple[str, ...] = ("likert5", "likert7")
 OPEN_OUTCOMES: tuple[str, ...] = ("complete", "evasive", "denial")
 
 #: Columns that identify one cell of the design apart from the model and the sample index.

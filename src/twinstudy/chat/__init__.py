@@ -7,5 +7,5 @@
 - :mod:`.session` — the interactive loop and its slash commands;
 - :mod:`.replay` — re-send a saved conversation's user turns to other models / language / framing;
 - :mod:`.export` — a conversation's user turns as an open-ended instrument;
-- :mod:`.cli` — the ``twinstudy chat`` group and the ``twinstudy replay`` command.
+- the ``twinstudy chat`` group and the ``twinstudy replay`` command live in :mod:`twinstudy.cli.chat`.
 """

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from twinstudy.errors import UserError
+from twinstudy.store.db import connect
 
 DEFAULT_DB = Path("twinstudy-runs/chat/results.db")
 
@@ -97,12 +98,7 @@ class ChatDB:
         if not create and not self.path.exists():
             raise UserError(f"no chat database at {self.path}; start one with `twinstudy chat --models ...` "
                             "or pass --db.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.conn = connect(self.path, rows=True)  # the results database's settings (WAL, one writer)
         self.conn.executescript(SCHEMA)
 
     def close(self) -> None:

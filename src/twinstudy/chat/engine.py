@@ -20,9 +20,7 @@ from typing import Any, Protocol
 
 from twinstudy.chat.participants import Participant
 from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError
-
-MAX_RETRIES = 2
-MAX_BACKOFF_S = 30.0
+from twinstudy.run.retry import CHAT_RETRY
 
 
 @dataclass
@@ -80,22 +78,12 @@ class NullObserver:
 
 def classify(completion: Completion, lang: str) -> tuple[str, tuple[str, ...]]:
     """Outcome of a chat reply, in the study's vocabulary (blocked is not refused)."""
+    from twinstudy.scoring.outcome import open_outcome
+
     if completion.block is not None:
         return "blocked", (completion.block.provider_code,)
-    from twinstudy.scoring.refusal import classify_open
-
-    if not completion.text.strip() and completion.finish_reason == "length":
-        return "truncated", ()
-    verdict = classify_open(completion.text, lang)
-    if verdict.outcome == "denial":
-        return "refused", tuple(verdict.rules)
-    if completion.finish_reason == "length":  # a cut-off reply is too short to call evasive
-        return "truncated", tuple(verdict.rules)
-    # The length-only rule ("short") targets open requests for long texts; a short chat reply is
-    # not evasive for being short, so only the wording rules mark a chat reply evasive.
-    if verdict.outcome == "evasive" and set(verdict.rules) - {"short"}:
-        return "evasive", tuple(verdict.rules)
-    return "answered", tuple(verdict.rules)
+    outcome, verdict = open_outcome(completion.text, completion.finish_reason, lang, cut_off_is_truncated=True)
+    return outcome, tuple(verdict.rules) if verdict else ()
 
 
 async def ask(participant: Participant, messages: list[Message], params: GenerateParams, lang: str,
@@ -121,9 +109,9 @@ async def ask(participant: Participant, messages: list[Message], params: Generat
                 completion = await model.generate(messages, params)
             break
         except ModelCallError as exc:
-            if exc.retryable and not exc.fatal and attempt < MAX_RETRIES:
+            if CHAT_RETRY.should_retry(exc, attempt):
+                await CHAT_RETRY.wait(exc, attempt)
                 attempt += 1
-                await asyncio.sleep(min(exc.retry_after or 2.0 ** attempt, MAX_BACKOFF_S))
                 continue
             return made(text="", outcome="error", error=str(exc), provider_code=exc.provider_code,
                          latency_ms=(time.perf_counter() - t0) * 1000)

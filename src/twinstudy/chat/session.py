@@ -22,8 +22,8 @@ from twinstudy.chat.participants import Participant, close_backends, open_backen
 from twinstudy.chat.render import TurnDisplay
 from twinstudy.errors import UserError
 from twinstudy.models.base import GenerateParams
+from twinstudy.vocab import LANGS
 
-LANGS = ("en", "zh")
 HELP = ("/models  list the models   /lang en|zh  language of later turns   "
         "/save [NAME]  name the conversation   /quit  leave")
 

@@ -1,25 +1,25 @@
-"""What every command shares: user errors become one line on stderr and exit code 2."""
+"""What every command shares: a user error becomes one line on stderr and exit code 2.
+
+The root group is a :class:`FriendlyGroup`, so this is applied once, around every command and
+subcommand it dispatches to (commands register without wrappers of their own).
+"""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from twinstudy.errors import UserError
 
-F = TypeVar("F", bound=Callable[..., Any])
 
+class FriendlyGroup(click.Group):
+    """A click group that turns :class:`UserError` from any command below it into ``error: ...``
+    on stderr and the error's exit code, never a traceback."""
 
-def friendly(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper  # type: ignore[return-value]
+            ctx.exit(exc.exit_code)

@@ -5,14 +5,15 @@ Only click is imported at module level so that ``twinstudy --help`` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from twinstudy.cli._errors import F
-from twinstudy.cli._errors import friendly as _friendly
 from twinstudy.errors import UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DB_HELP = "Chat database (default: twinstudy-runs/chat/results.db)."
 MODELS_HELP = ("Comma-separated registry names; NAME@LABEL gives a participant its own label, so one model "
@@ -52,7 +53,6 @@ def _sampling(fn: F) -> F:
 @_sampling
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
 @click.pass_context
-@_friendly
 def chat_group(ctx: click.Context, models: str | None, lang: str, system: str | None,
                system_for: tuple[str, ...], max_tokens: int, temperature: float | None, seed: int | None,
                db: Path | None) -> None:
@@ -82,7 +82,6 @@ def chat_group(ctx: click.Context, models: str | None, lang: str, system: str | 
               help="Instrument YAML file to write.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
 @click.pass_context
-@_friendly
 def export_command(ctx: click.Context, conversation: str, output: Path, db: Path | None) -> None:
     """Turn CONVERSATION's user turns (id or name) into an open-ended instrument YAML."""
     from twinstudy.chat.export import export_conversation
@@ -108,7 +107,6 @@ def export_command(ctx: click.Context, conversation: str, output: Path, db: Path
               help="YAML list of every user turn in --lang (e.g. a human translation).")
 @_sampling
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
-@_friendly
 def replay_command(conversation: str, models: str, lang: str | None, framing: str | None,
                    framings_file: str | None, translate_with: str | None, turns_file: Path | None,
                    system: str | None, system_for: tuple[str, ...], max_tokens: int, temperature: float | None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -12,7 +10,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from twinstudy.errors import UserError
-from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
+from twinstudy.run.runner import RunOptions, RunResult
+from twinstudy.run.start import ready_models, run_to_end
 from twinstudy.store import Store
 from twinstudy.study.spec import load_study, quickstart_path
 
@@ -35,28 +34,16 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     from twinstudy.models.factory import create_model
 
     rs = load_study(study or quickstart_path())
-    models, unavailable = check_models_ready(rs.models, skip_unavailable, create_model)
-    if unavailable:
-        for mid, why in unavailable.items():
-            print(f"skipping {mid}: {why}", file=sys.stderr)
-        rs = dataclasses.replace(rs, models=[m for m in rs.models if m.id in models])
-        if not rs.models:
-            raise UserError("no model in the study is available; set the API keys named above.")
-    if max_cost is not None:
-        from twinstudy.run.budget import Budget
-
-        unpriced = Budget(max_cost=max_cost).check_priced(rs.models)
-        if unpriced:
-            raise UserError(f"--max-cost cannot limit {', '.join(unpriced)}: no price is known for "
-                            f"{'it' if len(unpriced) == 1 else 'them'}; add `price: {{input: .., output: ..}}` "
-                            "(USD per million tokens) to the model in the study, or run without --max-cost.")
+    rs, models, unavailable = ready_models(rs, skip_unavailable=skip_unavailable, max_cost=max_cost,
+                                           factory=create_model)
+    for mid, why in unavailable.items():
+        print(f"skipping {mid}: {why}", file=sys.stderr)
     db_path = db or default_db(rs.study.name)
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
                       skip_unavailable=skip_unavailable)
-    runner = Runner(rs, store, models, opts)
     try:
-        result = asyncio.run(runner.run())
+        result = run_to_end(rs, store, models, opts)
     except KeyboardInterrupt:
         store.close()
         print("\ninterrupted: every finished trial is saved; run the same command again to resume.",
@@ -65,7 +52,8 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     con = _console()
     con.print(f"[bold]{rs.study.name}[/]: {result.planned} trials planned, {result.skipped} already done, "
               f"{result.done} run now with {result.requests} requests in {result.wall_s:.1f} s"
-              + (f", costing about ${result.cost:.4f}." if result.cost else "."))
+              + (f", costing about ${result.cost:.4f}" if result.cost else "")
+              + (f" (cost unknown for {', '.join(result.unpriced)}: no price known)." if result.unpriced else "."))
     if result.stop_reason:
         con.print(f"[yellow]stopped early: {result.stop_reason}. Re-run the same command to continue.[/]")
     for mid, why in result.stopped_models.items():
@@ -145,11 +133,28 @@ def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]
 
 
 def rescore_db(db: Path) -> RescoreResult:
+    """Rescore; print what was done, and on stderr which trials were left as they were and why."""
     from twinstudy.scoring.rescore import rescore
 
     store = _open(db)
     try:
-        return rescore(store)
+        result = rescore(store)
     finally:
         store.close()
+    print(f"rescored {result.rescored} trials")
+    if result.skipped:
+        print(f"left {result.skipped} trials as they were: their instruments ({', '.join(sorted(result.missing))}) "
+              "are neither bundled nor found through the study file recorded in the database; put the study "
+              "file back where it was run from and rescore again.", file=sys.stderr)
+    return result
 
+
+def parse_twins(twins: tuple[str, ...]) -> list[tuple[str, str]] | None:
+    """``--twins A:B`` options as pairs (a model id may itself contain colons)."""
+    pairs = []
+    for t in twins:
+        a, sep, b = t.rpartition(":") if t.count(":") > 1 else t.partition(":")
+        if not sep or not a or not b:
+            raise UserError(f"--twins takes MODEL_A:MODEL_B, not '{t}'.")
+        pairs.append((a, b))
+    return pairs or None

@@ -6,6 +6,7 @@ from collections import Counter
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twinstudy.instruments.loader import bundled_ids, load_instrument
@@ -14,7 +15,7 @@ from twinstudy.instruments.schema import Instrument
 
 def _overview(con: Console) -> None:
     table = Table(title="Bundled instruments (give a path to use your own YAML file)", title_justify="left")
-    for col in ("id", "items", "themes (items)", "types", "texts en / zh"):
+    for col in ("id", "items", "themes (items)", "types", "texts en / zh", "pairs reviewed"):
         table.add_column(col)
     total = 0
     for iid in bundled_ids():
@@ -25,7 +26,8 @@ def _overview(con: Console) -> None:
         n_en = sum(len(it.text.en) for it in inst.items)
         n_zh = sum(len(it.text.zh) for it in inst.items)
         table.add_row(iid, str(len(inst.items)), ", ".join(f"{k} ({v})" for k, v in sorted(themes.items())),
-                      ", ".join(f"{k} {v}" for k, v in sorted(types.items())), f"{n_en} / {n_zh}")
+                      ", ".join(f"{k} {v}" for k, v in sorted(types.items())), f"{n_en} / {n_zh}",
+                      f"{sum(it.reviewed for it in inst.items)} of {len(inst.items)}")
     con.print(table)
     con.print(f"{total} items in all. `twinstudy instruments --show ID` prints one side by side.")
 
@@ -34,6 +36,8 @@ def _show(inst: Instrument, con: Console) -> None:
     con.print(f"[bold]{inst.id}[/]: {inst.title.en} / {inst.title.zh}")
     if inst.description:
         con.print(inst.description)
+    for name, theme in inst.themes.items():  # what a score of +1 means on each theme
+        con.print(f"  theme [bold]{escape(name)}[/]: +1 = {escape(theme.pole.en)} / {escape(theme.pole.zh)}")
     table = Table(show_lines=True)
     for col in ("id", "theme", "type", "English", "中文"):
         table.add_column(col, overflow="fold")

@@ -10,11 +10,10 @@ from pathlib import Path
 import click
 
 from twinstudy import __version__
-from twinstudy.cli._errors import friendly as _friendly
-from twinstudy.errors import UserError
+from twinstudy.cli._errors import FriendlyGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="twinstudy")
 def main() -> None:
     """Twin studies on language models.
@@ -45,7 +44,6 @@ def main() -> None:
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Stop cleanly before spending more than this (USD).")
 @click.option("--skip-unavailable", is_flag=True, help="Run the other models when one has no API key.")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress display (also off when not on a terminal).")
-@_friendly
 def run(study: Path | None, db: Path | None, report_path: Path | None, no_report: bool,
         max_requests: int | None, max_cost: float | None, skip_unavailable: bool, quiet: bool) -> None:
     """Run STUDY.yaml (default: the bundled quickstart); re-running resumes where it stopped."""
@@ -57,7 +55,6 @@ def run(study: Path | None, db: Path | None, report_path: Path | None, no_report
 
 @main.command()
 @click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
-@_friendly
 def plan(study: Path) -> None:
     """Show trial counts per model and estimated tokens and cost; nothing is sent."""
     from twinstudy.cli.commands import plan_study
@@ -70,18 +67,16 @@ def plan(study: Path) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="HTML file to write (default: report.html next to the database).")
 @click.option("--twins", multiple=True, metavar="A:B", help="Model pairs for the paired-differences section.")
-@_friendly
 def report(db: Path, output: Path | None, twins: tuple[str, ...]) -> None:
     """Write the self-contained HTML report (figures also as PNG and SVG in figures/)."""
-    from twinstudy.cli.commands import write_report
+    from twinstudy.cli.commands import parse_twins, write_report
 
-    path = write_report(db, output, twins=_parse_twins(twins))
+    path = write_report(db, output, twins=parse_twins(twins))
     click.echo(f"report written to {path}")
 
 
 @main.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
-@_friendly
 def summary(db: Path) -> None:
     """Print the terminal summary of a results database."""
     from twinstudy.cli.commands import print_summary
@@ -96,56 +91,30 @@ def summary(db: Path) -> None:
 @click.option("--twins", multiple=True, metavar="A:B",
               help="Model pairs to compare (repeatable), e.g. --twins zai/glm-4.6:anthropic/claude-sonnet-4-5; "
                    "default: every pair.")
-@_friendly
 def analyze(db: Path, as_json: bool, boot: int, twins: tuple[str, ...]) -> None:
     """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
-    from twinstudy.cli.commands import analyze_db
+    from twinstudy.cli.commands import analyze_db, parse_twins
 
-    analyze_db(db, as_json=as_json, n_boot=boot, twins=_parse_twins(twins))
-
-
-def _parse_twins(twins: tuple[str, ...]) -> list[tuple[str, str]] | None:
-    pairs = []
-    for t in twins:
-        a, sep, b = t.rpartition(":") if t.count(":") > 1 else t.partition(":")
-        if not sep or not a or not b:
-            raise UserError(f"--twins takes MODEL_A:MODEL_B, not '{t}'.")
-        pairs.append((a, b))
-    return pairs or None
+    analyze_db(db, as_json=as_json, n_boot=boot, twins=parse_twins(twins))
 
 
 @main.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
-@_friendly
 def rescore(db: Path) -> None:
     """Recompute every score from stored text with the current scorers; no model is called."""
     from twinstudy.cli.commands import rescore_db
 
-    result = rescore_db(db)
-    click.echo(f"rescored {result.rescored} trials")
-    if result.skipped:
-        click.echo(f"left {result.skipped} trials as they were: their instruments "
-                   f"({', '.join(sorted(result.missing))}) are neither bundled nor found through the study "
-                   "file recorded in the database; put the study file back where it was run from and "
-                   "rescore again.", err=True)
+    rescore_db(db)
 
 
 def _register() -> None:
+    from twinstudy.cli.chat import chat_group, replay_command
     from twinstudy.cli.instruments import instruments_command
     from twinstudy.cli.models import models_command
 
-    main.add_command(_friendly_command(models_command), "models")
-    main.add_command(_friendly_command(instruments_command), "instruments")
-    from twinstudy.cli.chat import chat_group, replay_command
-
-    main.add_command(_friendly_command(chat_group), "chat")
-    main.add_command(_friendly_command(replay_command), "replay")
-
-
-def _friendly_command(cmd: click.Command) -> click.Command:
-    assert cmd.callback is not None
-    cmd.callback = _friendly(cmd.callback)
-    return cmd
+    for name, cmd in (("models", models_command), ("instruments", instruments_command), ("chat", chat_group),
+                      ("replay", replay_command)):
+        main.add_command(cmd, name)
 
 
 _register()

@@ -28,8 +28,8 @@ from typing import Any
 import yaml
 
 from twinstudy.errors import SpecError
+from twinstudy.instruments.locate import key_node, locate_item_problem
 from twinstudy.instruments.schema import (
-    LIKERT_TYPES,
     Bilingual,
     Framing,
     FramingSet,
@@ -118,52 +118,8 @@ def _load_instrument_file(path: Path) -> Instrument:
         if exc.field is None:
             # Instrument-level checks (duplicate ids, undeclared themes) have no field of their
             # own; find the offending item so the message points at its line.
-            _locate_item_problem(path)
+            locate_item_problem(path)
         raise
-
-
-def _key_node(mapping: yaml.Node, key: str) -> tuple[yaml.Node, yaml.Node] | None:
-    if isinstance(mapping, yaml.MappingNode):
-        for k, v in mapping.value:
-            if str(k.value) == key:
-                return k, v
-    return None
-
-
-def _locate_item_problem(path: Path) -> None:
-    """Raise a SpecError at the item whose id repeats or whose Likert theme is undeclared."""
-    data, node = read_yaml(path)
-    if not isinstance(data, dict) or node is None:
-        return
-    items_kv = _key_node(node, "items")
-    items = data.get("items")
-    if items_kv is None or not isinstance(items, list) or not isinstance(items_kv[1], yaml.SequenceNode):
-        return
-    themes = data.get("themes") or {}
-    declared = set(themes) if isinstance(themes, dict) else set()
-    seen: dict[str, int] = {}
-    for i, (raw, item_node) in enumerate(zip(items, items_kv[1].value, strict=False)):
-        if not isinstance(raw, dict):
-            continue
-        item_id = raw.get("id")
-        if isinstance(item_id, str):
-            if item_id in seen:
-                kv = _key_node(item_node, "id")
-                line = (kv[1] if kv else item_node).start_mark.line + 1
-                first = seen[item_id]
-                raise SpecError(
-                    str(path), line, f"items[{i}].id",
-                    f"'{item_id}' is already used by items[{first}]; item ids must be unique.",
-                )
-            seen[item_id] = i
-        theme = raw.get("theme")
-        if raw.get("type") in LIKERT_TYPES and isinstance(theme, str) and theme not in declared:
-            kv = _key_node(item_node, "theme")
-            line = (kv[1] if kv else item_node).start_mark.line + 1
-            raise SpecError(
-                str(path), line, f"items[{i}].theme",
-                f"'{theme}' is not declared under 'themes'; declare it with its pole.",
-            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,7 +134,7 @@ def _load_framing_file(path: Path) -> dict[str, Framing]:
         if framing.id in out:
             _, node = read_yaml(path)
             line: int | None = None
-            seq = _key_node(node, "framings") if node is not None else None
+            seq = key_node(node, "framings") if node is not None else None
             if seq is not None and isinstance(seq[1], yaml.SequenceNode) and i < len(seq[1].value):
                 line = seq[1].value[i].start_mark.line + 1
             raise SpecError(

@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Lang = Literal["en", "zh"]
-ItemType = Literal["likert5", "likert7", "choice", "yesno", "open"]
-LIKERT_TYPES = ("likert5", "likert7")
+from twinstudy.vocab import LIKERT_TYPES, ItemType, Lang
+
+__all__ = ["LIKERT_TYPES", "ItemType", "Lang"]  # re-exported for older imports
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
 

@@ -1,36 +1,15 @@
-"""Token and cost estimates from a price table kept as data (USD per million tokens)."""
+"""Token estimates and the plan's cost estimate (prices come from :mod:`twinstudy.run.prices`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-from typing import Any
 
-import yaml
-
+from twinstudy.run.prices import FREE, Price, cost_at, cost_of, price_for, price_of, price_table
 from twinstudy.study.design import expand
 from twinstudy.study.spec import ResolvedStudy
 
-
-@lru_cache(maxsize=1)
-def price_table() -> dict[str, dict[str, float]]:
-    text = (resources.files("twinstudy") / "data" / "prices.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text) or {}
-    return {str(k): {"input": float(v["input"]), "output": float(v["output"])}
-            for k, v in (data.get("prices") or {}).items()}
-
-
-def price_for(model_id: str, api_model: str | None = None) -> dict[str, float] | None:
-    table = price_table()
-    return table.get(model_id) or (table.get(api_model) if api_model else None)
-
-
-def cost_of(model_id: str, api_model: str | None, tokens_in: int, tokens_out: int) -> float | None:
-    p = price_for(model_id, api_model)
-    if p is None:
-        return None
-    return (tokens_in * p["input"] + tokens_out * p["output"]) / 1_000_000
+__all__ = ["FREE", "Plan", "PlanRow", "Price", "cost_at", "cost_of", "estimate_plan", "estimate_tokens", "price_for",
+           "price_of", "price_table"]
 
 
 def estimate_tokens(text: str) -> int:
@@ -80,11 +59,6 @@ def estimate_plan(rs: ResolvedStudy) -> Plan:
             row.requests += turns
             row.tokens_in += prompt if turns == 1 else 2 * prompt + max_out + estimate_tokens(t.followup or "")
             row.tokens_out += max_out * turns
-        if m.provider == "local":
-            row.cost = 0.0
-        elif m.price:
-            row.cost = (row.tokens_in * m.price["input"] + row.tokens_out * m.price["output"]) / 1_000_000
-        else:
-            row.cost = cost_of(m.id, m.model, row.tokens_in, row.tokens_out)
+        row.cost = cost_at(price_of(m), row.tokens_in, row.tokens_out)
         plan.rows.append(row)
     return plan

@@ -11,28 +11,26 @@ import asyncio
 import contextlib
 import gc
 import json
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from twinstudy import __version__
-from twinstudy.errors import UserError
+from twinstudy.errors import BudgetExhausted, UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
 from twinstudy.run.budget import Budget
 from twinstudy.run.concurrency import AdaptiveLimit
 from twinstudy.run.progress import Progress
+from twinstudy.run.retry import RUN_RETRY, RetryPolicy
 from twinstudy.scoring.logprobs import option_distribution
-from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_reply
-from twinstudy.store import AttemptRow, ScoreRow, Store
+from twinstudy.scoring.trial_scoring import Reply, score_reply
+from twinstudy.store import AttemptRow, ScoreRow, Store, TrialRecord
 from twinstudy.study.design import Trial, count_trials, expand
-from twinstudy.study.prompts import LETTERS
 from twinstudy.study.spec import ResolvedStudy
+from twinstudy.vocab import LETTERS, LIKERT_POINTS, likert_labels
 
-MAX_ATTEMPTS = 6
-BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 60.0
+MAX_ATTEMPTS = RUN_RETRY.max_attempts
+BACKOFF_BASE_S = RUN_RETRY.backoff_base
 REQUEST_TIMEOUT_S = 300.0
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256
@@ -66,7 +64,8 @@ class RunResult:
     stopped_models: dict[str, str] = field(default_factory=dict)
     stop_reason: str | None = None
     wall_s: float = 0.0
-    cost: float = 0.0
+    cost: float = 0.0  # of the priced models only; see unpriced
+    unpriced: list[str] = field(default_factory=list)  # models whose cost is unknown (no price)
 
 
 @dataclass
@@ -78,11 +77,7 @@ class _Done:
     follow: Completion | None
     messages: list[Message]
     attempts: list[AttemptRow]
-    cost: float = 0.0
-
-
-class _Stop(Exception):
-    pass
+    cost: float | None = 0.0  # None: the model has no known price
 
 
 def _params_for(trial: Trial) -> GenerateParams:
@@ -90,7 +85,7 @@ def _params_for(trial: Trial) -> GenerateParams:
     options: tuple[str, ...] | None = None
     if p.logprobs:
         if trial.item.type in LIKERT_POINTS:
-            options = tuple(str(k) for k in range(1, LIKERT_POINTS[trial.item.type] + 1))
+            options = likert_labels(trial.item.type)
         elif trial.option_order is not None:
             options = tuple(LETTERS[: len(trial.option_order)])
     return GenerateParams(max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p,
@@ -113,19 +108,23 @@ class Runner:
         self.stopped: dict[str, str] = {}
         self.outcomes: dict[str, int] = {}
         self.progress: Progress | None = None
+        self.retry = RetryPolicy(max_attempts=self.opt.max_attempts, backoff_base=self.opt.backoff_base,
+                                 backoff_cap=RUN_RETRY.backoff_cap)
+        self.run_id: int | None = None
 
     # -- one request, with retries ---------------------------------------------------------
     async def _call(self, trial: Trial, limit: AdaptiveLimit, messages: list[Message], turn: int,
-                    attempts: list[AttemptRow], costs: list[float]) -> Completion | None:
+                    attempts: list[AttemptRow], costs: list[float | None]) -> Completion | None:
         model = self.models[trial.model.id]
         params = _params_for(trial)
         for n in range(self.opt.max_attempts):
             if trial.model.id in self.stopped:
                 return None
-            reservation = self.budget.reserve(trial.model, messages, params.max_tokens)
-            if isinstance(reservation, str):
-                self.stop_reason = self.stop_reason or reservation
-                raise _Stop()
+            try:
+                reservation = self.budget.reserve(trial.model, messages, params.max_tokens)
+            except BudgetExhausted as exc:
+                self.stop_reason = self.stop_reason or str(exc)
+                raise
             try:
                 sent_at = await limit.acquire()
             except BaseException:
@@ -151,11 +150,9 @@ class Runner:
                 if err.fatal:
                     self.stopped[trial.model.id] = str(err)
                     return None
-                if not err.retryable or n + 1 >= self.opt.max_attempts:
+                if not self.retry.should_retry(err, n):
                     return None
-                delay = err.retry_after if err.retry_after is not None else min(
-                    BACKOFF_CAP_S, self.opt.backoff_base * 2 ** n)
-                await asyncio.sleep(delay * (1 + 0.25 * random.random()))
+                await self.retry.wait(err, n)
                 continue
             except BaseException:
                 self.budget.settle(trial.model, reservation, None, None)  # may have been billed
@@ -178,7 +175,7 @@ class Runner:
         """Send the trial's requests; scoring and storing wait for the writer task, so the worker
         can put its next request on the wire first."""
         attempts: list[AttemptRow] = []
-        costs: list[float] = []
+        costs: list[float | None] = []
         messages = list(trial.messages)
         comp = await self._call(trial, limit, messages, 0, attempts, costs)
         follow: Completion | None = None
@@ -190,9 +187,10 @@ class Runner:
             return  # never attempted: leave it for the next run
         if self._writer_task is not None and self._writer_task.done():
             self._writer_task.result()  # the writer failed: stop the run with its error
-        await self.queue.put(_Done(trial, comp, follow, messages, attempts, sum(costs)))
+        cost = None if None in costs else sum(c for c in costs if c is not None)
+        await self.queue.put(_Done(trial, comp, follow, messages, attempts, cost))
 
-    def _finish(self, d: _Done) -> tuple[dict[str, Any], list[ScoreRow]]:
+    def _finish(self, d: _Done) -> tuple[TrialRecord, list[ScoreRow]]:
         """Score a finished trial: its trial row and score rows."""
         trial, comp = d.trial, d.comp
         order = list(trial.option_order) if trial.option_order else None
@@ -214,8 +212,7 @@ class Runner:
                                             r2, turn=1)
                     if row2:
                         scores.append(row2)
-        row_t = _trial_row(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts)
-        row_t["cost"] = d.cost
+        row_t = _trial_record(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts, d.cost)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if self.progress:
             self.progress.advance(trial.model.id, outcome)
@@ -238,7 +235,7 @@ class Runner:
             if real:
                 finished = [self._finish(b) for b in real]
                 self.store.write_batch([a for b in real for a in b.attempts], [f[0] for f in finished],
-                                       [s for f in finished for s in f[1]])
+                                       [s for f in finished for s in f[1]], self.run_id)
 
     # -- scheduling ---------------------------------------------------------------------------
     def _todo(self, info: ModelInfo, trials: Iterator[Trial], skip: set[str]) -> Iterator[Trial]:
@@ -269,7 +266,7 @@ class Runner:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
                 for t in done:
                     exc = t.exception()
-                    if exc is not None and not isinstance(exc, _Stop):
+                    if exc is not None and not isinstance(exc, BudgetExhausted):
                         raise exc
         finally:
             for t in pending:
@@ -279,7 +276,7 @@ class Runner:
         planned = count_trials(self.rs)
         skip = self.store.final_keys()
         self.store.upsert_models(self.rs.models)
-        run_id = self.store.start_run(self.rs.study.name, self.rs.text, self.rs.source, __version__, planned)
+        run_id = self.run_id = self.store.start_run(self.rs.study.name, self.rs.text, self.rs.source, __version__, planned)
         result = RunResult(run_id, planned, 0)
         t0 = time.monotonic()
         self.progress = Progress(self.rs, quiet=self.opt.quiet)
@@ -310,6 +307,7 @@ class Runner:
         result.done = sum(self.outcomes.values())
         result.requests = self.requests
         result.cost = self.budget.spent
+        result.unpriced = sorted(self.budget.unpriced)
         result.outcomes = dict(self.outcomes)
         result.stopped_models = dict(self.stopped)
         result.stop_reason = self.stop_reason
@@ -349,29 +347,29 @@ def _distribution(comp: Completion, item_type: str) -> dict[str, float] | None:
     return option_distribution(comp.top_logprobs, item_type)
 
 
-def _trial_row(study: str, t: Trial, outcome: str, comp: Completion | None, follow: Completion | None,
-               messages: list[Message], attempts: list[AttemptRow]) -> dict[str, Any]:
+def _trial_record(study: str, t: Trial, outcome: str, comp: Completion | None, follow: Completion | None,
+                  messages: list[Message], attempts: list[AttemptRow], cost: float | None) -> TrialRecord:
     comps = [c for c in (comp, follow) if c is not None]
-    return {
-        "key": t.key, "study": study, "model": t.model.id, "instrument": t.instrument, "item": t.item.id,
-        "theme": t.item.theme, "item_type": t.item.type, "reverse": int(t.item.reverse), "lang": t.lang,
-        "framing": t.framing.id, "paraphrase": t.paraphrase, "sample": t.sample, "seed": t.seed,
-        "params_json": t.params.model_dump_json(),
-        "option_order": json.dumps(list(t.option_order)) if t.option_order else None,
-        "correct_letter": t.correct_letter,
-        "messages_json": json.dumps([[m.role, m.content] for m in messages], ensure_ascii=False),
-        "outcome": outcome,
-        "answer_text": comp.text if comp else None,
-        "reasoning": comp.reasoning if comp else None,
-        "followup_text": follow.text if follow else None,
-        "provider_code": comp.block.provider_code if comp and comp.block else (comp.provider_code if comp else None),
-        "omitted_params": json.dumps(comp.omitted_params) if comp and comp.omitted_params else None,
-        "n_attempts": len(attempts),
-        "tokens_in": sum(c.tokens_in or 0 for c in comps) if comps else None,
-        "tokens_out": sum(c.tokens_out or 0 for c in comps) if comps else None,
-        "cost": None,
-        "finished_at": time.time(),
-    }
+    return TrialRecord(
+        key=t.key, study=study, model=t.model.id, instrument=t.instrument, item=t.item.id,
+        theme=t.item.theme, item_type=t.item.type, reverse=int(t.item.reverse), lang=t.lang,
+        framing=t.framing.id, paraphrase=t.paraphrase, sample=t.sample, seed=t.seed,
+        params_json=t.params.model_dump_json(),
+        option_order=json.dumps(list(t.option_order)) if t.option_order else None,
+        correct_letter=t.correct_letter,
+        messages_json=json.dumps([[m.role, m.content] for m in messages], ensure_ascii=False),
+        outcome=outcome,
+        answer_text=comp.text if comp else None,
+        reasoning=comp.reasoning if comp else None,
+        followup_text=follow.text if follow else None,
+        provider_code=comp.block.provider_code if comp and comp.block else (comp.provider_code if comp else None),
+        omitted_params=json.dumps(comp.omitted_params) if comp and comp.omitted_params else None,
+        n_attempts=len(attempts),
+        tokens_in=sum(c.tokens_in or 0 for c in comps) if comps else None,
+        tokens_out=sum(c.tokens_out or 0 for c in comps) if comps else None,
+        cost=cost,
+        finished_at=time.time(),
+    )
 
 
 def check_models_ready(infos: list[ModelInfo], skip_unavailable: bool,

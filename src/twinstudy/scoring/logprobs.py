@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 
-LIKERT_RANGE = {"likert5": "12345", "likert7": "1234567"}
+from twinstudy.vocab import LIKERT_POINTS, likert_labels
+
+LIKERT_RANGE = {t: "".join(likert_labels(t)) for t in LIKERT_POINTS}
 FULLWIDTH = {chr(0xFF10 + i): str(i) for i in range(10)}
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from twinstudy.scoring.refusal import is_refusal_hedge
+from twinstudy.vocab import ITEM_TYPES, LETTERS
 
 SCORER_NAME = "rules-parse"
 SCORER_VERSION = "1"
@@ -38,8 +39,6 @@ SCORER_VERSION = "1"
 Status = Literal["answered", "refused", "unparseable"]
 Value = int | str | None
 
-ITEM_TYPES = ("likert5", "likert7", "choice", "yesno", "open")
-LETTERS = "ABCDEFGH"
 
 
 @dataclass(frozen=True)

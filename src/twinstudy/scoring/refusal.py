@@ -33,7 +33,6 @@ import yaml
 
 Outcome = Literal["complete", "evasive", "denial"]
 RULES_VERSION = "1"
-LANGS = ("en", "zh")
 
 
 @dataclass(frozen=True)

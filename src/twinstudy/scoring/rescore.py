@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,8 +9,9 @@ from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.loader import load_instrument
 from twinstudy.instruments.schema import Instrument, Item
 from twinstudy.scoring.trial_scoring import Reply, score_reply
-from twinstudy.store import FINAL_OUTCOMES, ScoreRow, Store
+from twinstudy.store import ScoreRow, Store
 from twinstudy.study.spec import load_study
+from twinstudy.vocab import FINAL_OUTCOMES
 
 
 @dataclass
@@ -32,8 +32,7 @@ def _study_instruments(store: Store) -> dict[str, Instrument]:
     """Instruments as the stored runs' study files name them (user files and imports included),
     newest run first; a study file that has moved or no longer validates is passed over."""
     found: dict[str, Instrument] = {}
-    sources = [r[0] for r in store.conn.execute("SELECT DISTINCT source FROM runs ORDER BY id DESC")]
-    for source in sources:
+    for source in store.run_sources():
         if not Path(source).is_file():
             continue
         try:
@@ -46,62 +45,40 @@ def _study_instruments(store: Store) -> dict[str, Instrument]:
 
 
 def rescore(store: Store) -> RescoreResult:
-    """Rescore every trial that has reply text; outcomes follow the new scores, blocks stay blocked."""
+    """Rescore every trial that has reply text; outcomes follow the new scores, blocks stay blocked.
+
+    Scores and outcomes are written in one transaction, so they never disagree after a crash."""
     result = RescoreResult()
     study_instruments = _study_instruments(store)
     loaded: set[str] = set()
     items: dict[tuple[str, str], Item] = {}
     score_rows: list[ScoreRow] = []
     outcome_updates: list[tuple[str, str]] = []
-    # A distribution read from logits is stored only in the scores table (the embedded model's
-    # logits are gone after the call), so it is carried over rather than recomputed.
-    rows = store.conn.execute(
-        "SELECT t.key, t.instrument, t.item, t.lang, t.option_order, t.correct_letter, t.outcome, "
-        "t.answer_text, t.followup_text, "
-        "(SELECT finish_reason FROM attempts a WHERE a.trial_key = t.key AND a.turn = 0 "
-        " ORDER BY a.id DESC LIMIT 1), "
-        "(SELECT s.distribution || char(31) || coalesce(s.detail, '') FROM scores s "
-        " WHERE s.trial_key = t.key AND s.turn = 0 AND s.distribution IS NOT NULL LIMIT 1) "
-        "FROM trials t").fetchall()
-    for key, inst, item_id, lang, order_json, correct, outcome, text, follow, finish, dist_row in rows:
-        if outcome in ("blocked", "error") or text is None:
+    for t in store.stored_replies():
+        if t.outcome in ("blocked", "error") or t.answer_text is None:
             continue
-        ik = (inst, item_id)
-        if inst not in loaded:
-            loaded.add(inst)
-            source = study_instruments.get(inst) or _bundled(inst)
+        if t.instrument not in loaded:
+            loaded.add(t.instrument)
+            source = study_instruments.get(t.instrument) or _bundled(t.instrument)
             for it in source.items if source else ():
-                items[(inst, it.id)] = it
-        item = items.get(ik)
+                items[(t.instrument, it.id)] = it
+        item = items.get((t.instrument, t.item))
         if item is None:
             result.skipped += 1
-            result.missing.add(inst)
+            result.missing.add(t.instrument)
             continue
-        order = json.loads(order_json) if order_json else None
-        dist, mass = _stored_distribution(dist_row)
-        new_outcome, row = score_reply(key, item, lang, order, correct, Reply(text, finish, False, dist, mass))
+        # A distribution read from logits is carried over rather than recomputed (see stored_replies).
+        reply = Reply(t.answer_text, t.finish_reason, False, t.distribution, t.distribution_mass)
+        new_outcome, row = score_reply(t.key, item, t.lang, t.option_order, t.correct_letter, reply)
         if row:
             score_rows.append(row)
-        if follow is not None:
-            _o, row2 = score_reply(key, item, lang, order, correct, Reply(follow, None), turn=1)
+        if t.followup_text is not None:
+            _o, row2 = score_reply(t.key, item, t.lang, t.option_order, t.correct_letter,
+                                   Reply(t.followup_text, None), turn=1)
             if row2:
                 score_rows.append(row2)
-        if new_outcome != outcome and new_outcome in FINAL_OUTCOMES:
-            outcome_updates.append((key, new_outcome))
+        if new_outcome != t.outcome and new_outcome in FINAL_OUTCOMES:
+            outcome_updates.append((t.key, new_outcome))
         result.rescored += 1
-    store.put_scores(score_rows)
-    if outcome_updates:
-        store.set_outcomes(outcome_updates)
+    store.apply_rescore(score_rows, outcome_updates)
     return result
-
-
-def _stored_distribution(row: str | None) -> tuple[dict[str, float] | None, float | None]:
-    if not row:
-        return None, None
-    dist_json, _, detail = row.partition("\x1f")
-    mass = None
-    for part in detail.split(";"):
-        if part.startswith("label-mass="):
-            mass = float(part.split("=", 1)[1])
-    dist: dict[str, float] = json.loads(dist_json)
-    return dist, mass

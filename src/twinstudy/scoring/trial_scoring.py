@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from twinstudy.instruments.schema import LIKERT_TYPES, Item
+from twinstudy.instruments.schema import Item
+from twinstudy.scoring.outcome import open_outcome
 from twinstudy.scoring.parse import SCORER_NAME, SCORER_VERSION, parse_answer
-from twinstudy.scoring.refusal import RULES_VERSION, classify_open
-from twinstudy.store import ScoreRow
+from twinstudy.scoring.refusal import RULES_VERSION
+from twinstudy.store.records import ScoreRow
+from twinstudy.vocab import LIKERT_POINTS, LIKERT_TYPES, other_lang
 
-LIKERT_POINTS = {"likert5": 5, "likert7": 7}
+__all__ = ["LIKERT_POINTS", "OPEN_SCORER", "Reply", "agreement_of", "expected_agreement", "other_lang",
+           "score_reply", "shown_options"]
 OPEN_SCORER = "rules-open"
 
 
@@ -48,10 +51,6 @@ def shown_options(item: Item, lang: str, order: list[int] | None) -> list[str] |
     return [item.options[i].get(lang) for i in order]
 
 
-def other_lang(lang: str) -> str:
-    return "zh" if lang == "en" else "en"
-
-
 def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, correct_letter: str | None,
                 reply: Reply, turn: int = 0) -> tuple[str, ScoreRow | None]:
     """Return the outcome of one turn and its score row (None for blocked turns)."""
@@ -61,10 +60,8 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
         # Only requests for an essay or explanation (the templated sensitive-topic requests) are
         # judged evasive for being short; "Who made you?" is answered completely in one line.
         essay = any(t.startswith("template-") for t in item.tags)
-        verdict = classify_open(reply.text, lang, min_complete_chars=None if essay else 0)
-        outcome = {"complete": "answered", "evasive": "evasive", "denial": "refused"}[verdict.outcome]
-        if not reply.text.strip() and reply.finish_reason == "length":
-            outcome = "truncated"
+        outcome, verdict = open_outcome(reply.text, reply.finish_reason, lang, short_is_evasive=essay)
+        assert verdict is not None  # only a blocked reply has none
         return outcome, ScoreRow(trial_key, OPEN_SCORER, RULES_VERSION, verdict.outcome, turn=turn,
                                  detail=",".join(verdict.rules))
     # Option texts in the other language too: a model may quote an option in the language it
@@ -84,9 +81,7 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
         row.agreement = 1.0 if parsed.value == "yes" else -1.0
     if reply.distribution:
         row.distribution = reply.distribution
-        if reply.distribution_mass is not None:
-            mass = f"label-mass={reply.distribution_mass:.3f}"
-            row.detail = f"{row.detail};{mass}" if row.detail else mass
+        row.distribution_mass = reply.distribution_mass
     if reply.distribution and item.type in LIKERT_TYPES:
         # The expected value of the answer distribution replaces the single sampled answer.
         expected = expected_agreement(reply.distribution, item.type)

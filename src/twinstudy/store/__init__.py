@@ -1,148 +1,46 @@
 """SQLite store: every trial, every attempt, every score. One file, WAL, one writer.
 
-People open this file with any SQLite tool, so the schema is plain and documented in place.
-Secrets never reach it: backends hand over request bodies without headers.
+Every SQL statement on a results database belongs in this package (the report's reads are moving
+to ``store/reads.py``), so a column, a table or a rule for reading them changes in one place.
+People open the file with any SQLite tool, so the schema is plain and documented in place
+(:mod:`.schema`); an older file is migrated when opened (:mod:`.migrations`). Secrets never reach
+it: backends hand over request bodies without headers.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import astuple
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+from twinstudy.errors import UserError
+from twinstudy.scoring.precedence import pick_per_trial, sql_rank
+from twinstudy.store.db import connect, transaction
+from twinstudy.store.frames import ResultTables, build_scored_frame, model_table
+from twinstudy.store.migrations import open_schema
+from twinstudy.store.records import TRIAL_COLUMNS, AttemptRow, ScoreRow, StoredReply, TrialRecord
+from twinstudy.store.schema import SCHEMA, SCHEMA_VERSION
+from twinstudy.vocab import ALL_OUTCOMES, FINAL_OUTCOMES
 
-# Outcomes after which a trial is never requested again. `error` (transport failure after
-# retries) is recorded too but retried on the next run.
-FINAL_OUTCOMES = ("answered", "refused", "evasive", "blocked", "truncated", "unparseable")
-ALL_OUTCOMES = (*FINAL_OUTCOMES, "error")
+if TYPE_CHECKING:
+    import sqlite3
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    study TEXT NOT NULL,
-    spec_text TEXT NOT NULL,           -- the study file as given
-    source TEXT NOT NULL,
-    twinstudy_version TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    status TEXT NOT NULL DEFAULT 'running',   -- running | finished | interrupted | stopped
-    stop_reason TEXT,
-    n_planned INTEGER
-);
-CREATE TABLE IF NOT EXISTS models (
-    id TEXT PRIMARY KEY,
-    info_json TEXT NOT NULL            -- provider, company, origin, tier, ... (never a key)
-);
-CREATE TABLE IF NOT EXISTS trials (
-    key TEXT PRIMARY KEY,              -- hash of the cell: see twinstudy.study.design
-    study TEXT NOT NULL,
-    model TEXT NOT NULL,
-    instrument TEXT NOT NULL,
-    item TEXT NOT NULL,
-    theme TEXT NOT NULL,
-    item_type TEXT NOT NULL,
-    reverse INTEGER NOT NULL,
-    lang TEXT NOT NULL,
-    framing TEXT NOT NULL,
-    paraphrase INTEGER NOT NULL,
-    sample INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    params_json TEXT NOT NULL,
-    option_order TEXT,                 -- JSON list: shown position -> original option index
-    correct_letter TEXT,
-    messages_json TEXT NOT NULL,       -- the conversation as sent, turn by turn
-    outcome TEXT NOT NULL,
-    answer_text TEXT,                  -- the scored reply (reasoning removed)
-    reasoning TEXT,
-    followup_text TEXT,                -- reply after a follow-up turn (pushback), if any
-    provider_code TEXT,
-    omitted_params TEXT,
-    n_attempts INTEGER NOT NULL,
-    tokens_in INTEGER,
-    tokens_out INTEGER,
-    cost REAL,
-    finished_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS trials_model ON trials(model, outcome);
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY,
-    trial_key TEXT NOT NULL,
-    run_id INTEGER,
-    turn INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    started_at REAL NOT NULL,
-    latency_ms REAL,
-    request_json TEXT,                 -- body only: no headers, no keys
-    http_status INTEGER,
-    provider_code TEXT,
-    finish_reason TEXT,
-    raw TEXT,
-    text TEXT,
-    reasoning TEXT,
-    tokens_in INTEGER,
-    tokens_out INTEGER,
-    error TEXT,
-    blocked TEXT                       -- input | output | unknown, when a provider filter fired
-);
-CREATE INDEX IF NOT EXISTS attempts_trial ON attempts(trial_key);
-CREATE TABLE IF NOT EXISTS scores (
-    trial_key TEXT NOT NULL,
-    scorer TEXT NOT NULL,
-    version TEXT NOT NULL,
-    turn INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL,              -- answered | refused | unparseable | complete | evasive | denial
-    value TEXT,                        -- parsed answer: '4', 'B', 'yes'
-    agreement REAL,                    -- Likert mapped to [-1, 1] as worded
-    score REAL,                        -- toward the theme's pole (reverse items flipped)
-    correct REAL,
-    distribution TEXT,                 -- JSON {option: probability} from logprobs, when read
-    detail TEXT,
-    PRIMARY KEY (trial_key, scorer, turn)
-);
-"""
+    from twinstudy.models.base import ModelInfo
 
+__all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "AttemptRow", "ResultTables", "ScoreRow",
+           "Store", "StoredReply", "TrialRecord"]
 
-@dataclass
-class AttemptRow:
-    trial_key: str
-    turn: int
-    attempt: int
-    started_at: float
-    latency_ms: float | None = None
-    request: dict[str, Any] | None = None
-    http_status: int | None = None
-    provider_code: str | None = None
-    finish_reason: str | None = None
-    raw: str | None = None
-    text: str | None = None
-    reasoning: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    error: str | None = None
-    blocked: str | None = None
+# Tables a caller may read whole with Store.table() (the chat tables have their own reader).
+TABLES = ("runs", "models", "trials", "attempts", "scores")
 
-
-@dataclass
-class ScoreRow:
-    trial_key: str
-    scorer: str
-    version: str
-    status: str
-    turn: int = 0
-    value: str | None = None
-    agreement: float | None = None
-    score: float | None = None
-    correct: float | None = None
-    distribution: dict[str, float] | None = None
-    detail: str | None = None
+_SCORE_COLUMNS = ("trial_key", "scorer", "version", "turn", "status", "value", "agreement", "score", "correct",
+                  "distribution", "detail", "distribution_mass")
 
 
 def _dumps(obj: Any) -> str:
@@ -155,19 +53,23 @@ class Store:
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
-            from twinstudy.errors import UserError
-
             raise UserError(f"no results database at {self.path}; run `twinstudy run` first or pass --db.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=10000")
-        self.conn.executescript(SCHEMA)
-        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self.conn: sqlite3.Connection = connect(self.path)
+        try:
+            #: Schema version the file had before this open (the current one for a new file).
+            self.opened_version = open_schema(self.conn, self.path)
+        except BaseException:
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside commit together or not at all."""
+        with transaction(self.conn):
+            yield
 
     # -- runs and models -------------------------------------------------------------------
     def start_run(self, study: str, spec_text: str, source: str, version: str, n_planned: int) -> int:
@@ -180,60 +82,62 @@ class Store:
         self.conn.execute("UPDATE runs SET finished_at=?, status=?, stop_reason=? WHERE id=?",
                           (time.time(), status, reason, run_id))
 
-    def upsert_models(self, infos: Iterable[Any]) -> None:
+    def upsert_models(self, infos: Iterable[ModelInfo]) -> None:
         rows = [(m.id, m.model_dump_json(exclude_none=True)) for m in infos]
         self.conn.executemany("INSERT OR REPLACE INTO models VALUES (?, ?)", rows)
 
-    # -- trials ------------------------------------------------------------------------------
+    # -- writing trials and scores -----------------------------------------------------------
     def final_keys(self) -> set[str]:
         q = f"SELECT key FROM trials WHERE outcome IN ({','.join('?' * len(FINAL_OUTCOMES))})"
         return {r[0] for r in self.conn.execute(q, FINAL_OUTCOMES)}
 
-    def write_batch(self, attempts: list[AttemptRow], trials: list[dict[str, Any]],
-                    scores: list[ScoreRow]) -> None:
-        """Write one batch in a single transaction, so a crash leaves whole results or none."""
+    def write_batch(self, attempts: list[AttemptRow], trials: list[TrialRecord], scores: list[ScoreRow],
+                    run_id: int | None = None) -> None:
+        """Write one batch in a single transaction, so a crash leaves whole results or none.
+
+        ``run_id`` is the run the attempts were made in (default: the latest run in the file)."""
         c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(c):
             if attempts:
+                run = run_id if run_id is not None else c.execute("SELECT max(id) FROM runs").fetchone()[0]
                 c.executemany(
                     "INSERT INTO attempts (trial_key, run_id, turn, attempt, started_at, latency_ms, "
                     "request_json, http_status, provider_code, finish_reason, raw, text, reasoning, "
-                    "tokens_in, tokens_out, error, blocked) VALUES "
-                    "(?, (SELECT max(id) FROM runs), ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(a.trial_key, a.turn, a.attempt, a.started_at, a.latency_ms,
+                    "tokens_in, tokens_out, error, blocked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(a.trial_key, run, a.turn, a.attempt, a.started_at, a.latency_ms,
                       _dumps(a.request) if a.request is not None else None, a.http_status,
                       a.provider_code, a.finish_reason, a.raw, a.text, a.reasoning, a.tokens_in,
                       a.tokens_out, a.error, a.blocked) for a in attempts])
             if trials:
-                cols = list(trials[0].keys())
                 c.executemany(
-                    f"INSERT OR REPLACE INTO trials ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-                    [tuple(t[k] for k in cols) for t in trials])
-            if scores:
-                self.put_scores(scores, transaction=False)
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+                    f"INSERT OR REPLACE INTO trials ({','.join(TRIAL_COLUMNS)}) "
+                    f"VALUES ({','.join('?' * len(TRIAL_COLUMNS))})", [astuple(t) for t in trials])
+            self._insert_scores(scores)
 
-    def put_scores(self, scores: list[ScoreRow], transaction: bool = True) -> None:
-        sql = ("INSERT OR REPLACE INTO scores (trial_key, scorer, version, turn, status, value, agreement, "
-               "score, correct, distribution, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-        rows = [(s.trial_key, s.scorer, s.version, s.turn, s.status, s.value, s.agreement, s.score,
-                 s.correct, _dumps(s.distribution) if s.distribution is not None else None, s.detail)
-                for s in scores]
-        if transaction:
-            with self.conn:
-                self.conn.execute("BEGIN")
-                self.conn.executemany(sql, rows)
-        else:
-            self.conn.executemany(sql, rows)
+    def _insert_scores(self, scores: list[ScoreRow]) -> None:
+        if not scores:
+            return
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO scores ({','.join(_SCORE_COLUMNS)}) VALUES ({','.join('?' * len(_SCORE_COLUMNS))})",
+            [(s.trial_key, s.scorer, s.version, s.turn, s.status, s.value, s.agreement, s.score, s.correct,
+              _dumps(s.distribution) if s.distribution is not None else None, s.detail, s.distribution_mass)
+             for s in scores])
+
+    def put_scores(self, scores: list[ScoreRow]) -> None:
+        with transaction(self.conn):
+            self._insert_scores(scores)
 
     def set_outcomes(self, updates: list[tuple[str, str]]) -> None:
-        self.conn.execute("BEGIN")
-        self.conn.executemany("UPDATE trials SET outcome=? WHERE key=?", [(o, k) for k, o in updates])
-        self.conn.execute("COMMIT")
+        """``updates`` holds (trial key, new outcome) pairs."""
+        with transaction(self.conn):
+            self.conn.executemany("UPDATE trials SET outcome=? WHERE key=?", [(o, k) for k, o in updates])
+
+    def apply_rescore(self, scores: list[ScoreRow], outcomes: list[tuple[str, str]]) -> None:
+        """New scores and the outcomes that follow from them, in one transaction: a crash half way
+        never leaves a trial whose outcome disagrees with its score."""
+        with transaction(self.conn):
+            self._insert_scores(scores)
+            self.conn.executemany("UPDATE trials SET outcome=? WHERE key=?", [(o, k) for k, o in outcomes])
 
     # -- reading -----------------------------------------------------------------------------
     def models(self) -> dict[str, dict[str, Any]]:
@@ -246,6 +150,13 @@ class Store:
         row = self.conn.execute("SELECT spec_text, source FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return (row[0], row[1]) if row else None
 
+    def run_sources(self) -> list[str]:
+        """Study file paths the runs were started from, newest run first, each once."""
+        seen: dict[str, None] = {}
+        for (source,) in self.conn.execute("SELECT source FROM runs ORDER BY id DESC"):
+            seen.setdefault(source, None)
+        return list(seen)
+
     def counts(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT outcome, count(*) FROM trials GROUP BY outcome").fetchall())
 
@@ -255,8 +166,56 @@ class Store:
     def integrity(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
-    def scored_frame(self, scorer: str | None = None) -> pd.DataFrame:
-        """One row per trial with its latest score: the frame twinstudy.analysis expects."""
-        from twinstudy.store.frames import build_scored_frame
+    def trial_table(self) -> pd.DataFrame:
+        """The design columns and outcome of every trial (``trial_key`` for ``key``)."""
+        return pd.read_sql_query(
+            "SELECT key AS trial_key, model, instrument, item, theme, item_type, reverse, lang, framing, "
+            "paraphrase, sample, outcome, correct_letter FROM trials", self.conn)
 
-        return build_scored_frame(self, scorer)
+    def score_table(self, turn: int, scorer: str | None = None) -> pd.DataFrame:
+        """Every score of one turn (``scorer`` given: that scorer's only), as stored."""
+        where = "WHERE turn = ?" + (" AND scorer = ?" if scorer else "")
+        args: list[str | int] = [turn, scorer] if scorer else [turn]
+        return pd.read_sql_query(
+            f"SELECT trial_key, scorer, version, status, value, agreement, score, correct, distribution_mass "
+            f"FROM scores {where}", self.conn, params=args)
+
+    def chosen_scores(self, turn: int, scorer: str | None = None) -> pd.DataFrame:
+        """One score per trial for one turn: the scorer that ranks first in
+        :data:`twinstudy.scoring.precedence.SCORER_PRECEDENCE` (or only ``scorer``'s)."""
+        return pick_per_trial(self.score_table(turn, scorer)).reset_index(drop=True)
+
+    def stored_replies(self) -> list[StoredReply]:
+        """Every trial with what rescoring needs: its replies, the last finish reason of its first
+        turn, and the answer distribution read from logits when the run stored one (the embedded
+        model's logits are gone after the call, so it cannot be recomputed)."""
+        dist = ("(SELECT s.{col} FROM scores s WHERE s.trial_key = t.key AND s.turn = 0 "
+                f"AND s.distribution IS NOT NULL ORDER BY {sql_rank('s.scorer')}, s.scorer LIMIT 1)")
+        rows = self.conn.execute(
+            "SELECT t.key, t.instrument, t.item, t.lang, t.option_order, t.correct_letter, t.outcome, "
+            "t.answer_text, t.followup_text, "
+            "(SELECT finish_reason FROM attempts a WHERE a.trial_key = t.key AND a.turn = 0 "
+            " ORDER BY a.id DESC LIMIT 1), "
+            f"{dist.format(col='distribution')}, {dist.format(col='distribution_mass')} FROM trials t").fetchall()
+        return [StoredReply(key=r[0], instrument=r[1], item=r[2], lang=r[3],
+                            option_order=json.loads(r[4]) if r[4] else None, correct_letter=r[5], outcome=r[6],
+                            answer_text=r[7], followup_text=r[8], finish_reason=r[9],
+                            distribution=json.loads(r[10]) if r[10] else None, distribution_mass=r[11])
+                for r in rows]
+
+    def scored_frame(self, scorer: str | None = None) -> pd.DataFrame:
+        """One row per trial with its chosen score: the frame twinstudy.analysis expects."""
+        return build_scored_frame(self.trial_table(), self.models(), self.chosen_scores(0, scorer),
+                                  self.chosen_scores(1, scorer))
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One of :data:`TABLES`, whole and as stored, ordered as written."""
+        if name not in TABLES:
+            raise ValueError(f"unknown results table {name!r}; one of {', '.join(TABLES)}")
+        return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", self.conn)
+
+    def result_tables(self) -> ResultTables:
+        """Every table as a frame, with the scored frame next to them (see :class:`ResultTables`)."""
+        return ResultTables(trials=self.table("trials"), attempts=self.table("attempts"),
+                            scores=self.table("scores"), runs=self.table("runs"),
+                            models=model_table(self.models()), scored=self.scored_frame())

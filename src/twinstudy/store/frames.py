@@ -1,46 +1,42 @@
 """Build the scored frame (one row per trial) that the analysis layer consumes.
 
-The columns are documented in twinstudy.analysis.frame; this module only reads the store.
+Pure pandas over what :class:`twinstudy.store.Store` reads: the trial table, the models' metadata
+and the chosen score of each turn (chosen by :mod:`twinstudy.scoring.precedence`). The columns are
+documented in :mod:`twinstudy.analysis.frame`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from twinstudy.store import Store
+FRAME_COLUMNS = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
+                 "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
+                 "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome"]
 
 
-
-def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:
-    where = "WHERE turn = ?" + (" AND scorer = ?" if scorer else "")
-    args: list[str | int] = [turn, scorer] if scorer else [turn]
-    df = pd.read_sql_query(
-        f"SELECT trial_key, scorer, version, status, value, agreement, score, correct FROM scores {where}",
-        store.conn, params=args)
-    # Several scorers may have scored a trial (rules, a judge); keep one row per trial, preferring
-    # the closed-item parser and then the most recent version.
-    df = df.sort_values(["trial_key", "scorer", "version"]).drop_duplicates("trial_key", keep="last")
-    return df
-
-
-def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:
-    trials = pd.read_sql_query(
-        "SELECT key AS trial_key, model, instrument, item, theme, item_type, reverse, lang, framing, "
-        "paraphrase, sample, outcome, correct_letter FROM trials", store.conn)
-    models = store.models()
-    meta = pd.DataFrame([
+def model_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The model metadata columns of the frame, one row per model."""
+    return pd.DataFrame([
         {"model": mid, "origin": info.get("origin", "UNKNOWN"), "company": info.get("company", "unknown"),
          "tier": info.get("tier", "unknown"), "open_weights": info.get("open_weights")}
         for mid, info in models.items()
     ], columns=["model", "origin", "company", "tier", "open_weights"])
-    first = _latest_scores(store, 0, scorer)
-    follow = _latest_scores(store, 1, scorer)[["trial_key", "value", "correct"]].rename(
+
+
+def build_scored_frame(trials: pd.DataFrame, models: dict[str, dict[str, Any]], first: pd.DataFrame,
+                       follow: pd.DataFrame) -> pd.DataFrame:
+    """Join trials, model metadata, the first turn's score and the follow-up turn's answer.
+
+    ``first`` and ``follow`` hold at most one score per trial (see ``Store.chosen_scores``).
+    """
+    first = first[["trial_key", "status", "value", "agreement", "score", "correct"]]
+    follow = follow[["trial_key", "value", "correct"]].rename(
         columns={"value": "final_answer", "correct": "final_correct"})
-    df = trials.merge(meta, on="model", how="left").merge(first, on="trial_key", how="left")
+    df = trials.merge(model_table(models), on="model", how="left").merge(first, on="trial_key", how="left")
     df = df.merge(follow, on="trial_key", how="left")
     df["reverse"] = df["reverse"].astype(bool)
     df["answer"] = df["value"].where(df["status"] == "answered")
@@ -50,7 +46,21 @@ def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:
     df["score"] = df["score"].where(closed & (df["outcome"] == "answered"))
     both = df["answer"].notna() & df["final_answer"].notna()
     df["flipped"] = np.where(both, (df["answer"] != df["final_answer"]).astype(float), np.nan)
-    cols = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
-            "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
-            "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome"]
-    return df[cols].reset_index(drop=True)
+    return df[FRAME_COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ResultTables:
+    """A results database as pandas frames: what :func:`twinstudy.open_results` returns.
+
+    ``trials``, ``attempts``, ``scores`` and ``runs`` are the tables as stored (see
+    :mod:`twinstudy.store.schema`); ``models`` has one row per model with its metadata; ``scored``
+    is the one-row-per-trial frame the analysis takes (:func:`twinstudy.analyze`).
+    """
+
+    trials: pd.DataFrame
+    attempts: pd.DataFrame
+    scores: pd.DataFrame
+    runs: pd.DataFrame
+    models: pd.DataFrame
+    scored: pd.DataFrame

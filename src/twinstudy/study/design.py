@@ -16,8 +16,9 @@ from typing import Any
 
 from twinstudy.instruments.schema import Framing, Instrument, Item
 from twinstudy.models.base import Message, ModelInfo
-from twinstudy.study.prompts import LETTERS, option_order, render_messages
+from twinstudy.study.prompts import option_order, render_messages
 from twinstudy.study.spec import Params, ResolvedStudy
+from twinstudy.vocab import LETTERS
 
 KEY_VERSION = 1
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import yaml
 
-from twinstudy.instruments.schema import LIKERT_TYPES, Framing, Item
+from twinstudy.instruments.schema import Framing, Item
 from twinstudy.models.base import Message
-
-LETTERS = "ABCDEFGH"
+from twinstudy.vocab import LETTERS, LIKERT_TYPES
 
 
 @lru_cache(maxsize=1)

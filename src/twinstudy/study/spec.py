@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.schema import Framing, Instrument, Item
 from twinstudy.models.base import ModelInfo
+from twinstudy.run.prices import price_of
 from twinstudy.study.yamlfile import _node_at, load_model, read_yaml
+from twinstudy.vocab import Lang
 
-Language = Literal["en", "zh"]
+Language = Lang  # the study file's name for it
 
 
 class Params(BaseModel):
@@ -148,7 +150,10 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
                 fields = _inline_to_info(ref)
                 fields.pop("extends")
                 fields.pop("provider", None)
-                info = resolve(ref.extends).model_copy(update=fields)
+                base = resolve(ref.extends)
+                info = base.model_copy(update=fields)
+                if info.price is None and base.provider != "local":  # a variant costs what its base costs
+                    info = info.model_copy(update={"price": price_of(base)})
             else:
                 info = resolve(ref if isinstance(ref, str) else _inline_to_info(ref))
         except UserError as exc:

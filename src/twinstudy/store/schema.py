@@ -1,0 +1,106 @@
+"""The results database's tables, documented column by column for people using any SQLite tool.
+
+A new database gets this schema as written here. A database made by an older version of
+twinstudy is brought up to it by :mod:`twinstudy.store.migrations`; when a column is added here,
+add the migration that adds it there and bump :data:`SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+# Version 1: the first schema. Version 2: scores.distribution_mass (was text in scores.detail).
+SCHEMA_VERSION = 2
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS migrations (
+    version INTEGER PRIMARY KEY,       -- the schema version this migration brought the file to
+    name TEXT NOT NULL,
+    applied_at REAL NOT NULL
+);
+"""
+
+SCHEMA = MIGRATIONS_TABLE + """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);   -- schema_version
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    study TEXT NOT NULL,
+    spec_text TEXT NOT NULL,           -- the study file as given
+    source TEXT NOT NULL,
+    twinstudy_version TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    status TEXT NOT NULL DEFAULT 'running',   -- running | finished | interrupted | stopped
+    stop_reason TEXT,
+    n_planned INTEGER
+);
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    info_json TEXT NOT NULL            -- provider, company, origin, tier, ... (never a key)
+);
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY,              -- hash of the cell: see twinstudy.study.design
+    study TEXT NOT NULL,
+    model TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    item TEXT NOT NULL,
+    theme TEXT NOT NULL,
+    item_type TEXT NOT NULL,
+    reverse INTEGER NOT NULL,
+    lang TEXT NOT NULL,
+    framing TEXT NOT NULL,
+    paraphrase INTEGER NOT NULL,
+    sample INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    params_json TEXT NOT NULL,
+    option_order TEXT,                 -- JSON list: shown position -> original option index
+    correct_letter TEXT,
+    messages_json TEXT NOT NULL,       -- the conversation as sent, turn by turn
+    outcome TEXT NOT NULL,
+    answer_text TEXT,                  -- the scored reply (reasoning removed)
+    reasoning TEXT,
+    followup_text TEXT,                -- reply after a follow-up turn (pushback), if any
+    provider_code TEXT,
+    omitted_params TEXT,
+    n_attempts INTEGER NOT NULL,
+    tokens_in INTEGER,
+    tokens_out INTEGER,
+    cost REAL,
+    finished_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trials_model ON trials(model, outcome);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    trial_key TEXT NOT NULL,
+    run_id INTEGER,
+    turn INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    latency_ms REAL,
+    request_json TEXT,                 -- body only: no headers, no keys
+    http_status INTEGER,
+    provider_code TEXT,
+    finish_reason TEXT,
+    raw TEXT,
+    text TEXT,
+    reasoning TEXT,
+    tokens_in INTEGER,
+    tokens_out INTEGER,
+    error TEXT,
+    blocked TEXT                       -- input | output | unknown, when a provider filter fired
+);
+CREATE INDEX IF NOT EXISTS attempts_trial ON attempts(trial_key);
+CREATE TABLE IF NOT EXISTS scores (
+    trial_key TEXT NOT NULL,
+    scorer TEXT NOT NULL,
+    version TEXT NOT NULL,
+    turn INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,              -- answered | refused | unparseable | complete | evasive | denial
+    value TEXT,                        -- parsed answer: '4', 'B', 'yes'
+    agreement REAL,                    -- Likert mapped to [-1, 1] as worded
+    score REAL,                        -- toward the theme's pole (reverse items flipped)
+    correct REAL,
+    distribution TEXT,                 -- JSON {option: probability} from logprobs, when read
+    detail TEXT,                       -- why: rule ids that fired, or the parser's notes
+    distribution_mass REAL,            -- share of the logprob mass on valid labels, before renormalising
+    PRIMARY KEY (trial_key, scorer, turn)
+);
+"""
