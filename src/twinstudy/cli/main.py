@@ -140,6 +140,11 @@ def _register() -> None:
 
     main.add_command(_friendly_command(chat_group), "chat")
     main.add_command(_friendly_command(replay_command), "replay")
+    from twinstudy.cli.export import export_command
+    from twinstudy.cli.importx import import_group
+
+    main.add_command(import_group, "import")
+    main.add_command(export_command, "export")
 
 
 def _friendly_command(cmd: click.Command) -> click.Command:

@@ -48,7 +48,10 @@ def _study_instruments(store: Store) -> dict[str, Instrument]:
 def rescore(store: Store) -> RescoreResult:
     """Rescore every trial that has reply text; outcomes follow the new scores, blocks stay blocked."""
     result = RescoreResult()
-    study_instruments = _study_instruments(store)
+    from twinstudy.store.importer import imported_keys, stored_instruments
+
+    study_instruments = {**stored_instruments(store), **_study_instruments(store)}
+    keep_outcome = imported_keys(store)  # an imported label decides its trial's outcome
     loaded: set[str] = set()
     items: dict[tuple[str, str], Item] = {}
     score_rows: list[ScoreRow] = []
@@ -86,7 +89,7 @@ def rescore(store: Store) -> RescoreResult:
             _o, row2 = score_reply(key, item, lang, order, correct, Reply(follow, None), turn=1)
             if row2:
                 score_rows.append(row2)
-        if new_outcome != outcome and new_outcome in FINAL_OUTCOMES:
+        if new_outcome != outcome and new_outcome in FINAL_OUTCOMES and key not in keep_outcome:
             outcome_updates.append((key, new_outcome))
         result.rescored += 1
     store.put_scores(score_rows)

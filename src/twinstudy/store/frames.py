@@ -23,8 +23,10 @@ def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:
         store.conn, params=args)
     # Several scorers may have scored a trial (rules, a judge); keep one row per trial, preferring
     # the closed-item parser and then the most recent version.
-    df = df.sort_values(["trial_key", "scorer", "version"]).drop_duplicates("trial_key", keep="last")
-    return df
+    # An imported label (version "imported:...") is the trial's score of record, whatever its name.
+    df["_imported"] = df["version"].astype(str).str.startswith("imported")
+    df = df.sort_values(["trial_key", "_imported", "scorer", "version"]).drop_duplicates("trial_key", keep="last")
+    return df.drop(columns="_imported")
 
 
 def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:
@@ -34,9 +36,10 @@ def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:
     models = store.models()
     meta = pd.DataFrame([
         {"model": mid, "origin": info.get("origin", "UNKNOWN"), "company": info.get("company", "unknown"),
-         "tier": info.get("tier", "unknown"), "open_weights": info.get("open_weights")}
+         "tier": info.get("tier", "unknown"), "open_weights": info.get("open_weights"),
+         "base_model": info.get("base_model")}
         for mid, info in models.items()
-    ], columns=["model", "origin", "company", "tier", "open_weights"])
+    ], columns=["model", "origin", "company", "tier", "open_weights", "base_model"])
     first = _latest_scores(store, 0, scorer)
     follow = _latest_scores(store, 1, scorer)[["trial_key", "value", "correct"]].rename(
         columns={"value": "final_answer", "correct": "final_correct"})
@@ -52,5 +55,6 @@ def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:
     df["flipped"] = np.where(both, (df["answer"] != df["final_answer"]).astype(float), np.nan)
     cols = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
             "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
-            "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome"]
+            "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome",
+            "base_model"]
     return df[cols].reset_index(drop=True)
