@@ -125,22 +125,32 @@ def _by_origin(rates: pd.DataFrame, meta: Meta) -> dict[str, Any]:
     return {"rows": rows, "contrast": contrast, "unknown": unknown}
 
 
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _lineage(res: dict[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
     lin = res.get("lineage", pd.DataFrame())
     out = []
-    for r in lin.itertuples(index=False):
-        info = meta.get(str(r.descendant), {})
+    for r in lin.to_dict("records"):
+        info = meta.get(str(r["descendant"]), {})
+        share = r["measure"] == "complete"
+        b, c, p_mc = _num(r["b"]), _num(r["c"]), _num(r["p_mcnemar"])
         out.append({
-            "descendant": r.descendant, "base": r.base_model,
-            "who": f"{info.get('post_trainer') or info.get('company', '?')} ({r.origin_descendant})",
-            "kind": info.get("lineage_kind") or "post-trained", "base_origin": r.origin_base,
-            "set": r.theme, "lang": r.lang, "measure": r.measure,
-            "rate_d": _f(r.rate_descendant * 100, ".0f") + "%" if r.measure == "complete" else _f(r.rate_descendant, "+.2f"),
-            "rate_b": _f(r.rate_base * 100, ".0f") + "%" if r.measure == "complete" else _f(r.rate_base, "+.2f"),
-            "diff": _pp(r.estimate, r.ci_low, r.ci_high) if r.measure == "complete"
-            else f"{_f(r.estimate, '+.2f')} [{_f(r.ci_low, '+.2f')}, {_f(r.ci_high, '+.2f')}]",
-            "n": int(r.n), "bc": "–" if r.b is None or pd.isna(r.b) else f"{int(r.b)} / {int(r.c)}",
-            "p": _p(r.p_mcnemar) if r.p_mcnemar is not None and not pd.isna(r.p_mcnemar) else _p(r.p_value),
+            "descendant": r["descendant"], "base": r["base_model"],
+            "who": f"{info.get('post_trainer') or info.get('company', '?')} ({r['origin_descendant']})",
+            "kind": info.get("lineage_kind") or "post-trained", "base_origin": r["origin_base"],
+            "set": r["theme"], "lang": r["lang"], "measure": r["measure"],
+            "rate_d": _f(r["rate_descendant"] * 100, ".0f") + "%" if share else _f(r["rate_descendant"], "+.2f"),
+            "rate_b": _f(r["rate_base"] * 100, ".0f") + "%" if share else _f(r["rate_base"], "+.2f"),
+            "diff": _pp(r["estimate"], r["ci_low"], r["ci_high"]) if share
+            else f"{_f(r['estimate'], '+.2f')} [{_f(r['ci_low'], '+.2f')}, {_f(r['ci_high'], '+.2f')}]",
+            "n": int(r["n"]), "bc": "–" if b is None or c is None else f"{int(b)} / {int(c)}",
+            "p": _p(p_mc if p_mc is not None else r["p_value"]),
         })
     return out
 
@@ -149,14 +159,14 @@ def _gaps(res: dict[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
     mc = res.get("mcnemar", pd.DataFrame())
     if mc.empty:
         return []
-    mc = mc[mc["measure"] == "complete"].set_index("model")
+    by_model = {str(r["model"]): r for r in mc[mc["measure"] == "complete"].to_dict("records")}
     out = []
-    for m in ordered_models([str(x) for x in mc.index], meta):
-        r = mc.loc[m]
+    for m in ordered_models(list(by_model), meta):
+        r = by_model[m]
         out.append({"model": m, "origin": meta.get(m, {}).get("origin", "?"),
                     "en": f"{int(r['k_en'])}/{int(r['n'])}", "zh": f"{int(r['k_zh'])}/{int(r['n'])}",
                     "gap": _pp(r["estimate"], r["ci_low"], r["ci_high"]), "bc": f"{int(r['b'])} / {int(r['c'])}",
-                    "p": _p(r["p_value"]), "hot": bool(r["p_value"] < 0.05)})
+                    "p": _p(r["p_value"]), "hot": bool((_num(r["p_value"]) or 1.0) < 0.05)})
     return out
 
 

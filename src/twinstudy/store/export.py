@@ -119,7 +119,7 @@ def _typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
         s = df[col].reset_index(drop=True)
         if dtype == "boolean":
             s = s.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else bool(v))
-        out[col] = s.astype(dtype)
+        out[col] = s.astype(pd.api.types.pandas_dtype(dtype))
     return out
 
 
