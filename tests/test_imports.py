@@ -381,3 +381,25 @@ def test_export_parquet_without_pyarrow(small_db: Path, tmp_path: Path, monkeypa
     res = _invoke("export", "--db", str(small_db), "-o", str(tmp_path / "x.parquet"))
     assert res.exit_code == 2 and "pip install 'twinstudy[parquet]'" in res.output  # type: ignore[attr-defined]
     assert not list(tmp_path.glob("x*.parquet"))
+
+
+def test_readme_notebook_and_duckdb_examples_run(small_db: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Notebooks, R and DuckDB")[1].split("\n## ")[0]
+    py = re.search(r"```python\n(.*?)```", section, re.S)
+    assert py is not None
+    exec(compile(py.group(1).replace('"speechmap.db"', repr(str(small_db))), "README.md", "exec"), {})
+    pytest.importorskip("pyarrow")
+    duckdb = pytest.importorskip("duckdb")
+    monkeypatch.chdir(tmp_path)
+    res = _invoke("export", "--db", str(small_db), "-o", "out/speechmap.parquet")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    sql = re.search(r"```sql\n(.*?)```", section, re.S)
+    assert sql is not None
+    con = duckdb.connect()
+    rows = con.execute(sql.group(1)).fetchall()
+    con.close()
+    assert {(o, lg) for o, lg, _ in rows} == {("UNKNOWN", "en"), ("UNKNOWN", "zh")}  # no --models given
+    assert dict(((o, lg), v) for o, lg, v in rows)[("UNKNOWN", "zh")] == 0.5
