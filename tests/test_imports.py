@@ -312,6 +312,14 @@ def test_lineage_pairs_need_known_different_origins() -> None:
     assert r["b"] + r["c"] <= 20 and r["ci_low"] <= r["estimate"] <= r["ci_high"]
     assert "lineage" in analyze(frame, n_boot=0)
     assert lineage_twins(frame.drop(columns="base_model")).empty
+    # Likert items: the paired score difference, item by item
+    likert = _frame([{"trial_key": f"{m}L{i}", "model": m, "origin": o, "base_model": bm, "item": f"L{i}",
+                      "item_type": "likert5", "lang": lg, "score": (0.5 if m == "d" else 0.0) + 0.1 * i,
+                      "open_outcome": None}
+                     for m, o, bm in (("b", "CN", None), ("d", "US", "b")) for i in range(6) for lg in ("en", "zh")])
+    lin = lineage_twins(likert, n_boot=200)
+    assert list(lin["measure"]) == ["score", "score"] and list(lin["lang"]) == ["en", "zh"]
+    assert lin["estimate"].tolist() == pytest.approx([0.5, 0.5]) and (lin["n"] == 6).all()
 
 
 def test_registry_and_inline_models_take_base_model(tmp_path: Path) -> None:
