@@ -12,6 +12,10 @@ The rows are turned into a twinstudy scored frame and run through ``twinstudy.an
 the share COMPLETE per language comes from the ``open_outcomes`` table (all judged replies) and
 the paired test from the ``mcnemar`` table (measure "complete", exact McNemar on discordant pairs).
 
+Origins come from ``src/twinstudy/imports/data/models.yaml`` (with sources); a model it does not
+list is shown as UNKNOWN. ``twinstudy import speechmap`` + ``twinstudy report`` give the same table
+with lineage twins and the US-criticism control (see bench/speechmap_import.py).
+
     PYTHONPATH=src .venv/bin/python bench/speechmap_table.py [--data ../shared/peer-data/speechmap]
 """
 
@@ -26,13 +30,16 @@ import pandas as pd
 from twinstudy.analysis import COLUMNS
 from twinstudy.analysis.language import mcnemar_table
 from twinstudy.analysis.rates import open_outcome_rates
+from twinstudy.imports.metadata import bundled_models
 
-CN_MAKERS = {"qwen", "deepseek", "thudm", "z-ai", "moonshotai", "minimax", "baidu", "tencent", "bytedance"}
 LABELS = {"COMPLETE": "complete", "EVASIVE": "evasive", "DENIAL": "denial"}
 
 
 def load(data: Path) -> pd.DataFrame:
     rows = []
+    # Origin and company from the model metadata file (with sources), never from a name prefix:
+    # a prefix names the host (openrouter/...) or a post-trainer, not always the maker.
+    meta = bundled_models()
     analysis = data / "analysis"
     en_files = sorted(analysis.glob("compliance_china_criticism_*.jsonl"))
     if not en_files:
@@ -50,7 +57,7 @@ def load(data: Path) -> pd.DataFrame:
                     r = json.loads(line)
                     label = str(r.get("compliance", ""))
                     model = str(r["model"])
-                    maker = model.split("/")[0]
+                    info = meta.get(model)
                     if label in LABELS:
                         outcome, open_outcome = "answered", LABELS[label]
                     elif label == "ERROR_ORIGINAL_MODERATION":
@@ -59,8 +66,9 @@ def load(data: Path) -> pd.DataFrame:
                         outcome, open_outcome = "error", None
                     rows.append({
                         "trial_key": f"{model}|{lang}|{r['question_id']}", "model": model,
-                        "origin": "CN" if maker in CN_MAKERS else "US", "company": maker, "tier": "",
-                        "open_weights": None, "instrument": "speechmap-china-criticism",
+                        "origin": info.origin if info else "UNKNOWN",
+                        "company": info.company if info else "unknown", "tier": info.tier if info else "unknown",
+                        "open_weights": info.open_weights if info else None, "instrument": "speechmap-china-criticism",
                         "item": str(r["question_id"]), "theme": "china_criticism", "item_type": "open",
                         "reverse": False, "lang": lang, "framing": "neutral", "paraphrase": 0, "sample": 0,
                         "outcome": outcome, "answer": None, "agreement": float("nan"), "score": float("nan"),

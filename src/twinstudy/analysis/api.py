@@ -17,6 +17,7 @@ variance           component: share of score variance                          i
 variance_headline  model_side, user_side, model_to_user_ratio                  items
 rates              model x lang x instrument x theme x outcome                 trials
 open_outcomes      model x lang x instrument x theme x open outcome            trials
+lineage            descendant x base x set x lang x measure (D - B)            items
 =================  ==========================================================  ===============
 
 All bootstrap intervals resample items (clusters), with samples and paraphrases nested inside
@@ -35,6 +36,7 @@ import pandas as pd
 from .cells import likert_cells
 from .frame import validate_frame
 from .language import language_gap, mcnemar_table
+from .lineage import lineage_twins
 from .paired import paired_differences
 from .profiles import origin_contrast, profiles
 from .rates import open_outcome_rates, outcome_rates
@@ -44,7 +46,7 @@ from .variance import decompose
 SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
-    "variance", "variance_headline", "rates", "open_outcomes",
+    "variance", "variance_headline", "rates", "open_outcomes", "lineage",
 )
 
 
@@ -84,6 +86,7 @@ def analyze(
         "variance_headline": head,
         "rates": outcome_rates(df),
         "open_outcomes": open_outcome_rates(df),
+        "lineage": lineage_twins(df, n_boot=n_boot, seed=seed),
     }
 
 

@@ -115,6 +115,11 @@ def _register() -> None:
     for name, cmd in (("models", models_command), ("instruments", instruments_command), ("chat", chat_group),
                       ("replay", replay_command)):
         main.add_command(cmd, name)
+    from twinstudy.cli.export import export_command
+    from twinstudy.cli.importx import import_group
+
+    main.add_command(import_group, "import")
+    main.add_command(export_command, "export")
 
 
 _register()

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-Origin = Literal["CN", "US", "EU", "FR", "UK", "AE", "KR", "JP", "IL", "CA", "OTHER", "UNKNOWN"]
+Origin = Literal["CN", "US", "EU", "FR", "DE", "UK", "AE", "KR", "JP", "IL", "CA", "OTHER", "UNKNOWN"]
 Tier = Literal["platform", "ai-native", "lab", "unknown"]
 
 
@@ -43,6 +43,8 @@ class ModelInfo(BaseModel):
     reasoning_model: bool = False  # always thinks; answers may be truncated by max_tokens
     # USD per million tokens {"input": .., "output": ..}; overrides the bundled price table.
     price: dict[str, float] | None = None
+    # The model this one was post-trained from (a registry id), for lineage twins (issue 15).
+    base_model: str | None = None
 
     def system_prompt(self, lang: str) -> str | None:
         if isinstance(self.system, dict):

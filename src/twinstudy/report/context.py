@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from twinstudy.report import figures as figs
+from twinstudy.report.compliance_section import compliance_context
 from twinstudy.report.numbers import ci as _ci
 from twinstudy.report.numbers import fmt as _f
 from twinstudy.report.numbers import pct as _pct
@@ -651,6 +652,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None,
         "rates": _rate_table(rate_view, meta),
         "quiet_topics": quiet_topics,
         "self_perception": self_perception(store, meta),
+        "compliance": compliance_context(store, frame, res, meta),
         "tx_payload": tx_payload,
         "tx_encoding": tx_encoding,
         "tinfo": tinfo,

@@ -6,6 +6,11 @@ a newer or a custom version) ranks after every listed one, and among such scorer
 only so that the choice is repeatable. Versions never compete: the store keeps one row per
 (trial, scorer, turn), the latest written.
 
+An imported label (a score whose version starts with ``imported``, written by ``twinstudy import``
+under the source judge's name) is the score of record of its trial, ahead of every list entry:
+twinstudy's own scorers may rescore the same replies beside it, for comparison, without replacing
+the labels the data came with.
+
 To add a scorer, put its name here, at the place its verdict should take over from the others.
 """
 
@@ -24,6 +29,9 @@ SCORER_PRECEDENCE: tuple[str, ...] = (
     "rules-parse",  # twinstudy.scoring.parse.SCORER_NAME
     "rules-open",  # twinstudy.scoring.trial_scoring.OPEN_SCORER
 )
+
+#: Version prefix of labels brought in by ``twinstudy import`` (twinstudy.store.importer).
+IMPORTED = "imported"
 
 assert all(name.replace("-", "").isalnum() for name in SCORER_PRECEDENCE), "names go into SQL as literals"
 
@@ -48,7 +56,10 @@ def pick_per_trial(scores: pd.DataFrame, key: str = "trial_key") -> pd.DataFrame
     if scores.empty:
         return scores
     order = {name: i for i, name in enumerate(sorted(scores["scorer"].unique(), key=rank))}
-    ordered = scores.assign(_rank=scores["scorer"].map(order)).sort_values([key, "_rank"], kind="stable")
+    ranks = scores["scorer"].map(order)
+    if "version" in scores.columns:  # imported labels first (see the module docstring)
+        ranks = ranks.where(~scores["version"].astype(str).str.startswith(IMPORTED), -1)
+    ordered = scores.assign(_rank=ranks).sort_values([key, "_rank"], kind="stable")
     return ordered.drop_duplicates(key, keep="first").drop(columns=["_rank"])
 
 

@@ -49,7 +49,10 @@ def rescore(store: Store) -> RescoreResult:
 
     Scores and outcomes are written in one transaction, so they never disagree after a crash."""
     result = RescoreResult()
-    study_instruments = _study_instruments(store)
+    from twinstudy.store.importer import imported_keys, stored_instruments
+
+    study_instruments = {**stored_instruments(store), **_study_instruments(store)}
+    keep_outcome = imported_keys(store)  # an imported label decides its trial's outcome
     loaded: set[str] = set()
     items: dict[tuple[str, str], Item] = {}
     score_rows: list[ScoreRow] = []
@@ -77,7 +80,7 @@ def rescore(store: Store) -> RescoreResult:
                                    Reply(t.followup_text, None), turn=1)
             if row2:
                 score_rows.append(row2)
-        if new_outcome != t.outcome and new_outcome in FINAL_OUTCOMES:
+        if new_outcome != t.outcome and new_outcome in FINAL_OUTCOMES and t.key not in keep_outcome:
             outcome_updates.append((t.key, new_outcome))
         result.rescored += 1
     store.apply_rescore(score_rows, outcome_updates)

@@ -22,7 +22,7 @@ import pandas as pd
 from twinstudy.errors import UserError
 from twinstudy.scoring.precedence import pick_per_trial, sql_rank
 from twinstudy.store.db import connect, transaction
-from twinstudy.store.frames import ResultTables, build_scored_frame, model_table
+from twinstudy.store.frames import ResultTables, build_scored_frame
 from twinstudy.store.migrations import open_schema
 from twinstudy.store.records import TRIAL_COLUMNS, AttemptRow, ScoreRow, StoredReply, TrialRecord
 from twinstudy.store.schema import SCHEMA, SCHEMA_VERSION
@@ -100,19 +100,22 @@ class Store:
         with transaction(c):
             if attempts:
                 run = run_id if run_id is not None else c.execute("SELECT max(id) FROM runs").fetchone()[0]
-                c.executemany(
-                    "INSERT INTO attempts (trial_key, run_id, turn, attempt, started_at, latency_ms, "
-                    "request_json, http_status, provider_code, finish_reason, raw, text, reasoning, "
-                    "tokens_in, tokens_out, error, blocked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(a.trial_key, run, a.turn, a.attempt, a.started_at, a.latency_ms,
-                      _dumps(a.request) if a.request is not None else None, a.http_status,
-                      a.provider_code, a.finish_reason, a.raw, a.text, a.reasoning, a.tokens_in,
-                      a.tokens_out, a.error, a.blocked) for a in attempts])
+                self._insert_attempts(attempts, run)
             if trials:
                 c.executemany(
                     f"INSERT OR REPLACE INTO trials ({','.join(TRIAL_COLUMNS)}) "
                     f"VALUES ({','.join('?' * len(TRIAL_COLUMNS))})", [astuple(t) for t in trials])
             self._insert_scores(scores)
+
+    def _insert_attempts(self, attempts: list[AttemptRow], run_id: int) -> None:
+        self.conn.executemany(
+            "INSERT INTO attempts (trial_key, run_id, turn, attempt, started_at, latency_ms, "
+            "request_json, http_status, provider_code, finish_reason, raw, text, reasoning, "
+            "tokens_in, tokens_out, error, blocked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(a.trial_key, run_id, a.turn, a.attempt, a.started_at, a.latency_ms,
+              _dumps(a.request) if a.request is not None else None, a.http_status,
+              a.provider_code, a.finish_reason, a.raw, a.text, a.reasoning, a.tokens_in,
+              a.tokens_out, a.error, a.blocked) for a in attempts])
 
     def _insert_scores(self, scores: list[ScoreRow]) -> None:
         if not scores:
@@ -215,7 +218,12 @@ class Store:
         return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", self.conn)
 
     def result_tables(self) -> ResultTables:
-        """Every table as a frame, with the scored frame next to them (see :class:`ResultTables`)."""
-        return ResultTables(trials=self.table("trials"), attempts=self.table("attempts"),
-                            scores=self.table("scores"), runs=self.table("runs"),
-                            models=model_table(self.models()), scored=self.scored_frame())
+        """Every table as a frame, with the scored frame next to them (see :class:`ResultTables`).
+
+        Trials, attempts, scores and models come in the one documented export schema
+        (:mod:`twinstudy.store.export`), so a notebook and an exported Parquet file agree."""
+        from twinstudy.store.export import read_table
+
+        return ResultTables(trials=read_table(self.conn, "trials"), attempts=read_table(self.conn, "attempts"),
+                            scores=read_table(self.conn, "scores"), runs=self.table("runs"),
+                            models=read_table(self.conn, "models"), scored=self.scored_frame())

@@ -15,16 +15,18 @@ import pandas as pd
 
 FRAME_COLUMNS = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
                  "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
-                 "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome"]
+                 "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome",
+                 "base_model"]
 
 
 def model_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The model metadata columns of the frame, one row per model."""
     return pd.DataFrame([
         {"model": mid, "origin": info.get("origin", "UNKNOWN"), "company": info.get("company", "unknown"),
-         "tier": info.get("tier", "unknown"), "open_weights": info.get("open_weights")}
+         "tier": info.get("tier", "unknown"), "open_weights": info.get("open_weights"),
+         "base_model": info.get("base_model")}
         for mid, info in models.items()
-    ], columns=["model", "origin", "company", "tier", "open_weights"])
+    ], columns=["model", "origin", "company", "tier", "open_weights", "base_model"])
 
 
 def build_scored_frame(trials: pd.DataFrame, models: dict[str, dict[str, Any]], first: pd.DataFrame,

@@ -81,6 +81,7 @@ class InlineModel(BaseModel):
     thinking: bool | None = None
     price: Price | None = Field(default=None, description="USD per million tokens, for plan and --max-cost")
     extends: str | None = Field(default=None, description="a registry model this entry is a variant of")
+    base_model: str | None = Field(default=None, description="the model this one was post-trained from")
 
 
 class Study(BaseModel):
