@@ -14,7 +14,7 @@ from rich.console import Console
 from twinstudy.errors import UserError
 from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
 from twinstudy.store import Store
-from twinstudy.study.spec import load_study, quickstart_path
+from twinstudy.study.spec import ResolvedStudy, load_study, quickstart_path, study_warnings
 
 if TYPE_CHECKING:
     from twinstudy.report.context import Analysis
@@ -35,6 +35,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     from twinstudy.models.factory import create_model
 
     rs = load_study(study or quickstart_path())
+    _warn(rs)
     models, unavailable = check_models_ready(rs.models, skip_unavailable, create_model)
     if unavailable:
         for mid, why in unavailable.items():
@@ -88,7 +89,14 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
 def plan_study(study: Path) -> None:
     from twinstudy.report.summary import render_plan
 
-    render_plan(load_study(study), _console())
+    rs = load_study(study)
+    _warn(rs)
+    render_plan(rs, _console())
+
+
+def _warn(rs: ResolvedStudy) -> None:
+    for line in study_warnings(rs):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _open(db: Path) -> Store:

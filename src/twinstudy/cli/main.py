@@ -31,6 +31,8 @@ def main() -> None:
       twinstudy report --db PATH    write the HTML report
       twinstudy models              known models and whether their API keys are set
       twinstudy instruments         the bundled question banks
+      twinstudy framings            the user framings a study can name
+      twinstudy reference           every field of a study file (also docs/study-format.md)
     """
 
 
@@ -131,11 +133,13 @@ def rescore(db: Path) -> None:
 
 
 def _register() -> None:
-    from twinstudy.cli.instruments import instruments_command
+    from twinstudy.cli.instruments import framings_command, instruments_command, reference_command
     from twinstudy.cli.models import models_command
 
     main.add_command(_friendly_command(models_command), "models")
     main.add_command(_friendly_command(instruments_command), "instruments")
+    main.add_command(_friendly_command(framings_command), "framings")
+    main.add_command(_friendly_command(reference_command), "reference")
     from twinstudy.cli.chat import chat_group, replay_command
 
     main.add_command(_friendly_command(chat_group), "chat")
