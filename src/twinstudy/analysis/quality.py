@@ -97,7 +97,7 @@ def quality_verdicts(table: pd.DataFrame) -> list[str]:
     """One plain sentence per model whose pooled row failed a check (for the report and summary)."""
     out: list[str] = []
     pooled = table[table["lang"] == "all"] if len(table) else table
-    for row in pooled.itertuples(index=False):
-        if row.flags:
-            out.append(f"{row.model}: {row.flags}.")
+    for model, flags in zip(pooled["model"], pooled["flags"], strict=True):
+        if flags:
+            out.append(f"{model}: {flags}.")
     return out

@@ -157,7 +157,8 @@ def _model_at(root: type[BaseModel] | None, path: tuple[int | str, ...], tags: l
             return None
         options = _model_classes(field.annotation)
         named = [c for c in options if c.__name__ in tags]
-        cls = (named or options or [None])[0] if len(options) <= 1 or named else None
+        chosen = named or options
+        cls = chosen[0] if len(chosen) == 1 or named else None
     return cls
 
 
