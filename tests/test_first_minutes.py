@@ -146,3 +146,59 @@ def test_a_model_with_positions_is_not_flagged() -> None:
 def test_low_coverage_is_flagged() -> None:
     df = pd.concat([_frame(["2", "4"] * 2, [False, True] * 2), _frame(["3"] * 8, [False] * 8, "unparseable")])
     assert "low coverage" in quality_verdicts(data_quality(df))[0]
+
+
+RUN_STUDY = """\
+name: first
+models:
+  - id: emu
+    provider: openai-compatible
+    base_url: {url}
+    model: fake-model
+    origin: US
+instruments:
+  - {{id: ai-futures, limit: 2}}
+languages: [en]
+framings: [neutral]
+params: {{temperature: 0.0, max_tokens: 8}}
+"""
+
+
+def _study(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(RUN_STUDY.format(url=url), encoding="utf-8")
+    return path
+
+
+def test_run_prints_the_first_error_and_exits_1_when_every_trial_failed(tmp_path: Path, fault_server: object) -> None:
+    from fault_server import Reply
+
+    url = fault_server.script("bad", Reply(400, {"error": {"message": "model 'fake-model' does not exist"}}))  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, ["run", str(_study(tmp_path, url)), "--db", str(tmp_path / "r.db"),
+                                       "-q", "--no-report"])
+    assert result.exit_code == 1, result.output
+    assert "emu: first error:" in result.output and "does not exist" in result.output
+    assert "every trial of emu failed" in result.output
+
+
+def test_budget_stop_exits_3(tmp_path: Path, fault_server: object) -> None:
+    url = fault_server.url("ok")  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, ["run", str(_study(tmp_path, url)), "--db", str(tmp_path / "r.db"),
+                                       "-q", "--no-report", "--max-requests", "1"])
+    assert result.exit_code == 3, result.output
+    assert "stopped early" in result.output
+
+
+def test_progress_prints_plain_lines_when_not_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from twinstudy.run.progress import Progress
+    from twinstudy.study.spec import quickstart_path
+
+    rs = load_study(quickstart_path())
+    with Progress(rs, quiet=False, line_every_s=0.0) as prog:
+        prog.advance(rs.models[0].id, "answered")
+        prog.advance(rs.models[0].id, "blocked")
+    err = capsys.readouterr().err
+    assert "progress: 2/" in err and "ETA" in err and "1 blocked" in err
+    with Progress(rs, quiet=True, line_every_s=0.0) as prog:
+        prog.advance(rs.models[0].id, "answered")
+    assert capsys.readouterr().err == ""

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from twinstudy.scoring.rescore import RescoreResult
 
 
+#: Exit codes of `twinstudy run` besides 0 (done), 2 (bad input) and 130 (interrupted).
+EXIT_ALL_FAILED = 1  # every trial of some model ended in an error
+EXIT_BUDGET = 3  # --max-requests or --max-cost stopped the run cleanly; re-run to continue
+
+
 def default_db(study_name: str) -> Path:
     return Path("twinstudy-runs") / study_name / "results.db"
 
@@ -71,6 +76,9 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         con.print(f"[yellow]stopped early: {result.stop_reason}. Re-run the same command to continue.[/]")
     for mid, why in result.stopped_models.items():
         con.print(f"[red]{mid} stopped: {why}[/]")
+    for mid, why in result.first_errors.items():
+        if mid not in result.stopped_models:
+            con.print(f"[red]{mid}: first error: {why}[/]")
     con.print(f"results: {db_path}")
     from twinstudy.report.context import study_analysis
     from twinstudy.report.summary import render_summary
@@ -83,6 +91,13 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         path = write_report_for(store, report_path or db_path.parent / "report.html", analysis=analysis)
         con.print(f"report: {path}")
     store.close()
+    failed = result.all_failed()
+    if failed:
+        print(f"every trial of {', '.join(failed)} failed; fix the endpoint or key shown above and run the "
+              "same command again (finished trials are kept).", file=sys.stderr)
+        raise SystemExit(EXIT_ALL_FAILED)
+    if result.stop_reason:
+        raise SystemExit(EXIT_BUDGET)
     return result
 
 
