@@ -140,8 +140,6 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 NOT_YET_READ: dict[str, str] = {
     "Preset.think_tags": "providers helper (strip <think> only where the preset says so)",
     "ModelInfo.reasoning_model": "providers helper",
-    "Framing.stance": "report helper (framing roles from the data, not from ids)",
-    "Framing.identity": "report helper (framing roles from the data, not from ids)",
     "prices.batch_discount": "nobody yet: documented in prices.yaml for people; read it or drop it",
 }
 

@@ -13,11 +13,16 @@ from twinstudy.errors import UserError
 from twinstudy.run.runner import RunOptions, RunResult
 from twinstudy.run.start import ready_models, run_to_end
 from twinstudy.store import Store
-from twinstudy.study.spec import load_study, quickstart_path
+from twinstudy.study.spec import ResolvedStudy, load_study, quickstart_path, study_warnings
 
 if TYPE_CHECKING:
     from twinstudy.report.context import Analysis
     from twinstudy.scoring.rescore import RescoreResult
+
+
+#: Exit codes of `twinstudy run` besides 0 (done), 2 (bad input) and 130 (interrupted).
+EXIT_ALL_FAILED = 1  # every trial of some model ended in an error
+EXIT_BUDGET = 3  # --max-requests or --max-cost stopped the run cleanly; re-run to continue
 
 
 def default_db(study_name: str) -> Path:
@@ -34,6 +39,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     from twinstudy.models.factory import create_model
 
     rs = load_study(study or quickstart_path())
+    _warn(rs)
     rs, models, unavailable = ready_models(rs, skip_unavailable=skip_unavailable, max_cost=max_cost,
                                            factory=create_model)
     for mid, why in unavailable.items():
@@ -58,6 +64,9 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         con.print(f"[yellow]stopped early: {result.stop_reason}. Re-run the same command to continue.[/]")
     for mid, why in result.stopped_models.items():
         con.print(f"[red]{mid} stopped: {why}[/]")
+    for mid, why in result.first_errors.items():
+        if mid not in result.stopped_models:
+            con.print(f"[red]{mid}: first error: {why}[/]")
     con.print(f"results: {db_path}")
     from twinstudy.report.context import study_analysis
     from twinstudy.report.summary import render_summary
@@ -70,13 +79,27 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         path = write_report_for(store, report_path or db_path.parent / "report.html", analysis=analysis)
         con.print(f"report: {path}")
     store.close()
+    failed = result.all_failed()
+    if failed:
+        print(f"every trial of {', '.join(failed)} failed; fix the endpoint or key shown above and run the "
+              "same command again (finished trials are kept).", file=sys.stderr)
+        raise SystemExit(EXIT_ALL_FAILED)
+    if result.stop_reason:
+        raise SystemExit(EXIT_BUDGET)
     return result
 
 
 def plan_study(study: Path) -> None:
     from twinstudy.report.summary import render_plan
 
-    render_plan(load_study(study), _console())
+    rs = load_study(study)
+    _warn(rs)
+    render_plan(rs, _console())
+
+
+def _warn(rs: ResolvedStudy) -> None:
+    for line in study_warnings(rs):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _open(db: Path) -> Store:

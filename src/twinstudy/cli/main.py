@@ -30,6 +30,8 @@ def main() -> None:
       twinstudy report --db PATH    write the HTML report
       twinstudy models              known models and whether their API keys are set
       twinstudy instruments         the bundled question banks
+      twinstudy framings            the user framings a study can name
+      twinstudy reference           every field of a study file (also docs/study-format.md)
     """
 
 
@@ -109,11 +111,12 @@ def rescore(db: Path) -> None:
 
 def _register() -> None:
     from twinstudy.cli.chat import chat_group, replay_command
-    from twinstudy.cli.instruments import instruments_command
+    from twinstudy.cli.instruments import framings_command, instruments_command, reference_command
     from twinstudy.cli.models import models_command
 
     for name, cmd in (("models", models_command), ("instruments", instruments_command), ("chat", chat_group),
-                      ("replay", replay_command)):
+                      ("replay", replay_command), ("framings", framings_command),
+                      ("reference", reference_command)):
         main.add_command(cmd, name)
     from twinstudy.cli.export import export_command
     from twinstudy.cli.importx import import_group

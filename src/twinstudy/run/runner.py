@@ -66,6 +66,13 @@ class RunResult:
     wall_s: float = 0.0
     cost: float = 0.0  # of the priced models only; see unpriced
     unpriced: list[str] = field(default_factory=list)  # models whose cost is unknown (no price)
+    #: outcome counts per model, and the first request error each model met (shown on screen)
+    model_outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    first_errors: dict[str, str] = field(default_factory=dict)
+
+    def all_failed(self) -> list[str]:
+        """Models whose every trial run now ended in an error (nothing was learned from them)."""
+        return [m for m, c in self.model_outcomes.items() if c and set(c) == {"error"}]
 
 
 @dataclass
@@ -107,6 +114,8 @@ class Runner:
         self.stop_reason: str | None = None
         self.stopped: dict[str, str] = {}
         self.outcomes: dict[str, int] = {}
+        self.model_outcomes: dict[str, dict[str, int]] = {}
+        self.first_errors: dict[str, str] = {}
         self.progress: Progress | None = None
         self.retry = RetryPolicy(max_attempts=self.opt.max_attempts, backoff_base=self.opt.backoff_base,
                                  backoff_cap=RUN_RETRY.backoff_cap)
@@ -145,6 +154,7 @@ class Runner:
                 attempts.append(AttemptRow(trial.key, turn, n, started, err.latency_ms, err.request or None,
                                            err.http_status, err.provider_code, None, err.raw or None,
                                            error=str(err)))
+                self.first_errors.setdefault(trial.model.id, str(err))
                 if self.progress:
                     self.progress.error(trial.model.id)
                 if err.fatal:
@@ -214,6 +224,8 @@ class Runner:
                         scores.append(row2)
         row_t = _trial_record(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts, d.cost)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        per_model = self.model_outcomes.setdefault(trial.model.id, {})
+        per_model[outcome] = per_model.get(outcome, 0) + 1
         if self.progress:
             self.progress.advance(trial.model.id, outcome)
         return row_t, scores
@@ -311,6 +323,8 @@ class Runner:
         result.outcomes = dict(self.outcomes)
         result.stopped_models = dict(self.stopped)
         result.stop_reason = self.stop_reason
+        result.model_outcomes = {k: dict(v) for k, v in self.model_outcomes.items()}
+        result.first_errors = dict(self.first_errors)
         result.wall_s = time.monotonic() - t0
         return result
 

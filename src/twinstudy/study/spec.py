@@ -31,11 +31,12 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: float | None = Field(default=0.7, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int = Field(default=256, ge=1, le=200_000)
-    seed: int = 0
-    logprobs: bool = False
+    temperature: float | None = Field(default=0.7, ge=0, le=2, description="sampling temperature; null sends none")
+    top_p: float | None = Field(default=None, gt=0, le=1, description="nucleus sampling; null sends none")
+    max_tokens: int = Field(default=256, ge=1, le=200_000, description="reply length cap (tokens)")
+    seed: int = Field(default=0, description="base seed; each trial derives its own from it and its cell")
+    logprobs: bool = Field(default=False, description="read closed answers as label distributions where the "
+                           "backend returns them (the embedded model always can)")
 
 
 class InstrumentRef(BaseModel):
@@ -48,10 +49,10 @@ class InstrumentRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1)
-    tags: list[str] = Field(default_factory=list)
-    items: list[str] = Field(default_factory=list)
-    limit: int | None = Field(default=None, ge=1)
+    id: str = Field(min_length=1, description="bundled id, path to a YAML file, or IMPORTER:PATH")
+    tags: list[str] = Field(default_factory=list, description="keep items carrying any of these tags")
+    items: list[str] = Field(default_factory=list, description="keep only these item ids")
+    limit: int | None = Field(default=None, ge=1, description="keep at most this many items (after tags/items)")
 
 
 class Price(BaseModel):
@@ -83,21 +84,33 @@ class InlineModel(BaseModel):
     extends: str | None = Field(default=None, description="a registry model this entry is a variant of")
     base_model: str | None = Field(default=None, description="the model this one was post-trained from")
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"'{v}' has no scheme; write it as http://{v} (or https://)")
+        return v
+
 
 class Study(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    description: str = ""
-    models: list[str | InlineModel] = Field(min_length=1)
-    instruments: list[str | InstrumentRef] = Field(min_length=1)
-    languages: list[Language] = Field(default_factory=lambda: list[Language](["en", "zh"]), min_length=1)
-    framings: list[str] = Field(default_factory=lambda: ["neutral"], min_length=1)
-    framings_file: str | None = None
-    paraphrases: int = Field(default=1, ge=1, le=20)
-    samples: int = Field(default=1, ge=1, le=1000)
-    params: Params = Field(default_factory=Params)
-    note: str = ""
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                      description="names the default results folder twinstudy-runs/NAME/")
+    description: str = Field(default="", description="shown at the top of the report")
+    models: list[str | InlineModel] = Field(min_length=1, description="registry names or model entries")
+    instruments: list[str | InstrumentRef] = Field(min_length=1, description="question banks to ask")
+    languages: list[Language] = Field(default_factory=lambda: list[Language](["en", "zh"]), min_length=1,
+                                      description="every item is asked in each language")
+    framings: list[str] = Field(default_factory=lambda: ["neutral"], min_length=1,
+                                description="framing ids (`twinstudy framings` lists them)")
+    framings_file: str | None = Field(default=None, description="a YAML file of your own framings, "
+                                      "relative to the study file")
+    paraphrases: int = Field(default=1, ge=1, le=20, description="wordings per item (as many as it has)")
+    samples: int = Field(default=1, ge=1, le=1000, description="repeated asks per cell; 1 leaves "
+                         "sampling noise unestimated")
+    params: Params = Field(default_factory=Params, description="sampling parameters, part of every trial key")
+    note: str = Field(default="", description="free text kept with the study")
 
     @field_validator("languages", "framings")
     @classmethod
@@ -178,7 +191,7 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
         try:
             inst = importer(ident) if importer else load_instrument(ident)
         except SpecError as exc:
-            if exc.path == ident or exc.line is None:
+            if exc.line is None:  # the file itself is missing or unreadable: point at the study
                 raise SpecError(src, _line(node, ("instruments", i)), f"instruments[{i}]", exc.message) from None
             raise
         chosen = [
@@ -211,6 +224,16 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
                             "or define your own in a framings_file.")
         framings.append(known[fid])
     return ResolvedStudy(study, src, text, infos, instruments, items, framings)
+
+
+def study_warnings(rs: ResolvedStudy) -> list[str]:
+    """Things that are not errors but quietly weaken a study; printed by `plan` and `run`."""
+    out: list[str] = []
+    for m in rs.models:
+        if m.origin in ("UNKNOWN", ""):
+            out.append(f"model '{m.id}' has no origin, so the origin contrast leaves it out; "
+                       "add `origin: CN` (or US, FR, ...) to its entry.")
+    return out
 
 
 def load_study(path: str | Path) -> ResolvedStudy:

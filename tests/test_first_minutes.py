@@ -1,0 +1,204 @@
+"""The first ten minutes: errors that point at the field, warnings, the generated reference, the
+listing commands, and the data-quality checks shown before any estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from twinstudy.analysis.quality import data_quality, quality_verdicts
+from twinstudy.cli import main
+from twinstudy.errors import SpecError
+from twinstudy.study.reference import reference_markdown
+from twinstudy.study.spec import load_study, study_warnings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+INLINE = """\
+name: t
+models:
+  - id: emu
+    provider: openai-compatible
+    base_url: http://127.0.0.1:9/v1
+    model: x
+    origin: CN
+{extra}instruments: [ai-futures]
+"""
+
+CASES = {
+    # extra lines inside the inline entry -> (field named, line, words the message must contain)
+    "unknown_field_suggests": ("    concurrency: 4\n", "models[0].concurrency", 8, "did you mean 'max_concurrency'"),
+    "zero_concurrency": ("    max_concurrency: 0\n", "models[0].max_concurrency", 8, "greater than or equal to 1"),
+    "price_not_mapping": ("    price: 0.5\n", "models[0].price", 8, "dictionary"),
+    "system_language": ("    system: {en: hi, fr: salut}\n", "models[0].system.fr", 8, "'en' or 'zh'"),
+    "base_url_scheme": ("", "models[0].base_url", 5, "http://127.0.0.1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_inline_model_errors_name_the_real_field_and_line(case: str, tmp_path: Path) -> None:
+    extra, field, line, words = CASES[case]
+    text = INLINE.format(extra=extra)
+    if case == "base_url_scheme":
+        text = text.replace("http://127.0.0.1:9/v1", "127.0.0.1:9/v1")
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_study(path)
+    err = info.value
+    assert err.field == field, str(err)
+    assert err.line == line, str(err)
+    assert words in str(err)
+
+
+def test_typo_inside_extends_entry_suggests_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: t\nmodels:\n  - id: v\n    extends: local/smollm2-135m\n    sytem: hi\n"
+                    "instruments: [ai-futures]\n", encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_study(path)
+    assert info.value.line == 5 and info.value.field == "models[0].sytem"
+    assert "did you mean 'system'" in str(info.value)
+
+
+def test_top_level_typo_suggests_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: t\nmodels: [local/smollm2-135m]\ninstruments: [ai-futures]\nlanguges: [en]\n",
+                    encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_study(path)
+    assert "did you mean 'languages'" in str(info.value) and info.value.line == 4
+
+
+def test_user_instrument_error_names_its_own_file_and_suggests_likert5(tmp_path: Path) -> None:
+    inst = tmp_path / "inst.yaml"
+    inst.write_text("id: mine\ntitle: {en: Mine, zh: 我的}\nitems:\n  - id: q1\n    type: likert\n"
+                    "    theme: t\n    text: {en: [AI is good.], zh: [人工智能是好的。]}\n", encoding="utf-8")
+    study = tmp_path / "s.yaml"
+    study.write_text("name: t\nmodels: [local/smollm2-135m]\ninstruments: [inst.yaml]\n", encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_study(study)
+    assert info.value.path == str(inst) and info.value.line == 5
+    assert "did you mean 'likert5'" in str(info.value)
+
+
+def test_missing_origin_warns_in_plan(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(INLINE.format(extra="").replace("    origin: CN\n", ""), encoding="utf-8")
+    assert any("no origin" in w for w in study_warnings(load_study(path)))
+    result = CliRunner().invoke(main, ["plan", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning: model 'emu' has no origin" in result.output
+
+
+def test_reference_doc_is_generated_from_the_validators() -> None:
+    text = reference_markdown()
+    for needle in ("### Study", "### InlineModel", "### Item", "### Framing", "`max_concurrency`", "| `zai` |"):
+        assert needle in text
+    doc = (ROOT / "docs" / "study-format.md").read_text(encoding="utf-8")
+    assert doc == text, "docs/study-format.md is stale: run `twinstudy reference > docs/study-format.md`"
+
+
+def test_framings_and_reference_commands() -> None:
+    runner = CliRunner()
+    out = runner.invoke(main, ["framings"])
+    assert out.exit_code == 0, out.output
+    assert "user-agrees" in out.output and "stance: agree" in out.output
+    ref = runner.invoke(main, ["reference"])
+    assert ref.exit_code == 0 and ref.output.startswith("# Study-format reference")
+    inst = runner.invoke(main, ["instruments"])
+    assert "quickstart" in inst.output  # tags are listed
+
+
+def _frame(answers: list[str], reverse: list[bool], outcome: str = "answered") -> pd.DataFrame:
+    n = len(answers)
+    agree = [(int(a) - 3) / 2 for a in answers]
+    return pd.DataFrame({
+        "model": ["m"] * n, "lang": ["en"] * n, "item_type": ["likert5"] * n, "outcome": [outcome] * n,
+        "answer": answers, "agreement": agree, "reverse": reverse,
+    })
+
+
+def test_straight_lining_is_flagged() -> None:
+    df = _frame(["1"] * 20, [i % 2 == 0 for i in range(20)])
+    table = data_quality(df)
+    pooled = table[table["lang"] == "all"].iloc[0]
+    assert pooled["share_modal"] == 1.0 and pooled["modal_answer"] == "1"
+    assert pooled["acquiescence"] == -1.0
+    verdicts = quality_verdicts(table)
+    assert verdicts and "straight-lining" in verdicts[0] and "nay-saying" in verdicts[0]
+
+
+def test_a_model_with_positions_is_not_flagged() -> None:
+    rng = np.random.default_rng(0)
+    answers = [str(a) for a in rng.choice([1, 2, 4, 5], size=40)]
+    reverse = [i % 2 == 0 for i in range(40)]
+    # It holds positions: agreeing with forward items means disagreeing with reverse ones.
+    answers = [a if not r else str(6 - int(a)) for a, r in zip(answers, reverse, strict=True)]
+    table = data_quality(_frame(answers, reverse))
+    assert quality_verdicts(table) == []
+
+
+def test_low_coverage_is_flagged() -> None:
+    df = pd.concat([_frame(["2", "4"] * 2, [False, True] * 2), _frame(["3"] * 8, [False] * 8, "unparseable")])
+    assert "low coverage" in quality_verdicts(data_quality(df))[0]
+
+
+RUN_STUDY = """\
+name: first
+models:
+  - id: emu
+    provider: openai-compatible
+    base_url: {url}
+    model: fake-model
+    origin: US
+instruments:
+  - {{id: ai-futures, limit: 2}}
+languages: [en]
+framings: [neutral]
+params: {{temperature: 0.0, max_tokens: 8}}
+"""
+
+
+def _study(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(RUN_STUDY.format(url=url), encoding="utf-8")
+    return path
+
+
+def test_run_prints_the_first_error_and_exits_1_when_every_trial_failed(tmp_path: Path, fault_server: object) -> None:
+    from fault_server import Reply
+
+    url = fault_server.script("bad", Reply(400, {"error": {"message": "model 'fake-model' does not exist"}}))  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, ["run", str(_study(tmp_path, url)), "--db", str(tmp_path / "r.db"),
+                                       "-q", "--no-report"])
+    assert result.exit_code == 1, result.output
+    assert "emu: first error:" in result.output and "does not exist" in result.output
+    assert "every trial of emu failed" in result.output
+
+
+def test_budget_stop_exits_3(tmp_path: Path, fault_server: object) -> None:
+    url = fault_server.url("ok")  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, ["run", str(_study(tmp_path, url)), "--db", str(tmp_path / "r.db"),
+                                       "-q", "--no-report", "--max-requests", "1"])
+    assert result.exit_code == 3, result.output
+    assert "stopped early" in result.output
+
+
+def test_progress_prints_plain_lines_when_not_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from twinstudy.run.progress import Progress
+    from twinstudy.study.spec import quickstart_path
+
+    rs = load_study(quickstart_path())
+    with Progress(rs, quiet=False, line_every_s=0.0) as prog:
+        prog.advance(rs.models[0].id, "answered")
+        prog.advance(rs.models[0].id, "blocked")
+    err = capsys.readouterr().err
+    assert "progress: 2/" in err and "ETA" in err and "1 blocked" in err
+    with Progress(rs, quiet=True, line_every_s=0.0) as prog:
+        prog.advance(rs.models[0].id, "answered")
+    assert capsys.readouterr().err == ""
