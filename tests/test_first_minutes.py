@@ -202,3 +202,17 @@ def test_progress_prints_plain_lines_when_not_on_a_terminal(capsys: pytest.Captu
     with Progress(rs, quiet=True, line_every_s=0.0) as prog:
         prog.advance(rs.models[0].id, "answered")
     assert capsys.readouterr().err == ""
+
+
+def test_every_missing_key_is_named_in_one_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TS_KEY_A", raising=False)
+    monkeypatch.delenv("TS_KEY_B", raising=False)
+    entry = ("  - {{id: {mid}, provider: openai-compatible, base_url: 'http://127.0.0.1:9/v1', model: x, "
+             "origin: US, api_key_env: {env}}}\n")
+    path = tmp_path / "s.yaml"
+    path.write_text("name: keys\nmodels:\n" + entry.format(mid="a", env="TS_KEY_A") + entry.format(mid="b", env="TS_KEY_B")
+                    + "instruments: [{id: ai-futures, limit: 1}]\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", str(path), "--db", str(tmp_path / "r.db"), "-q"])
+    assert result.exit_code == 2
+    assert "TS_KEY_A" in result.output and "TS_KEY_B" in result.output and "2 models cannot run" in result.output
+    assert not (tmp_path / "r.db").exists()

@@ -388,14 +388,20 @@ def _trial_record(study: str, t: Trial, outcome: str, comp: Completion | None, f
 
 def check_models_ready(infos: list[ModelInfo], skip_unavailable: bool,
                        factory: Callable[[ModelInfo], Model]) -> tuple[dict[str, Model], dict[str, str]]:
-    """Build every backend before any call; a missing key stops the run unless told to skip."""
+    """Build every backend before any call. Missing keys (or other set-up problems) stop the run
+    unless told to skip, all named in one message, so a user fixes them in one go."""
     models: dict[str, Model] = {}
     unavailable: dict[str, str] = {}
     for info in infos:
         try:
             models[info.id] = factory(info)
         except UserError as exc:
-            if not skip_unavailable:
-                raise UserError(f"{exc} (or pass --skip-unavailable to run the other models).") from None
             unavailable[info.id] = str(exc)
+    if unavailable and not skip_unavailable:
+        if len(unavailable) == 1:
+            raise UserError(f"{next(iter(unavailable.values()))} (or pass --skip-unavailable to run the "
+                            "other models).")
+        lines = "; ".join(f"{mid}: {why.rstrip('.')}" for mid, why in unavailable.items())
+        raise UserError(f"{len(unavailable)} models cannot run: {lines}. Set what is named, or pass "
+                        "--skip-unavailable to run the other models.")
     return models, unavailable
