@@ -216,3 +216,29 @@ def test_every_missing_key_is_named_in_one_message(tmp_path: Path, monkeypatch: 
     assert result.exit_code == 2
     assert "TS_KEY_A" in result.output and "TS_KEY_B" in result.output and "2 models cannot run" in result.output
     assert not (tmp_path / "r.db").exists()
+
+
+def test_rescore_works_after_the_study_and_instrument_files_are_gone(tmp_path: Path, fault_server: object) -> None:
+    from fault_server import Reply, completion_body
+
+    from twinstudy.cli.commands import rescore_db
+    from twinstudy.store import Store
+
+    url = fault_server.script("ok", Reply(200, completion_body("4")))  # type: ignore[attr-defined]
+    inst = tmp_path / "mine.yaml"
+    inst.write_text("id: mine\ntitle: {en: Mine, zh: 我的}\nthemes:\n  t: {pole: {en: pro, zh: 赞成}}\nitems:\n"
+                    "  - id: q1\n    type: likert5\n    theme: t\n    text: {en: [AI is good.], zh: [人工智能是好的。]}\n",
+                    encoding="utf-8")
+    study = tmp_path / "s.yaml"
+    study.write_text(RUN_STUDY.format(url=url).replace("{id: ai-futures, limit: 2}", "mine.yaml"), encoding="utf-8")
+    db = tmp_path / "out" / "r.db"
+    result = CliRunner().invoke(main, ["run", str(study), "--db", str(db), "-q", "--no-report"])
+    assert result.exit_code == 0, result.output
+    inst.unlink()
+    study.unlink()
+    assert rescore_db(db).skipped == 0
+    store = Store(db, create=False)
+    try:
+        assert "mine" in store.stored_instruments() and "neutral" in store.stored_framings()
+    finally:
+        store.close()

@@ -288,6 +288,7 @@ class Runner:
         planned = count_trials(self.rs)
         skip = self.store.final_keys()
         self.store.upsert_models(self.rs.models)
+        self.store.put_definitions(self.rs.instruments, self.rs.framings)
         run_id = self.run_id = self.store.start_run(self.rs.study.name, self.rs.text, self.rs.source, __version__, planned)
         result = RunResult(run_id, planned, 0)
         t0 = time.monotonic()

@@ -49,9 +49,11 @@ def rescore(store: Store) -> RescoreResult:
 
     Scores and outcomes are written in one transaction, so they never disagree after a crash."""
     result = RescoreResult()
-    from twinstudy.store.importer import imported_keys, stored_instruments
+    from twinstudy.store.importer import imported_keys
 
-    study_instruments = {**stored_instruments(store), **_study_instruments(store)}
+    # What the runs kept in the database is exactly what was asked; a study file found on disk is
+    # the fallback for databases written before runs kept their instruments.
+    study_instruments = {**_study_instruments(store), **store.stored_instruments()}
     keep_outcome = imported_keys(store)  # an imported label decides its trial's outcome
     loaded: set[str] = set()
     items: dict[tuple[str, str], Item] = {}

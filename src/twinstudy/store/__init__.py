@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from twinstudy.errors import UserError
+from twinstudy.instruments.schema import Framing, Instrument
 from twinstudy.scoring.precedence import pick_per_trial, sql_rank
 from twinstudy.store.db import connect, transaction
 from twinstudy.store.frames import ResultTables, build_scored_frame
@@ -39,6 +40,9 @@ __all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "Attemp
 # Tables a caller may read whole with Store.table() (the chat tables have their own reader).
 TABLES = ("runs", "models", "trials", "attempts", "scores")
 
+# meta keys of the definitions a run or an import kept (put_definitions)
+_INSTRUMENT = "instrument:"
+_FRAMING = "framing:"
 _SCORE_COLUMNS = ("trial_key", "scorer", "version", "turn", "status", "value", "agreement", "score", "correct",
                   "distribution", "detail", "distribution_mass")
 
@@ -81,6 +85,32 @@ class Store:
     def finish_run(self, run_id: int, status: str, reason: str | None = None) -> None:
         self.conn.execute("UPDATE runs SET finished_at=?, status=?, stop_reason=? WHERE id=?",
                           (time.time(), status, reason, run_id))
+
+    # -- what was asked: instruments and framings as the study defined them ---------------------
+    def put_definitions(self, instruments: Iterable[Instrument], framings: Iterable[Framing]) -> None:
+        """Keep the instruments and framings a run asked (user files included) in the database, so
+        rescoring and the report use exactly what was asked, from any directory, even after the
+        files moved or changed."""
+        rows = [(_INSTRUMENT + i.id, i.model_dump_json()) for i in instruments]
+        rows += [(_FRAMING + f.id, f.model_dump_json()) for f in framings]
+        self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
+
+    def stored_instruments(self) -> dict[str, Instrument]:
+        """Instruments kept by runs and imports (id -> instrument); a damaged entry is passed over."""
+        return {k: v for k, v in self._definitions(_INSTRUMENT, Instrument).items() if isinstance(v, Instrument)}
+
+    def stored_framings(self) -> dict[str, Framing]:
+        """Framings kept by runs (id -> framing)."""
+        return {k: v for k, v in self._definitions(_FRAMING, Framing).items() if isinstance(v, Framing)}
+
+    def _definitions(self, prefix: str, cls: type[Instrument] | type[Framing]) -> dict[str, Instrument | Framing]:
+        out: dict[str, Instrument | Framing] = {}
+        for key, value in self.conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (prefix + "%",)):
+            try:
+                out[key.removeprefix(prefix)] = cls.model_validate_json(value)
+            except ValueError:
+                continue
+        return out
 
     def upsert_models(self, infos: Iterable[ModelInfo]) -> None:
         rows = [(m.id, m.model_dump_json(exclude_none=True)) for m in infos]

@@ -11,11 +11,9 @@ a re-import after fixing a file does not duplicate anything.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING
 
-from twinstudy.instruments.schema import Instrument
 from twinstudy.scoring.precedence import IMPORTED
 
 if TYPE_CHECKING:
@@ -23,7 +21,6 @@ if TYPE_CHECKING:
     from twinstudy.imports.records import ImportBatch
     from twinstudy.store import Store
 
-INSTRUMENT_KEY = "instrument:"
 IMPORTED_VERSION_PREFIX = IMPORTED  # one definition: twinstudy.scoring.precedence
 
 
@@ -49,21 +46,8 @@ def write_import(store: Store, batch: ImportBatch, converted: Converted, version
         store._insert_scores(converted.scores)
         c.executemany("INSERT OR REPLACE INTO models VALUES (?, ?)",
                       [(mid, _dumps(info)) for mid, info in batch.models.items()])
-        c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                  (INSTRUMENT_KEY + batch.instrument.id, batch.instrument.model_dump_json()))
+        store.put_definitions([batch.instrument], [])
     return run_id
-
-
-def stored_instruments(store: Store) -> dict[str, Instrument]:
-    """Instruments that imports saved in the database (id -> instrument)."""
-    rows = store.conn.execute("SELECT key, value FROM meta WHERE key LIKE ?", (INSTRUMENT_KEY + "%",)).fetchall()
-    out: dict[str, Instrument] = {}
-    for key, value in rows:
-        try:
-            out[key.removeprefix(INSTRUMENT_KEY)] = Instrument.model_validate(json.loads(value))
-        except ValueError:  # a damaged entry costs rescoring of that instrument only
-            continue
-    return out
 
 
 def imported_keys(store: Store) -> set[str]:
