@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from twinstudy.analysis.quality import data_quality, quality_verdicts
 from twinstudy.cli import main
-from twinstudy.errors import SpecError
+from twinstudy.errors import SpecError, UserError
 from twinstudy.study.reference import reference_markdown
 from twinstudy.study.spec import load_study, study_warnings
 
@@ -242,3 +242,21 @@ def test_rescore_works_after_the_study_and_instrument_files_are_gone(tmp_path: P
         assert "mine" in store.stored_instruments() and "neutral" in store.stored_framings()
     finally:
         store.close()
+
+
+def test_chat_participants_from_a_study_keep_endpoint_origin_and_system(tmp_path: Path) -> None:
+    from twinstudy.chat.participants import build_participants
+
+    study = tmp_path / "s.yaml"
+    study.write_text("name: c\nmodels:\n  - {id: my-vllm, provider: openai-compatible, base_url: 'http://127.0.0.1:9/v1',"
+                     " model: qwen, origin: CN, system: {en: You are from Hangzhou., zh: 你来自杭州。}}\n"
+                     "instruments: [ai-futures]\n", encoding="utf-8")
+    ps = build_participants("local/smollm2-135m@us", lang="zh", study=study, origin_for=("us=US",))
+    by_label = {p.label: p for p in ps}
+    assert by_label["my-vllm"].info.base_url == "http://127.0.0.1:9/v1"
+    assert by_label["my-vllm"].origin == "CN" and by_label["my-vllm"].system == "你来自杭州。"
+    assert by_label["us"].origin == "US"
+    ps2 = build_participants("local/smollm2-135m@cn", lang="en", origin_for=("cn=CN",))
+    assert ps2[0].origin == "CN"  # a China-declared participant is shown as CN, not its registry origin
+    with pytest.raises(UserError, match="LABEL=ORIGIN"):
+        build_participants("local/smollm2-135m@cn", lang="en", origin_for=("cn",))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from twinstudy.errors import UserError
@@ -78,16 +79,52 @@ def parse_system_for(values: tuple[str, ...] | list[str], labels: list[str]) -> 
     return out
 
 
+def parse_origin_for(values: tuple[str, ...] | list[str], labels: list[str]) -> dict[str, str]:
+    """``LABEL=ORIGIN`` options to a dict, checking the label and the origin code."""
+    from typing import get_args
+
+    from twinstudy.models.base import Origin
+
+    known = get_args(Origin)
+    out: dict[str, str] = {}
+    for value in values:
+        label, sep, origin = (x.strip() for x in value.partition("="))
+        if not sep or not label or not origin:
+            raise UserError(f"--origin-for '{value}' must look like LABEL=ORIGIN, e.g. cn=CN.")
+        if label not in labels:
+            raise UserError(f"--origin-for names '{label}', which is not a participant ({', '.join(labels)}).")
+        if origin.upper() not in known:
+            raise UserError(f"--origin-for '{value}': origin must be one of {', '.join(known)}.")
+        out[label] = origin.upper()
+    return out
+
+
 def build_participants(spec: str, *, lang: str, system: str | None = None,
-                       system_for: tuple[str, ...] | list[str] = ()) -> list[Participant]:
-    """Resolve every entry in the registry and check API keys, before anything is sent."""
+                       system_for: tuple[str, ...] | list[str] = (), study: Path | None = None,
+                       origin_for: tuple[str, ...] | list[str] = ()) -> list[Participant]:
+    """Resolve every entry (registry names, and a study file's models with their endpoints, declared
+    origins and system prompts) and check API keys, before anything is sent."""
     from twinstudy.models.registry import missing_key, resolve
 
-    pairs = parse_model_list(spec)
-    per_label = parse_system_for(system_for, [label for label, _ in pairs])
+    infos: list[tuple[str, ModelInfo]] = []
+    if study is not None:
+        from twinstudy.study.spec import load_study
+
+        infos += [(m.id, m) for m in load_study(study).models]
+    pairs = parse_model_list(spec) if spec.strip() else []
+    infos += [(label, resolve(name)) for label, name in pairs]
+    labels = [label for label, _ in infos]
+    if len(set(labels)) != len(labels):
+        raise UserError("a participant label appears twice (in --models and the study); give each its own "
+                        "label with NAME@LABEL.")
+    if not infos:
+        raise UserError("no participant: name models with --models or give a --study whose `models:` lists some.")
+    per_label = parse_system_for(system_for, labels)
+    origins = parse_origin_for(origin_for, labels)
     participants = []
-    for label, name in pairs:
-        info = resolve(name)
+    for label, info in infos:
+        if label in origins:
+            info = info.model_copy(update={"origin": origins[label]})
         own = per_label.get(label, system if system is not None else info.system_prompt(lang))
         participants.append(Participant(label=label, info=info, system=own or None))
     missing = [(p.info.id, env) for p in participants if (env := missing_key(p.info))]

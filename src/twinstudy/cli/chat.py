@@ -48,12 +48,18 @@ def _sampling(fn: F) -> F:
 
 @click.group("chat", invoke_without_command=True)
 @click.option("--models", help=MODELS_HELP)
+@click.option("--study", "study", type=click.Path(dir_okay=False, path_type=Path),
+              help="Take the participants from a study file's models (any endpoint: vLLM, Ollama, a llama.cpp "
+                   "server), with their declared origin and system prompts.")
+@click.option("--origin-for", "origin_for", multiple=True, metavar="LABEL=ORIGIN",
+              help="Declared origin of one participant (repeatable), e.g. --origin-for cn=CN.")
 @click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "zh"]),
               help="Language the turns are recorded in; /lang switches it.")
 @_sampling
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
 @click.pass_context
-def chat_group(ctx: click.Context, models: str | None, lang: str, system: str | None,
+def chat_group(ctx: click.Context, models: str | None, study: Path | None, origin_for: tuple[str, ...],
+               lang: str, system: str | None,
                system_for: tuple[str, ...], max_tokens: int, temperature: float | None, seed: int | None,
                db: Path | None) -> None:
     """Talk to several models at once; every turn is stored for replay and export.
@@ -66,13 +72,14 @@ def chat_group(ctx: click.Context, models: str | None, lang: str, system: str | 
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"db": db}  # `twinstudy chat --db X export ...` works too
         return
-    if not models:
+    if not models and study is None:
         raise UserError("twinstudy chat needs --models A,B (e.g. --models zai/glm-4.6,anthropic/claude-sonnet-4-5, "
-                        "or local/smollm2-135m@a,local/smollm2-135m@b offline).")
+                        "or local/smollm2-135m@a,local/smollm2-135m@b offline) or --study FILE.")
     from twinstudy.chat.participants import build_participants
     from twinstudy.chat.session import run_chat
 
-    participants = build_participants(models, lang=lang, system=system, system_for=system_for)
+    participants = build_participants(models or "", lang=lang, system=system, system_for=system_for,
+                                      study=study, origin_for=origin_for)
     run_chat(participants, _db(db), lang=lang, params=_params(max_tokens, temperature, seed), system=system)
 
 
