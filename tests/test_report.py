@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import VaryingServer, run_report_study
 from rich.console import Console
+from twinstudy.report.sections.transcripts import _choose_cap, _shorten
 
-from twinstudy.report.context import _choose_cap, _shorten
 from twinstudy.report.html import build_report, safe_json
 from twinstudy.report.summary import render_summary
 from twinstudy.store import Store
@@ -128,11 +128,12 @@ params: {{max_tokens: 16}}
         store.close()
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page, sid
-    assert "Not measured: the study has no user-agrees / user-disagrees framings." in page
-    assert "Not measured: the study has no identity-cn / identity-us framings." in page
-    assert "Not measured: the study has no pushback framing." in page
+    assert ("Not measured: the study has no pair of framings in which the user states agreement and disagreement."
+            in page)
+    assert "Not measured: the study has no two framings in which the user states different identities." in page
+    assert "Not measured: the study has no pushback framing" in page
     assert "Not measured: the study asks in one language only." in page
-    assert "Not measured: the study does not include the self-perception instrument." in page
+    assert "Not measured: the study has no open, choice or yes/no question without a right answer" in page
     assert "No refusal, evasion or block in any trial of this study." in page
     assert 'id="quickstart-note"' not in page
 
@@ -156,14 +157,13 @@ def test_empty_local_study_keeps_the_quickstart_note(tmp_path: Path) -> None:
 
 def test_a_failing_estimator_costs_one_section_not_the_report(report_study: tuple[Path, Path], tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import twinstudy.analysis
-    import twinstudy.analysis.language
+    import twinstudy.analysis.api
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("estimator exploded")
 
-    monkeypatch.setattr(twinstudy.analysis, "analyze", broken)
-    monkeypatch.setattr(twinstudy.analysis.language, "language_gap", broken)
+    # analyze() itself isolates each estimator: break one, the others still run
+    monkeypatch.setattr(twinstudy.analysis.api, "language_gap", broken)
     db, _ = report_study
     store = Store(db, create=False)
     try:
@@ -181,9 +181,9 @@ def test_large_transcripts_are_embedded_compressed(report_study: tuple[Path, Pat
     import base64
     import gzip
 
-    import twinstudy.report.context as context
+    import twinstudy.report.render as render
 
-    monkeypatch.setattr(context, "PLAIN_LIMIT_BYTES", 0)
+    monkeypatch.setattr(render, "PLAIN_LIMIT_BYTES", 0)
     db, _ = report_study
     store = Store(db, create=False)
     try:
