@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import VaryingServer, run_report_study
 from rich.console import Console
-from twinstudy.report.sections.transcripts import _choose_cap, _shorten
 
 from twinstudy.report.html import build_report, safe_json
+from twinstudy.report.sections.transcripts import _choose_cap, _shorten
 from twinstudy.report.summary import render_summary
 from twinstudy.store import Store
 
@@ -209,3 +209,37 @@ def test_chosen_twins(report_study: tuple[Path, Path], tmp_path: Path) -> None:
     section = page[page.index('<section id="paired">'):page.index('<section id="user-effects">')]
     assert "Plotted: cn-b − us-a." in section
     assert "<td>cn-b</td><td>us-a</td>" in section and "<td>cn-a</td>" not in section
+
+
+def test_report_summary_and_analyze_print_the_same_numbers(report_study: tuple[Path, Path], tmp_path: Path) -> None:
+    """Same database, same seed: `analyze --json`, `summary` and `report` agree to the digit."""
+    from click.testing import CliRunner
+
+    from twinstudy.cli import main
+    from twinstudy.report.numbers import ci, pct, share
+
+    db, _ = report_study
+    runner = CliRunner()
+    env = {"COLUMNS": "400"}  # so the terminal tables do not wrap numbers
+    doc = json.loads(runner.invoke(main, ["analyze", "--db", str(db), "--json"], env=env).output)
+    summary = runner.invoke(main, ["summary", "--db", str(db)], env=env).output
+    res = runner.invoke(main, ["report", "--db", str(db), "-o", str(tmp_path / "r.html")], env=env)
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    settings = doc["settings"]
+    assert settings["n_boot"] == 1000 and settings["seed"] == 0
+    assert settings["fingerprint"] in page and "Analysed once with 1000 bootstrap draws and seed 0" in page
+    tables = doc["tables"]
+    checked = 0
+    for r in (r for r in tables["profiles"] if r["lang"] == "all"):
+        text = ci({k: (float("nan") if v is None else v) for k, v in r.items()})
+        assert text in summary and f"all: {text} n={r['n']}" in page, text
+        checked += 1
+    for name, spec in (("sycophancy", ".2f"), ("identity", "+.2f"), ("language_gap", "+.2f")):
+        for r in (r for r in tables[name] if r.get("lang", "all") == "all"):
+            text = ci(r, spec)
+            assert text in summary and text in page, (name, text)
+            checked += 1
+    head = {r["measure"]: r for r in tables["variance_headline"]}
+    assert pct(head["model_side"]) in summary and share(head["model_side"]) in page
+    assert checked >= 20
