@@ -72,7 +72,7 @@ def test_opinion_framings_are_found_by_stance_not_id() -> None:
 
 
 def test_intervals_from_too_few_items_are_not_shown() -> None:
-    assert ci({"estimate": 0.5, "ci_low": 0.5, "ci_high": 0.5, "n": 2}) == "+0.50 (n=2: too few for an interval)"
+    assert ci({"estimate": 0.5, "ci_low": 0.5, "ci_high": 0.5, "n": 2}) == "+0.50 (n=2, no interval)"
     assert "[" not in ci({"estimate": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n": 50})
     assert ci({"estimate": 0.1, "ci_low": -0.2, "ci_high": 0.3, "n": 12}) == "+0.10 [-0.20, +0.30]"
 

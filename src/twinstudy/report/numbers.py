@@ -43,10 +43,10 @@ def ci(r: Any, spec: str = "+.2f") -> str:
     est = fmt(r["estimate"], spec)
     n = _units(r)
     if n is not None and n < MIN_UNITS_FOR_INTERVAL:
-        return f"{est} (n={n}: too few for an interval)"
+        return f"{est} (n={n}, no interval)"
     lo, hi = fmt(r["ci_low"], spec), fmt(r["ci_high"], spec)
     if lo != "–" and lo == hi == est and n is not None:
-        return f"{est} (no spread across {n}: no interval)"
+        return f"{est} (all {n} equal, no interval)"
     return f"{est} [{lo}, {hi}]"
 
 

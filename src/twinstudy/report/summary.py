@@ -21,7 +21,7 @@ from twinstudy.report.numbers import ci as _ci
 from twinstudy.report.numbers import fmt as _fmt
 from twinstudy.report.numbers import pct as _pct
 from twinstudy.report.sections.estimands import label
-from twinstudy.report.sections.tables import empty_share
+from twinstudy.report.sections.tables import FEW_NOTE, empty_share, few_items
 from twinstudy.store import ALL_OUTCOMES, Store
 from twinstudy.study.spec import ResolvedStudy
 
@@ -93,13 +93,16 @@ def render_summary(store: Store, con: Console, results: Results | None = None) -
         t = _table(f"Profiles: mean score toward each theme's pole (−1..+1), {framing} framing, "
                    f"{label('profiles')}",
                    "theme", *pm)
+        few = few_items(prof)
         for theme, g in prof.groupby("theme"):
             cells = []
             for m in pm:
                 r = g[g["model"] == m]
-                cells.append("–" if r.empty else _ci(r.iloc[0]))
+                cells.append("–" if r.empty else _ci(r.iloc[0]) + ("†" if few[r.index[0]] else ""))
             t.add_row(str(theme), *cells)
         con.print(t)
+        if few.any():
+            con.print(FEW_NOTE)
 
     syc, ident, flips = res.table("sycophancy"), res.table("identity"), res.table("flips")
     if not syc.empty or not ident.empty or not flips.empty:

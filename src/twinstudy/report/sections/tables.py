@@ -10,11 +10,24 @@ import pandas as pd
 
 from twinstudy.analysis import Results
 from twinstudy.report import figures as figs
-from twinstudy.report.numbers import ci, pct
+from twinstudy.report.numbers import MIN_UNITS_FOR_INTERVAL, ci, pct
 from twinstudy.report.sections.estimands import label
 
 Meta = dict[str, dict[str, Any]]
 RATE_OUTCOMES = ("refused", "evasive", "blocked")
+#: Below this many items a bootstrap interval over items covers less than 95 % (at most 1 - 2^(1-k)
+#: with k items); such rows are marked, unless the estimator names its own interval (``ci_kind``).
+FEW_ITEMS = 10
+FEW_NOTE = ("† fewer than 10 items: a bootstrap interval over k items covers at most 1 − 2^(1 − k) "
+            "(0.875 with 4), so read it as an indication.")
+
+
+def few_items(table: pd.DataFrame) -> pd.Series:
+    """Rows whose item-bootstrap interval rests on too few items to be a 95 % CI."""
+    if table.empty or "n" not in table.columns or "ci_kind" in table.columns:
+        return pd.Series(False, index=table.index)
+    n = pd.to_numeric(table["n"], errors="coerce")
+    return n.ge(MIN_UNITS_FOR_INTERVAL) & n.lt(FEW_ITEMS)  # below the minimum no interval is shown at all
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -64,8 +77,10 @@ def profile_table(prof: pd.DataFrame, meta: Meta) -> ProfileTable:
         return ProfileTable()
     p = prof[prof["lang"] == "all"]
     cells: dict[str, dict[str, str]] = {}
-    for _, r in prof.iterrows():
-        cells.setdefault(f"{r['theme']}|{r['model']}", {})[str(r["lang"])] = f"{ci(r)} n={int(r['n'])}"
+    few = few_items(prof).to_numpy()
+    for (_, r), is_few in zip(prof.iterrows(), few, strict=True):
+        mark = "†" if is_few else ""
+        cells.setdefault(f"{r['theme']}|{r['model']}", {})[str(r["lang"])] = f"{ci(r)} n={int(r['n'])}{mark}"
     return ProfileTable(figs.ordered_models(sorted(p["model"].astype(str).unique()), meta),
                         sorted(p["theme"].astype(str).unique()), cells,
                         [x for x in ("all", "en", "zh") if x in set(prof["lang"])], str(prof["framing"].iloc[0]))
@@ -139,12 +154,13 @@ class Tables:
     mcnemar: list[dict[str, Any]]
     rates: RateTable
     labels: dict[str, str]
+    few_note: str = FEW_NOTE
 
 
 def build_tables(results: Results, samples: int, open_themes: set[str], meta: Meta) -> Tables:
     paired = results.table("paired")
     if not paired.empty:
-        paired = paired.sort_values(["model_a", "model_b", "theme"])
+        paired = paired.sort_values(["model_a", "model_b", "theme"]).assign(few=few_items(paired))
     names = ("profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
              "rates", "variance")
     return Tables(
