@@ -114,3 +114,22 @@ def test_the_report_reads_no_sql_and_names_no_framing_id() -> None:
 def test_json_round_trip_has_no_nan() -> None:
     text = json.dumps(to_json(analyze(small_frame(), n_boot=20)), allow_nan=False)
     assert '"settings"' in text
+
+
+def test_columns_the_estimators_may_add_are_rendered() -> None:
+    from twinstudy.analysis.results import Settings
+    from twinstudy.report.sections.estimands import estimands
+    from twinstudy.report.sections.tables import variance_view
+
+    var = pd.DataFrame({"component": ["model", "residual"], "estimate": [0.2, 0.1], "ci_low": [0.1, 0.0],
+                        "ci_high": [0.3, 0.2], "n": [20, 20], "share_empty": [0.3, 0.3]})
+    cells = pd.DataFrame({"model": ["a", "a"], "lang": ["en", "zh"], "share_empty": [0.1, 0.5]})
+    prof = pd.DataFrame({"model": ["a"], "theme": ["t"], "lang": ["all"], "framing": ["neutral"], "estimate": [0.1],
+                         "ci_low": [0.0], "ci_high": [0.2], "n": [4], "ci_kind": ["t interval on 4 item means"]})
+    res = Results({"variance": var, "empty_cells": cells, "profiles": prof}, Settings(10, 0, 1, "x"))
+    view = variance_view(res, samples=1)
+    assert view.empty_share == 0.3 and [r["component"] for r in view.rows] == ["model"]  # no noise share
+    assert view.empty_by_model_lang == [{"model": "a", "lang": "en", "share_empty": 0.1},
+                                        {"model": "a", "lang": "zh", "share_empty": 0.5}]
+    profiles = next(e for e in estimands(res) if e.table == "profiles")
+    assert profiles.interval == "t interval on 4 item means."

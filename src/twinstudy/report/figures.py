@@ -23,6 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from twinstudy.report.numbers import MIN_UNITS_FOR_INTERVAL  # noqa: E402
+
 plt.rcParams.update({
     "svg.fonttype": "none",
     "svg.hashsalt": "twinstudy",
@@ -157,7 +159,9 @@ def profile_heatmap(prof: pd.DataFrame, meta: Meta) -> Any:
     hi = np.full_like(grid, np.nan)
     for _, r in p.iterrows():
         i, j = themes.index(str(r["theme"])), models.index(str(r["model"]))
-        grid[i, j], lo[i, j], hi[i, j] = r["estimate"], r["ci_low"], r["ci_high"]
+        grid[i, j] = r["estimate"]
+        if float(r.get("n", MIN_UNITS_FOR_INTERVAL)) >= MIN_UNITS_FOR_INTERVAL:  # no [x, x] from 1-2 items
+            lo[i, j], hi[i, j] = r["ci_low"], r["ci_high"]
     fig, ax = plt.subplots(figsize=(2.4 + 1.45 * len(models), 1.2 + 0.55 * len(themes)))
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(len(models)), [m.replace("/", "/\n") + f"\n({meta.get(m, {}).get('origin', '?')})"
@@ -177,7 +181,7 @@ def profile_heatmap(prof: pd.DataFrame, meta: Meta) -> Any:
     fig.colorbar(im, ax=ax, label="mean score toward the theme's pole (−1 … +1)", shrink=0.85)
     framing = str(prof["framing"].iloc[0]) if "framing" in prof.columns and len(prof) else "all"
     ax.set_title(f"Profiles: mean score per model and theme ({framing} framing, both languages);\n"
-                 "95% CI over items in brackets")
+                 "interval over items in brackets (a 95% CI from 10 items up)")
     fig.tight_layout()
     return fig
 
@@ -228,7 +232,8 @@ def forest_plot(paired: pd.DataFrame, pairs: list[tuple[str, str]], meta: Meta) 
                          "ci_high": r["ci_high"], "colour": origin_colour(a, meta),
                          "marker": "D" if r["theme"] == "all" else "o"})
     return dot_plot(rows, title="Paired differences between twins, per theme (A − B, same questions)",
-                    xlabel="difference in mean score (−2 … +2), 95% CI over items;  * BH-adjusted p < 0.05")
+                    xlabel="difference in mean score (−2 … +2), interval over items (a 95% CI from 10 items up);"
+                           "  * BH-adjusted p < 0.05")
 
 
 def user_effects_figure(syc: pd.DataFrame, ident: pd.DataFrame, meta: Meta) -> Any:

@@ -48,19 +48,30 @@ def empty_share(var: pd.DataFrame) -> float | None:
     return None
 
 
+def empty_by_model_lang(results: Results) -> list[dict[str, Any]]:
+    """Share of empty cells per model x language, from whichever table reports it (``share_empty``)."""
+    for name, table in results.items():
+        if name != "variance" and {"model", "lang", "share_empty"} <= set(table.columns):
+            return records(table[["model", "lang", "share_empty"]])
+    return []
+
+
 @dataclass
 class VarianceView:
     rows: list[dict[str, Any]]
     empty_share: float | None
     residual_estimable: bool
     label: str
+    empty_by_model_lang: list[dict[str, Any]] = field(default_factory=list)
 
 
-def variance_view(var: pd.DataFrame, samples: int) -> VarianceView:
+def variance_view(results: Results, samples: int) -> VarianceView:
     """The variance table; without repeated samples the residual (sampling noise) is left out."""
+    var = results.table("variance")
     residual_ok = samples > 1
     shown = var if residual_ok or var.empty else var[var["component"] != "residual"]
-    return VarianceView(records(shown), empty_share(var), residual_ok, label("variance"))
+    return VarianceView(records(shown), empty_share(var), residual_ok, label("variance"),
+                        empty_by_model_lang(results))
 
 
 @dataclass
@@ -164,7 +175,7 @@ def build_tables(results: Results, samples: int, open_themes: set[str], meta: Me
     names = ("profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
              "rates", "variance")
     return Tables(
-        variance_view(results.table("variance"), samples),
+        variance_view(results, samples),
         profile_table(results.table("profiles"), meta),
         records(results.table("origin_contrast")), records(paired), records(results.table("sycophancy")),
         records(results.table("identity")), records(results.table("flips")), records(results.table("language_gap")),
