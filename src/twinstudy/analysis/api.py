@@ -77,8 +77,6 @@ def analyze(
     An estimator that raises leaves an entry in ``Results.errors``; the others still run.
     """
     nb = n_boot_for(len(frame)) if n_boot is None else n_boot
-    if frame.empty:
-        return empty_results(frame, nb, seed)
     errors: dict[str, str] = {}
     try:
         df = _prepare(frame)

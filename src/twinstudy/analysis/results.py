@@ -56,7 +56,7 @@ class Settings:
         return {"n_boot": self.n_boot, "seed": self.seed, "n_rows": self.n_rows, "fingerprint": self.fingerprint}
 
 
-@dataclass
+@dataclass(eq=False)  # tables are DataFrames: compare Results by identity, or their to_json output
 class Results(Mapping[str, pd.DataFrame]):
     """Every table ``analyze`` produced, the estimators that failed, and the settings.
 
