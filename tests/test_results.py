@@ -66,7 +66,7 @@ def test_opinion_framings_are_found_by_stance_not_id() -> None:
     assert list(split["group"]) == ["opinion"]
     cards = {c.key: c.text for c in build_headline(res, Design({"en", "zh"}, set(ROLES), 1), ROLES)}
     assert "not measured" not in cards["framing"]
-    assert "among the neutral and opinion trials alone" in cards["framing"]
+    assert "among the neutral and opinion trials alone, the user's stance" in cards["framing"]
     # without roles the same framings are not counted as opinion framings
     assert analyze(frame, n_boot=20)["framing_split"].empty
 
@@ -133,3 +133,17 @@ def test_columns_the_estimators_may_add_are_rendered() -> None:
                                         {"model": "a", "lang": "zh", "share_empty": 0.5}]
     profiles = next(e for e in estimands(res) if e.table == "profiles")
     assert profiles.interval == "t interval on 4 item means."
+
+
+def test_a_model_that_follows_the_user_shows_up_on_the_users_side() -> None:
+    """Half the items reverse-keyed: coded by id the opinion framing share would read about 0."""
+    spec = SimSpec(n_models=3, origins=("CN", "US", "US"), n_items=16, n_samples=1, n_paraphrases=1,
+                   kappa_mean=0.8, kappa_sd=0.0, sd_syc_item=0.0, reverse_share=0.5, sd_framing=0.0,
+                   sd_model_framing=0.0)
+    frame, _ = simulate(spec, np.random.default_rng(2))
+    roles = {"neutral": FramingRole("neutral"), "user-agrees": FramingRole("user-agrees", stance="agree"),
+             "user-disagrees": FramingRole("user-disagrees", stance="disagree")}
+    res = analyze(add_role_columns(frame, roles), n_boot=50)
+    split = res["framing_split"].set_index("group")
+    assert split.loc["opinion", "estimate"] > 0.3
+    assert res["sycophancy"].query("lang == 'all'")["estimate"].min() > 0.5

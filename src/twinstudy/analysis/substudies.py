@@ -11,12 +11,19 @@ Which framing belongs to which group comes from the frame's optional ``stance`` 
 columns (filled from the framing definitions), never from framing ids, so a user framing with
 ``stance: agree`` under any id counts. Without those columns the table is empty.
 
+In the opinion sub-study the framing factor is coded in score space: a stated stance pushes the
+score toward the theme's pole on a forward item and away from it on a reverse-keyed one, so the
+levels are ``toward-pole`` / ``away-from-pole`` (plus neutral), not the framing ids. Coded by id, a
+model that simply follows the user would put its whole effect into the keying x framing interaction
+on instruments that are half reverse-keyed, and the framing share would read about 0.
+
 Columns: ``group``, ``component`` ("framing"), ``estimate``, ``ci_low``, ``ci_high``, ``n`` (items).
 The interval is the decomposition's item bootstrap (see :mod:`twinstudy.analysis.variance`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .variance import decompose
@@ -43,10 +50,27 @@ def framing_groups(frame: pd.DataFrame) -> dict[str, list[str]]:
     return groups
 
 
+def toward_pole(sub: pd.DataFrame) -> pd.DataFrame:
+    """Opinion framings relabelled by the direction they push the score: toward or away from the pole.
+
+    The stance column is cleared on the result, so the coding is applied once.
+    """
+    stance = sub["stance"].astype(str)
+    push = np.where(stance == "agree", 1, np.where(stance == "disagree", -1, 0))
+    push = push * np.where(sub["reverse"].astype(bool), -1, 1)
+    out = sub.copy()
+    out["framing"] = np.where(push > 0, "toward-pole", np.where(push < 0, "away-from-pole",
+                                                                  sub["framing"].astype(str)))
+    out["stance"] = None
+    return out
+
+
 def framing_split(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     rows: list[dict[str, object]] = []
     for group, levels in framing_groups(frame).items():
         sub = frame.loc[frame["framing"].astype(str).isin(levels)]
+        if group == "opinion":
+            sub = toward_pole(sub)
         if sub["framing"].nunique() < 2:
             continue
         var, _ = decompose(sub, n_boot=n_boot, seed=seed)

@@ -58,7 +58,9 @@ _KNOWN: tuple[Estimand, ...] = (
              "and the shares are descriptive.", "interval over items (not a 95 % CI)"),
     Estimand("framing_split", "Framing share by sub-study",
              "the framing share of variance among the neutral trials and one group of framings alone "
-             "(opinion: framings with a stance; identity: framings with an identity).",
+             "(opinion: framings with a stance, coded by whether they push the score toward or away from the "
+             "theme's pole, so following the user counts as the user's side on reverse-keyed items too; identity: "
+             "framings with an identity).",
              "as for the variance shares: descriptive, not a 95 % CI.", "interval over items (not a 95 % CI)"),
     Estimand("rates", "Outcome rates",
              "share of trials refused, evasive or blocked, per model, language and theme.",

@@ -127,8 +127,8 @@ def _opinion_card(results: Results, design: Design, roles: dict[str, FramingRole
         split = results.table("framing_split")
         op = split[split["group"] == "opinion"] if not split.empty else split
         if not op.empty:
-            text += (f"; among the neutral and opinion trials alone, the framing accounts for {share(op.iloc[0])} "
-                     f"of the score variance")
+            text += (f"; among the neutral and opinion trials alone, the user's stance (toward or away from each "
+                     f"theme's pole) accounts for {share(op.iloc[0])} of the score variance")
     flips = results.table("flips")
     if pushback_framings(roles, design.framings) and not flips.empty:
         f = flips[(flips["measure"] == "flip") & (flips["lang"] == "all")]
