@@ -141,7 +141,8 @@ def variance_figure(var: pd.DataFrame, head: pd.DataFrame, split: dict[str, Any]
             ax.text(e + 0.8, yi + 0.22, f"{e:.1f}%", fontsize=8, va="center", color="#333")
     ax.set_yticks(y, labels)
     ax.set_xlabel("share of score variance (%), interval from a bootstrap over items (not a 95% CI)" +
-                  ("\n† framing share among the neutral trials and that framing pair alone" if split else ""))
+                  ("\n† among the neutral trials and that group of framings alone;"
+                   " opinion coded toward / away from the pole" if split else ""))
     ax.set_title("Where the variation in answers comes from: the models or the user")
     ax.set_xlim(0, max(5.0, float(np.nanmax(np.concatenate([hi, est]))) * 1.12) if len(rows) else 100)
     fig.tight_layout()
