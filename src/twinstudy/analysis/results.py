@@ -37,7 +37,7 @@ def fingerprint(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "empty"
     cols = sorted(str(c) for c in frame.columns)
-    hashed = pd.util.hash_pandas_object(frame[cols].astype(str), index=False).to_numpy(dtype=np.uint64)
+    hashed = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy(dtype=np.uint64)
     digest = hashlib.sha256(np.sort(hashed).tobytes())
     digest.update(",".join(cols).encode("utf-8"))
     return digest.hexdigest()[:16]
