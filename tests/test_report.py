@@ -166,10 +166,13 @@ def test_a_failing_estimator_costs_one_section_not_the_report(report_study: tupl
     monkeypatch.setattr(twinstudy.analysis.api, "language_gap", broken)
     db, _ = report_study
     store = Store(db, create=False)
+    con = Console(record=True, width=200)
     try:
         page = build_report(store, tmp_path / "report.html").read_text(encoding="utf-8")
+        render_summary(store, con)
     finally:
         store.close()
+    assert "language_gap: RuntimeError: estimator exploded" in con.export_text()
     assert 'id="analysis-errors"' in page and "language_gap: RuntimeError: estimator exploded" in page
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page, sid
