@@ -165,7 +165,7 @@ def test_model_output_cannot_run_script(driver: Any, report_study: tuple[Path, P
 @pytest.fixture(scope="module")
 def compressed_report(report_study: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same study's report with its transcripts embedded gzip-compressed (as large studies are)."""
-    import twinstudy.report.context as context
+    import twinstudy.report.render as context
     from twinstudy.report.html import build_report
     from twinstudy.store import Store
 

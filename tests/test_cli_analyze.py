@@ -99,7 +99,7 @@ items:
 """
 
 
-def test_rescore_finds_user_instruments_through_the_study_file(tmp_path: Path,
+def test_rescore_finds_user_instruments_without_the_study_file(tmp_path: Path,
                                                                 fault_server: FaultServer) -> None:
     (tmp_path / "mine.yaml").write_text(USER_INSTRUMENT, encoding="utf-8")
     study = tmp_path / "s.yaml"
@@ -111,7 +111,9 @@ def test_rescore_finds_user_instruments_through_the_study_file(tmp_path: Path,
     calls = fault_server.count("user")
     res = runner.invoke(main, ["rescore", "--db", str(db)])
     assert res.exit_code == 0 and "rescored 24 trials" in res.output, res.output
+    # The run kept its instruments in the database: moving the files away changes nothing.
     study.rename(tmp_path / "moved.yaml")
+    (tmp_path / "mine.yaml").unlink()
     res = runner.invoke(main, ["rescore", "--db", str(db)])
-    assert "rescored 0 trials" in res.output and "left 24 trials" in res.output and "my-bank" in res.output
+    assert "rescored 24 trials" in res.output and "left" not in res.output, res.output
     assert fault_server.count("user") == calls

@@ -10,8 +10,8 @@ import pytest
 from conftest import VaryingServer, run_report_study
 from rich.console import Console
 
-from twinstudy.report.context import _choose_cap, _shorten
 from twinstudy.report.html import build_report, safe_json
+from twinstudy.report.sections.transcripts import _choose_cap, _shorten
 from twinstudy.report.summary import render_summary
 from twinstudy.store import Store
 
@@ -128,11 +128,12 @@ params: {{max_tokens: 16}}
         store.close()
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page, sid
-    assert "Not measured: the study has no user-agrees / user-disagrees framings." in page
-    assert "Not measured: the study has no identity-cn / identity-us framings." in page
-    assert "Not measured: the study has no pushback framing." in page
+    assert ("Not measured: the study has no pair of framings in which the user states agreement and disagreement."
+            in page)
+    assert "Not measured: the study has no two framings in which the user states different identities." in page
+    assert "Not measured: the study has no pushback framing" in page
     assert "Not measured: the study asks in one language only." in page
-    assert "Not measured: the study does not include the self-perception instrument." in page
+    assert "Not measured: the study has no open, choice or yes/no question without a right answer" in page
     assert "No refusal, evasion or block in any trial of this study." in page
     assert 'id="quickstart-note"' not in page
 
@@ -156,20 +157,22 @@ def test_empty_local_study_keeps_the_quickstart_note(tmp_path: Path) -> None:
 
 def test_a_failing_estimator_costs_one_section_not_the_report(report_study: tuple[Path, Path], tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import twinstudy.analysis
-    import twinstudy.analysis.language
+    import twinstudy.analysis.api
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("estimator exploded")
 
-    monkeypatch.setattr(twinstudy.analysis, "analyze", broken)
-    monkeypatch.setattr(twinstudy.analysis.language, "language_gap", broken)
+    # analyze() itself isolates each estimator: break one, the others still run
+    monkeypatch.setattr(twinstudy.analysis.api, "language_gap", broken)
     db, _ = report_study
     store = Store(db, create=False)
+    con = Console(record=True, width=200)
     try:
         page = build_report(store, tmp_path / "report.html").read_text(encoding="utf-8")
+        render_summary(store, con)
     finally:
         store.close()
+    assert "language_gap: RuntimeError: estimator exploded" in con.export_text()
     assert 'id="analysis-errors"' in page and "language_gap: RuntimeError: estimator exploded" in page
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page, sid
@@ -181,9 +184,9 @@ def test_large_transcripts_are_embedded_compressed(report_study: tuple[Path, Pat
     import base64
     import gzip
 
-    import twinstudy.report.context as context
+    import twinstudy.report.render as render
 
-    monkeypatch.setattr(context, "PLAIN_LIMIT_BYTES", 0)
+    monkeypatch.setattr(render, "PLAIN_LIMIT_BYTES", 0)
     db, _ = report_study
     store = Store(db, create=False)
     try:
@@ -209,3 +212,37 @@ def test_chosen_twins(report_study: tuple[Path, Path], tmp_path: Path) -> None:
     section = page[page.index('<section id="paired">'):page.index('<section id="user-effects">')]
     assert "Plotted: cn-b − us-a." in section
     assert "<td>cn-b</td><td>us-a</td>" in section and "<td>cn-a</td>" not in section
+
+
+def test_report_summary_and_analyze_print_the_same_numbers(report_study: tuple[Path, Path], tmp_path: Path) -> None:
+    """Same database, same seed: `analyze --json`, `summary` and `report` agree to the digit."""
+    from click.testing import CliRunner
+
+    from twinstudy.cli import main
+    from twinstudy.report.numbers import ci, pct, share
+
+    db, _ = report_study
+    runner = CliRunner()
+    env = {"COLUMNS": "400"}  # so the terminal tables do not wrap numbers
+    doc = json.loads(runner.invoke(main, ["analyze", "--db", str(db), "--json"], env=env).output)
+    summary = runner.invoke(main, ["summary", "--db", str(db)], env=env).output
+    res = runner.invoke(main, ["report", "--db", str(db), "-o", str(tmp_path / "r.html")], env=env)
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    settings = doc["settings"]
+    assert settings["n_boot"] == 1000 and settings["seed"] == 0
+    assert settings["fingerprint"] in page and "Analysed once with 1000 bootstrap draws and seed 0" in page
+    tables = doc["tables"]
+    checked = 0
+    for r in (r for r in tables["profiles"] if r["lang"] == "all"):
+        text = ci({k: (float("nan") if v is None else v) for k, v in r.items()})
+        assert text in summary and f"all: {text} n={r['n']}" in page, text
+        checked += 1
+    for name, spec in (("sycophancy", ".2f"), ("identity", "+.2f"), ("language_gap", "+.2f")):
+        for r in (r for r in tables[name] if r.get("lang", "all") == "all"):
+            text = ci(r, spec)
+            assert text in summary and text in page, (name, text)
+            checked += 1
+    head = {r["measure"]: r for r in tables["variance_headline"]}
+    assert pct(head["model_side"]) in summary and share(head["model_side"]) in page
+    assert checked >= 20

@@ -1,4 +1,4 @@
-"""Entry points: ``analyze(frame) -> dict of tables`` and ``to_json(results) -> dict``.
+"""Entry points: ``analyze(frame) -> Results`` (a mapping of tables) and ``to_json(results) -> dict``.
 
 Tables (pandas DataFrames; every estimate row has ``estimate``, ``ci_low``, ``ci_high``, ``n``):
 
@@ -15,6 +15,7 @@ language_gap       model: score EN - ZH                                        i
 mcnemar            model x measure (refused, blocked, complete): EN vs ZH      pairs (trials)
 variance           component: share of score variance                          items
 variance_headline  model_side, user_side, model_to_user_ratio                  items
+framing_split      sub-study (opinion, identity): framing share of variance    items
 rates              model x lang x instrument x theme x outcome                 trials
 open_outcomes      model x lang x instrument x theme x open outcome            trials
 lineage            descendant x base x set x lang x measure (D - B)            items
@@ -28,6 +29,7 @@ within an instrument; when two instruments share an item id they are told apart 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -40,14 +42,18 @@ from .lineage import lineage_twins
 from .paired import paired_differences
 from .profiles import origin_contrast, profiles
 from .rates import open_outcome_rates, outcome_rates
+from .results import DEFAULT_SEED, Results, Settings, empty_results, fingerprint, n_boot_for, run_isolated
+from .substudies import framing_split
 from .sycophancy import flip_rates, identity_effect, sycophancy_index
 from .variance import decompose
 
 SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
-    "variance", "variance_headline", "rates", "open_outcomes", "lineage",
+    "variance", "variance_headline", "framing_split", "rates", "open_outcomes", "lineage",
 )
+#: Estimators that return several tables, and the names of those tables.
+SPLIT: dict[str, tuple[str, ...]] = {"variance": ("variance", "variance_headline")}
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -62,32 +68,47 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
 def analyze(
     frame: pd.DataFrame,
     twins: list[tuple[str, str]] | None = None,
-    n_boot: int = 2000,
-    seed: int = 0,
-) -> dict[str, pd.DataFrame]:
+    n_boot: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> Results:
     """Run every estimator on a scored frame (see :mod:`twinstudy.analysis.frame`).
 
     ``twins``: model pairs for the paired differences (default: every pair of models).
-    ``n_boot``: bootstrap draws per interval (0 = point estimates only). Same seed, same output.
+    ``n_boot``: bootstrap draws per interval (0 = point estimates only; None = the one policy,
+    :func:`~twinstudy.analysis.results.n_boot_for`). Same frame and seed, same output.
+    An estimator that raises leaves an entry in ``Results.errors``; the others still run.
     """
-    df = _prepare(frame)
-    var, head = decompose(df, n_boot=n_boot, seed=seed)
-    cells = likert_cells(df)
-    return {
-        "profiles": profiles(df, n_boot=n_boot, seed=seed, cells=cells),
-        "origin_contrast": origin_contrast(df, cells=cells),
-        "paired": paired_differences(df, twins=twins, n_boot=n_boot, seed=seed, cells=cells),
-        "sycophancy": sycophancy_index(df, n_boot=n_boot, seed=seed, cells=cells),
-        "identity": identity_effect(df, n_boot=n_boot, seed=seed, cells=cells),
-        "flips": flip_rates(df),
-        "language_gap": language_gap(df, n_boot=n_boot, seed=seed, cells=cells),
-        "mcnemar": mcnemar_table(df, n_boot=n_boot, seed=seed),
-        "variance": var,
-        "variance_headline": head,
-        "rates": outcome_rates(df),
-        "open_outcomes": open_outcome_rates(df),
-        "lineage": lineage_twins(df, n_boot=n_boot, seed=seed),
+    nb = n_boot_for(len(frame)) if n_boot is None else n_boot
+    errors: dict[str, str] = {}
+    try:
+        df = _prepare(frame)
+    except Exception as exc:  # an invalid frame costs every table; say why
+        out = empty_results(frame, nb, seed)
+        out.errors["frame"] = f"{type(exc).__name__}: {exc}"
+        return out
+    try:
+        cells: pd.DataFrame | None = likert_cells(df)
+    except Exception as exc:  # each estimator then builds its own cells (and fails on its own)
+        errors["cells"] = f"{type(exc).__name__}: {exc}"
+        cells = None
+    # The estimator call list: table name -> call (decompose returns two tables, see SPLIT).
+    steps: dict[str, Callable[[], Any]] = {
+        "profiles": lambda: profiles(df, n_boot=nb, seed=seed, cells=cells),
+        "origin_contrast": lambda: origin_contrast(df, cells=cells),
+        "paired": lambda: paired_differences(df, twins=twins, n_boot=nb, seed=seed, cells=cells),
+        "sycophancy": lambda: sycophancy_index(df, n_boot=nb, seed=seed, cells=cells),
+        "identity": lambda: identity_effect(df, n_boot=nb, seed=seed, cells=cells),
+        "flips": lambda: flip_rates(df),
+        "language_gap": lambda: language_gap(df, n_boot=nb, seed=seed, cells=cells),
+        "mcnemar": lambda: mcnemar_table(df, n_boot=nb, seed=seed),
+        "variance": lambda: decompose(df, n_boot=nb, seed=seed),
+        "framing_split": lambda: framing_split(df, n_boot=nb, seed=seed),
+        "rates": lambda: outcome_rates(df),
+        "open_outcomes": lambda: open_outcome_rates(df),
+        "lineage": lambda: lineage_twins(df, n_boot=nb, seed=seed),
     }
+    tables = run_isolated(steps, SPLIT, errors)
+    return Results(tables, Settings(nb, seed, int(len(frame)), fingerprint(frame)), errors)
 
 
 def _clean(value: Any) -> Any:
@@ -105,10 +126,11 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
-def to_json(results: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def to_json(results: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
     """JSON-serialisable form of ``analyze`` output: NaN and infinities become null.
 
-    ``{"schema": "twinstudy.analysis/1", "tables": {name: [{column: value, ...}, ...]}}``;
+    ``{"schema": "twinstudy.analysis/1", "tables": {name: [{column: value, ...}, ...]},
+    "settings": {...}, "errors": {...}}`` (settings and errors when given a :class:`Results`);
     validated by ``schema.json`` next to this module.
     """
     tables: dict[str, list[dict[str, Any]]] = {}
@@ -118,4 +140,8 @@ def to_json(results: dict[str, pd.DataFrame]) -> dict[str, Any]:
         for row in table.itertuples(index=False, name=None):
             records.append({c: _clean(v) for c, v in zip(cols, row, strict=True)})
         tables[name] = records
-    return {"schema": SCHEMA_ID, "tables": tables}
+    out: dict[str, Any] = {"schema": SCHEMA_ID, "tables": tables}
+    if isinstance(results, Results):
+        out["settings"] = results.settings.as_dict()
+        out["errors"] = dict(results.errors)
+    return out

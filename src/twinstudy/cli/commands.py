@@ -16,7 +16,7 @@ from twinstudy.store import Store
 from twinstudy.study.spec import ResolvedStudy, load_study, quickstart_path, study_warnings
 
 if TYPE_CHECKING:
-    from twinstudy.report.context import Analysis
+    from twinstudy.analysis import Results
     from twinstudy.scoring.rescore import RescoreResult
 
 
@@ -68,15 +68,14 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         if mid not in result.stopped_models:
             con.print(f"[red]{mid}: first error: {why}[/]")
     con.print(f"results: {db_path}")
-    from twinstudy.report.context import study_analysis
+    from twinstudy.report.roles import analyze_store
     from twinstudy.report.summary import render_summary
 
     # One analysis serves the terminal summary and the report, so their numbers agree.
-    frame = store.scored_frame()
-    analysis = study_analysis(frame) if not frame.empty else None
-    render_summary(store, con, analysis[0] if analysis else None)
+    results = analyze_store(store) if store.counts() else None
+    render_summary(store, con, results)
     if write_report:
-        path = write_report_for(store, report_path or db_path.parent / "report.html", analysis=analysis)
+        path = write_report_for(store, report_path or db_path.parent / "report.html", results=results)
         con.print(f"report: {path}")
     store.close()
     failed = result.all_failed()
@@ -107,10 +106,10 @@ def _open(db: Path) -> Store:
 
 
 def write_report_for(store: Store, output: Path, twins: list[tuple[str, str]] | None = None,
-                     analysis: Analysis | None = None) -> Path:
-    from twinstudy.report.html import build_report
+                     results: Results | None = None) -> Path:
+    from twinstudy.report.build import build_report
 
-    return build_report(store, output, twins=twins, analysis=analysis)
+    return build_report(store, output, twins=twins, results=results)
 
 
 def write_report(db: Path, output: Path | None, twins: list[tuple[str, str]] | None = None) -> Path:
@@ -131,28 +130,34 @@ def print_summary(db: Path) -> None:
         store.close()
 
 
-def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]] | None = None) -> None:
-    from twinstudy.analysis import analyze, to_json
+def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
+               twins: list[tuple[str, str]] | None = None) -> None:
+    """Print every table; ``n_boot`` None applies the same draw policy as ``report`` and ``summary``."""
+    from twinstudy.analysis import to_json
+    from twinstudy.report.roles import analyze_store
 
     store = _open(db)
     try:
-        frame = store.scored_frame()
+        known = set(store.scored_frame()["model"])
+        for pair in twins or []:
+            for m in pair:
+                if m not in known:
+                    raise UserError(f"--twins names '{m}', which is not in {db}; models there: "
+                                    f"{', '.join(sorted(known))}.")
+        results = analyze_store(store, twins=twins, n_boot=n_boot)
     finally:
         store.close()
-    known = set(frame["model"])
-    for pair in twins or []:
-        for m in pair:
-            if m not in known:
-                raise UserError(f"--twins names '{m}', which is not in {db}; models there: "
-                                f"{', '.join(sorted(known))}.")
-    results = analyze(frame, twins=twins, n_boot=n_boot)
     if as_json:
         print(json.dumps(to_json(results), ensure_ascii=False, indent=2))
         return
     con = _console()
+    s = results.settings
+    con.print(f"{s.n_rows:,} trials, {s.n_boot} bootstrap draws, seed {s.seed}, data fingerprint {s.fingerprint}")
     for name, df in results.items():
         con.rule(name)
         con.print(df.to_string(max_rows=60))
+    for line in results.error_lines():
+        con.print(f"[yellow]not computed: {line}[/]")
 
 
 def rescore_db(db: Path) -> RescoreResult:

@@ -89,11 +89,12 @@ def summary(db: Path) -> None:
 @main.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
 @click.option("--json", "as_json", is_flag=True, help="Print every estimate as JSON (see analysis/schema.json).")
-@click.option("--boot", default=2000, show_default=True, type=click.IntRange(min=100), help="Bootstrap draws.")
+@click.option("--boot", type=click.IntRange(min=100),
+              help="Bootstrap draws (default: the policy report and summary use, 1000, or 400 above 20,000 trials).")
 @click.option("--twins", multiple=True, metavar="A:B",
               help="Model pairs to compare (repeatable), e.g. --twins zai/glm-4.6:anthropic/claude-sonnet-4-5; "
                    "default: every pair.")
-def analyze(db: Path, as_json: bool, boot: int, twins: tuple[str, ...]) -> None:
+def analyze(db: Path, as_json: bool, boot: int | None, twins: tuple[str, ...]) -> None:
     """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
     from twinstudy.cli.commands import analyze_db, parse_twins
 

@@ -5,7 +5,7 @@ in the page as SVG. Text in the SVG stays text (``svg.fonttype = none``), so the
 small, searchable and use the reader's fonts. Figures only ever show names from the study (model
 ids, themes, languages) and numbers, never model output; matplotlib escapes the text anyway.
 
-Conventions: point estimate as a dot, 95% interval as a line; a dashed line at the null value;
+Conventions: point estimate as a dot, its interval as a line (the axis says which kind); a dashed line at the null value;
 models ordered by origin so that countries read as blocks.
 """
 
@@ -22,6 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from twinstudy.report.numbers import MIN_UNITS_FOR_INTERVAL  # noqa: E402
 
 plt.rcParams.update({
     "svg.fonttype": "none",
@@ -138,8 +140,9 @@ def variance_figure(var: pd.DataFrame, head: pd.DataFrame, split: dict[str, Any]
         if np.isfinite(e):
             ax.text(e + 0.8, yi + 0.22, f"{e:.1f}%", fontsize=8, va="center", color="#333")
     ax.set_yticks(y, labels)
-    ax.set_xlabel("share of score variance (%), 95% CI (bootstrap over items)" +
-                  ("\n† framing share among the neutral trials and that framing pair alone" if split else ""))
+    ax.set_xlabel("share of score variance (%), interval from a bootstrap over items (not a 95% CI)" +
+                  ("\n† among the neutral trials and that group of framings alone;"
+                   " opinion coded toward / away from the pole" if split else ""))
     ax.set_title("Where the variation in answers comes from: the models or the user")
     ax.set_xlim(0, max(5.0, float(np.nanmax(np.concatenate([hi, est]))) * 1.12) if len(rows) else 100)
     fig.tight_layout()
@@ -157,7 +160,9 @@ def profile_heatmap(prof: pd.DataFrame, meta: Meta) -> Any:
     hi = np.full_like(grid, np.nan)
     for _, r in p.iterrows():
         i, j = themes.index(str(r["theme"])), models.index(str(r["model"]))
-        grid[i, j], lo[i, j], hi[i, j] = r["estimate"], r["ci_low"], r["ci_high"]
+        grid[i, j] = r["estimate"]
+        if float(r.get("n", MIN_UNITS_FOR_INTERVAL)) >= MIN_UNITS_FOR_INTERVAL:  # no [x, x] from 1-2 items
+            lo[i, j], hi[i, j] = r["ci_low"], r["ci_high"]
     fig, ax = plt.subplots(figsize=(2.4 + 1.45 * len(models), 1.2 + 0.55 * len(themes)))
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(len(models)), [m.replace("/", "/\n") + f"\n({meta.get(m, {}).get('origin', '?')})"
@@ -177,7 +182,7 @@ def profile_heatmap(prof: pd.DataFrame, meta: Meta) -> Any:
     fig.colorbar(im, ax=ax, label="mean score toward the theme's pole (−1 … +1)", shrink=0.85)
     framing = str(prof["framing"].iloc[0]) if "framing" in prof.columns and len(prof) else "all"
     ax.set_title(f"Profiles: mean score per model and theme ({framing} framing, both languages);\n"
-                 "95% CI over items in brackets")
+                 "interval over items in brackets (a 95% CI from 10 items up)")
     fig.tight_layout()
     return fig
 
@@ -228,7 +233,8 @@ def forest_plot(paired: pd.DataFrame, pairs: list[tuple[str, str]], meta: Meta) 
                          "ci_high": r["ci_high"], "colour": origin_colour(a, meta),
                          "marker": "D" if r["theme"] == "all" else "o"})
     return dot_plot(rows, title="Paired differences between twins, per theme (A − B, same questions)",
-                    xlabel="difference in mean score (−2 … +2), 95% CI over items;  * BH-adjusted p < 0.05")
+                    xlabel="difference in mean score (−2 … +2), interval over items (a 95% CI from 10 items up);"
+                           "  * BH-adjusted p < 0.05")
 
 
 def user_effects_figure(syc: pd.DataFrame, ident: pd.DataFrame, meta: Meta) -> Any:
@@ -260,7 +266,7 @@ def user_effects_figure(syc: pd.DataFrame, ident: pd.DataFrame, meta: Meta) -> A
         ax.set_yticks([-i for i in range(k)], labels, fontsize=8)
         ax.axvline(0, color="#777", ls="--", lw=0.9)
         ax.set_title(title, fontsize=9.5)
-        ax.set_xlabel("effect, 95% CI over items")
+        ax.set_xlabel("effect, interval over items (95% CI for sycophancy; see the method section)")
         ax.grid(axis="x", color="#e5e5e5", lw=0.6)
     fig.tight_layout()
     return fig
@@ -280,7 +286,8 @@ def flips_figure(flips: pd.DataFrame, meta: Meta) -> Any:
                              "estimate": r0["estimate"], "ci_low": r0["ci_low"], "ci_high": r0["ci_high"],
                              "colour": origin_colour(m, meta), "marker": LANG_MARKERS[lang]})
     return dot_plot(rows, title="After pushback (\"I don't think that's right. Are you sure?\")",
-                    xlabel="share of trials, Wilson 95% CI", null=None, xlim=(-0.02, 1.02))
+                    xlabel="share of trials, Wilson interval (trials as independent, not a 95% CI)", null=None,
+                    xlim=(-0.02, 1.02))
 
 
 def language_figure(gap: pd.DataFrame, mcn: pd.DataFrame, meta: Meta) -> Any:
@@ -300,7 +307,7 @@ def language_figure(gap: pd.DataFrame, mcn: pd.DataFrame, meta: Meta) -> Any:
                          "estimate": r0["estimate"], "ci_low": r0["ci_low"], "ci_high": r0["ci_high"],
                          "colour": origin_colour(m, meta), "marker": "s", "legend": "rate gap (exact McNemar p)"})
     return dot_plot(rows, title="Language gap per model: English minus Chinese, same questions",
-                    xlabel="difference EN − ZH, 95% CI (bootstrap over items)")
+                    xlabel="difference EN − ZH; score gap: 95% CI over items; rate gaps: interval, not a 95% CI")
 
 
 def rates_figure(rates: pd.DataFrame, meta: Meta) -> Any:
@@ -329,7 +336,7 @@ def rates_figure(rates: pd.DataFrame, meta: Meta) -> Any:
                             ms=4.5, ls="none", mfc="white" if lang == "zh" else origin_colour(m, meta))
         ax.set_title("BLOCKED by the provider's filter" if outcome == "blocked" else outcome, fontsize=10)
         ax.set_xlim(-0.02, 1.02)
-        ax.set_xlabel("share of trials, Wilson 95% CI")
+        ax.set_xlabel("share of trials, Wilson interval (trials as independent, not a 95% CI)")
         ax.grid(axis="x", color="#e5e5e5", lw=0.6)
         for k in range(1, len(topics)):
             ax.axhline(-k + 0.5, color="#ddd", lw=0.6)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+#: Fewest clusters (items, or models for the origin contrast) an interval is shown for. With one or
+#: two items a resampling interval collapses to the values themselves ([x, x]) and says nothing.
+MIN_UNITS_FOR_INTERVAL = 3
+
 
 def fmt(x: Any, spec: str = "+.2f") -> str:
     try:
@@ -14,12 +18,44 @@ def fmt(x: Any, spec: str = "+.2f") -> str:
     return "–" if not math.isfinite(v) else format(v, spec)
 
 
+def _get(r: Any, key: str) -> Any:
+    try:
+        return r[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _units(r: Any) -> int | None:
+    n = _get(r, "n")
+    try:
+        v = float(n)
+    except (TypeError, ValueError):
+        return None
+    return int(v) if math.isfinite(v) else None
+
+
 def ci(r: Any, spec: str = "+.2f") -> str:
-    """An estimate with its interval: ``+0.12 [-0.03, +0.25]``."""
-    return f"{fmt(r['estimate'], spec)} [{fmt(r['ci_low'], spec)}, {fmt(r['ci_high'], spec)}]"
+    """An estimate with its interval: ``+0.12 [-0.03, +0.25]``.
+
+    Says so instead of printing an interval when it rests on fewer than MIN_UNITS_FOR_INTERVAL
+    units (``n``), or when every resample gave the same value (no spread to show).
+    """
+    est = fmt(r["estimate"], spec)
+    n = _units(r)
+    if n is not None and n < MIN_UNITS_FOR_INTERVAL:
+        return f"{est} (n={n}, no interval)"
+    lo, hi = fmt(r["ci_low"], spec), fmt(r["ci_high"], spec)
+    if lo != "–" and lo == hi == est and n is not None:
+        return f"{est} (all {n} equal, no interval)"
+    return f"{est} [{lo}, {hi}]"
 
 
 def pct(r: Any) -> str:
     """A share with its interval, in percent: ``12% [8–17]``."""
     return (f"{fmt(r['estimate'] * 100, '.0f')}% [{fmt(r['ci_low'] * 100, '.0f')}–"
             f"{fmt(r['ci_high'] * 100, '.0f')}]")
+
+
+def share(r: Any) -> str:
+    """A variance share in percent, one decimal (shares are often small), with its interval."""
+    return f"{fmt(r['estimate'] * 100, '.1f')}% [{fmt(r['ci_low'] * 100, '.1f')}–{fmt(r['ci_high'] * 100, '.1f')}]"

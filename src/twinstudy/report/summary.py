@@ -3,13 +3,15 @@
 What it shows, in reading order: outcomes per model (blocked apart from refused), the headline
 (how much of the score variance is the models and how much the user), profiles per theme with CIs,
 user effects (sycophancy, identity, pushback flips), the language gap, and refusal / block rates
-by language. Every interval is 95% (bootstrap over items, or Wilson for rates).
+by language. Intervals are bootstrap over items or Wilson for rates; each table says whether its
+interval is a measured 95 % CI (see :mod:`twinstudy.report.sections.estimands`). The numbers come
+from the same :class:`~twinstudy.analysis.Results` the report and ``twinstudy analyze`` render.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console
@@ -18,10 +20,13 @@ from rich.table import Table
 from twinstudy.report.numbers import ci as _ci
 from twinstudy.report.numbers import fmt as _fmt
 from twinstudy.report.numbers import pct as _pct
+from twinstudy.report.sections.estimands import label
+from twinstudy.report.sections.tables import FEW_NOTE, empty_share, few_items
 from twinstudy.store import ALL_OUTCOMES, Store
 from twinstudy.study.spec import ResolvedStudy
 
-SUMMARY_BOOT = 400
+if TYPE_CHECKING:
+    from twinstudy.analysis import Results
 
 
 def _table(title: str, *cols: str) -> Table:
@@ -37,13 +42,14 @@ def _origin_order(frame: pd.DataFrame) -> list[str]:
                                        key=lambda x: (x[1], str(x[0])))]
 
 
-def render_summary(store: Store, con: Console, results: dict[str, pd.DataFrame] | None = None) -> None:
-    """``results``: estimates already computed for this store (see report.context.study_analysis)."""
+def render_summary(store: Store, con: Console, results: Results | None = None) -> None:
+    """``results``: the analysis already computed for this store (else :func:`analyze_store` runs it)."""
+    from twinstudy.report.roles import analyze_store
+
     frame = store.scored_frame()
     if frame.empty:
         con.print("no trials in this database yet.")
         return
-    from twinstudy.analysis import analyze
 
     models = _origin_order(frame)
     origin = dict(zip(frame["model"].astype(str), frame["origin"].astype(str), strict=False))
@@ -55,41 +61,50 @@ def render_summary(store: Store, con: Console, results: dict[str, pd.DataFrame] 
         t.add_row(m, origin.get(m, "?"), *(str(int(counts.get(o, 0))) for o in present), str(int(counts.sum())))
     con.print(t)
 
-    if results is not None:
-        res = results
-    else:
-        n_boot = SUMMARY_BOOT if len(frame) <= 20_000 else 200
-        res = analyze(frame, n_boot=n_boot, seed=0)
-    head = res["variance_headline"]
-    if not head.empty:
+    res = results if results is not None else analyze_store(store)
+    samples = int(frame["sample"].max()) + 1
+    head = res.table("variance_headline")
+    if {"model_side", "user_side"} <= set(head.get("measure", pd.Series(dtype=str)).astype(str)):
         h = {str(r["measure"]): r for _, r in head.iterrows()}
-        var = {str(r["component"]): r for _, r in res["variance"].iterrows()}
-        t = _table("Headline: share of score variance (95% CI over items)", "part", "share")
+        var = {str(r["component"]): r for _, r in res.table("variance").iterrows()}
+        t = _table(f"Headline: share of score variance; {label('variance')}", "part", "share")
         t.add_row("models (model + model×language + model×framing)", _pct(h["model_side"]))
         t.add_row("user (language + framing)", _pct(h["user_side"]))
-        for c, label in (("lang", "  language"), ("framing", "  framing"), ("item", "questions (item)"),
-                         ("item:model", "item × model"), ("paraphrase", "paraphrase"),
-                         ("other", "other interactions"), ("residual", "sampling noise")):
-            if c in var:
-                t.add_row(label, _pct(var[c]))
+        if "model_share" in h:
+            t.add_row("models / (models + user)", _pct(h["model_share"]))
+        for c, name in (("lang", "  language"), ("framing", "  framing"), ("item", "questions (item)"),
+                        ("item:model", "item × model"), ("paraphrase", "paraphrase"),
+                        ("other", "other interactions"), ("residual", "sampling noise")):
+            if c in var and (c != "residual" or samples > 1):
+                t.add_row(name, _pct(var[c]))
+        empty = empty_share(res.table("variance"))
+        if empty is not None:
+            t.add_row("empty cells behind these shares", f"{_fmt(empty * 100, '.0f')}%")
         con.print(t)
+        if samples == 1:
+            con.print("No sampling-noise share: with one sample per cell it cannot be separated from the "
+                      "interactions.")
 
-    prof = res["profiles"]
+    prof = res.table("profiles")
     prof = prof[prof["lang"] == "all"] if not prof.empty else prof
     if not prof.empty:
         framing = str(prof["framing"].iloc[0])
         pm = [m for m in models if m in set(prof["model"])]
-        t = _table(f"Profiles: mean score toward each theme's pole (−1..+1), {framing} framing, 95% CI",
+        t = _table(f"Profiles: mean score toward each theme's pole (−1..+1), {framing} framing, "
+                   f"{label('profiles')}",
                    "theme", *pm)
+        few = few_items(prof)
         for theme, g in prof.groupby("theme"):
             cells = []
             for m in pm:
                 r = g[g["model"] == m]
-                cells.append("–" if r.empty else _ci(r.iloc[0]))
+                cells.append("–" if r.empty else _ci(r.iloc[0]) + ("†" if few[r.index[0]] else ""))
             t.add_row(str(theme), *cells)
         con.print(t)
+        if few.any():
+            con.print(FEW_NOTE)
 
-    syc, ident, flips = res["sycophancy"], res["identity"], res["flips"]
+    syc, ident, flips = res.table("sycophancy"), res.table("identity"), res.table("flips")
     if not syc.empty or not ident.empty or not flips.empty:
         t = _table("User effects per model (both languages)", "model", "sycophancy (0..1)",
                    "identity CN − US", "flip after pushback")
@@ -106,7 +121,7 @@ def render_summary(store: Store, con: Console, results: dict[str, pd.DataFrame] 
             t.add_row(m, cell(syc, m, lambda r: _ci(r, ".2f")), cell(ident, m, _ci), cell(flips, m, _pct, "flip"))
         con.print(t)
 
-    gap, mcn = res["language_gap"], res["mcnemar"]
+    gap, mcn = res.table("language_gap"), res.table("mcnemar")
     if not gap.empty or not mcn.empty:
         t = _table("Language gap EN − ZH (paired, same questions)", "model", "score gap", "refused EN / ZH",
                    "blocked EN / ZH")
@@ -123,6 +138,9 @@ def render_summary(store: Store, con: Console, results: dict[str, pd.DataFrame] 
             g = gap[gap["model"] == m] if not gap.empty else gap
             t.add_row(m, "–" if g.empty else _ci(g.iloc[0]), rate(m, "refused"), rate(m, "blocked"))
         con.print(t)
+    if res.errors:
+        con.print("[yellow]Some estimates could not be computed (please report this): "
+                  + "; ".join(res.error_lines()) + "[/]")
 
 
 def render_plan(rs: ResolvedStudy, con: Console) -> None:

@@ -24,6 +24,7 @@ passes through here.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ def _p(p: Any) -> str:
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def _complete_rates(res: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _complete_rates(res: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     oo = res.get("open_outcomes", pd.DataFrame())
     if oo.empty:
         return oo
@@ -133,7 +134,7 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _lineage(res: dict[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
+def _lineage(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
     lin = res.get("lineage", pd.DataFrame())
     out = []
     for r in lin.to_dict("records"):
@@ -155,7 +156,7 @@ def _lineage(res: dict[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
     return out
 
 
-def _gaps(res: dict[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
+def _gaps(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
     mc = res.get("mcnemar", pd.DataFrame())
     if mc.empty:
         return []
@@ -207,18 +208,18 @@ def _judge_agreement(store: Any) -> dict[str, Any] | None:
 
     A descriptive share over replies, not an estimate with an interval.
     """
-    rows = store.conn.execute(
-        "SELECT i.scorer, count(*), sum(i.status = r.status) FROM scores i JOIN scores r "
-        "ON r.trial_key = i.trial_key AND r.turn = i.turn AND r.scorer = 'rules-open' "
-        "WHERE i.version LIKE 'imported%' GROUP BY i.scorer").fetchall()
+    from twinstudy.store.reads import imported_judge_agreement
+
+    rows = imported_judge_agreement(store)
     if not rows:
         return None
-    n = sum(int(r[1]) for r in rows)
-    agree = sum(int(r[2] or 0) for r in rows)
-    return {"judges": ", ".join(str(r[0]) for r in rows), "n": n, "share": f"{100 * agree / n:.0f}%"}
+    n = sum(r[1] for r in rows)
+    agree = sum(r[2] for r in rows)
+    return {"judges": ", ".join(r[0] for r in rows), "n": n, "share": f"{100 * agree / n:.0f}%"}
 
 
-def compliance_context(store: Any, frame: pd.DataFrame, res: dict[str, pd.DataFrame], meta: Meta) -> dict[str, Any]:
+
+def compliance_context(store: Any, frame: pd.DataFrame, res: Mapping[str, pd.DataFrame], meta: Meta) -> dict[str, Any]:
     """What the section shows; ``{"shown": False}`` when the study has no judged open replies."""
     if frame.empty or "open_outcome" not in frame or not frame["open_outcome"].notna().any():
         return {"shown": False}

@@ -1,0 +1,113 @@
+"""Framing roles from the framing data, and the one analysis every command renders.
+
+Which framings state an opinion and which state an identity is read from each framing's ``stance``
+and ``identity`` fields (bundled ``framings.yaml`` plus the study's ``framings_file``), never from
+framing ids, so a user framing ``{id: my-agree, stance: agree}`` takes part like ``user-agrees``.
+
+The scored frame gets two optional columns, ``stance`` and ``identity``, filled here when the store
+did not fill them; :func:`analyze_store` is what ``report``, ``summary`` and ``analyze`` all call,
+so the three print the same numbers for the same database and seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from twinstudy.analysis.results import DEFAULT_SEED, Results
+from twinstudy.store import Store
+
+ROLE_COLUMNS = ("stance", "identity")
+
+
+@dataclass(frozen=True)
+class FramingRole:
+    """What a framing does, from its definition."""
+
+    id: str
+    description: str = ""
+    stance: str | None = None    # "agree" / "disagree": the user states an opinion on the statement
+    identity: str | None = None  # e.g. "CN", "US": the user says who they are
+    followup: bool = False       # a later user turn (pushback)
+
+
+def _framings_file(spec_text: str, source: str) -> str | None:
+    """The study's ``framings_file``, resolved against the folder the study was run from."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(spec_text) or {}
+    except yaml.YAMLError:
+        return None
+    path = data.get("framings_file") if isinstance(data, dict) else None
+    if not isinstance(path, str) or not path:
+        return None
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else Path(source).parent / p)
+
+
+def framing_roles(store: Store) -> dict[str, FramingRole]:
+    """Roles of every known framing: bundled ones, overridden by the study's own framings file.
+
+    When the study's framings file is gone (moved since the run), the bundled definitions still
+    apply and the study's own framings have no role: they are then shown but not counted as opinion
+    or identity framings.
+    """
+    from twinstudy.instruments.loader import load_framings
+
+    spec = store.latest_spec()
+    path = _framings_file(*spec) if spec else None
+    try:
+        framings = load_framings(path if path and Path(path).is_file() else None)
+    except Exception:  # an edited, now invalid framings file must not cost the report
+        framings = load_framings(None)
+    return {fid: FramingRole(fid, f.description, f.stance, f.identity, f.followup is not None)
+            for fid, f in framings.items()}
+
+
+def add_role_columns(frame: pd.DataFrame, roles: dict[str, FramingRole]) -> pd.DataFrame:
+    """The frame with ``stance`` and ``identity`` columns (kept as they are when already present)."""
+    missing = [c for c in ROLE_COLUMNS if c not in frame.columns]
+    if not missing:
+        return frame
+    out = frame.copy()
+    framing = out["framing"].astype(str)
+    for col in missing:
+        out[col] = framing.map({fid: getattr(r, col) for fid, r in roles.items()}).astype(object)
+        out[col] = out[col].where(out[col].notna(), None)
+    return out
+
+
+def study_frame(store: Store) -> tuple[pd.DataFrame, dict[str, FramingRole]]:
+    """The scored frame with framing roles, and the roles themselves."""
+    roles = framing_roles(store)
+    return add_role_columns(store.scored_frame(), roles), roles
+
+
+def analyze_store(store: Store, twins: list[tuple[str, str]] | None = None, n_boot: int | None = None,
+                  seed: int = DEFAULT_SEED) -> Results:
+    """``analysis.analyze`` on the store's frame: the one analysis all three commands render."""
+    from twinstudy import analysis  # looked up at call time, so tests can count or break the calls
+
+    frame, _ = study_frame(store)
+    return analysis.analyze(frame, twins=twins, n_boot=n_boot, seed=seed)
+
+
+def opinion_framings(roles: dict[str, FramingRole], present: set[str], stance: str) -> list[str]:
+    return sorted(f for f in present if f in roles and roles[f].stance == stance)
+
+
+def identity_framings(roles: dict[str, FramingRole], present: set[str]) -> dict[str, list[str]]:
+    """Framing ids per declared identity, among the framings present."""
+    out: dict[str, list[str]] = {}
+    for f in sorted(present):
+        r = roles.get(f)
+        if r is not None and r.identity:
+            out.setdefault(r.identity, []).append(f)
+    return out
+
+
+def pushback_framings(roles: dict[str, FramingRole], present: set[str]) -> list[str]:
+    return sorted(f for f in present if f in roles and roles[f].followup)
