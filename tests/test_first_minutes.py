@@ -260,3 +260,23 @@ def test_chat_participants_from_a_study_keep_endpoint_origin_and_system(tmp_path
     assert ps2[0].origin == "CN"  # a China-declared participant is shown as CN, not its registry origin
     with pytest.raises(UserError, match="LABEL=ORIGIN"):
         build_participants("local/smollm2-135m@cn", lang="en", origin_for=("cn",))
+
+
+def test_data_quality_comes_first_in_summary_and_report(tmp_path: Path, fault_server: object) -> None:
+    from fault_server import Reply, completion_body
+
+    url = fault_server.script("one", Reply(200, completion_body("1")))  # type: ignore[attr-defined]
+    study = tmp_path / "s.yaml"
+    study.write_text(RUN_STUDY.format(url=url).replace("{id: ai-futures, limit: 2}",
+                                                       "{id: ai-futures, limit: 12}"), encoding="utf-8")
+    db = tmp_path / "r.db"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(study), "--db", str(db), "-q", "--no-report"]).exit_code == 0
+    out = runner.invoke(main, ["summary", "--db", str(db)]).output
+    assert out.index("Data quality") < out.index("Outcomes per model")
+    assert "straight-lining: answers 1" in out
+    report = runner.invoke(main, ["report", "--db", str(db), "-o", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert html.index('id="data-quality"') < html.index('id="headline"')
+    assert "straight-lining: answers 1" in html

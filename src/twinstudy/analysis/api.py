@@ -19,6 +19,7 @@ framing_split      sub-study (opinion, identity): framing share of variance    i
 rates              model x lang x instrument x theme x outcome                 trials
 open_outcomes      model x lang x instrument x theme x open outcome            trials
 lineage            descendant x base x set x lang x measure (D - B)            items
+quality            model (and model x lang): data-quality checks, no intervals  trials
 =================  ==========================================================  ===============
 
 All bootstrap intervals resample items (clusters), with samples and paraphrases nested inside
@@ -41,6 +42,7 @@ from .language import language_gap, mcnemar_table
 from .lineage import lineage_twins
 from .paired import paired_differences
 from .profiles import origin_contrast, profiles
+from .quality import data_quality
 from .rates import open_outcome_rates, outcome_rates
 from .results import DEFAULT_SEED, Results, Settings, empty_results, fingerprint, n_boot_for, run_isolated
 from .substudies import framing_split
@@ -50,7 +52,7 @@ from .variance import decompose
 SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
-    "variance", "variance_headline", "framing_split", "rates", "open_outcomes", "lineage",
+    "variance", "variance_headline", "framing_split", "rates", "open_outcomes", "lineage", "quality",
 )
 #: Estimators that return several tables, and the names of those tables.
 SPLIT: dict[str, tuple[str, ...]] = {"variance": ("variance", "variance_headline")}
@@ -106,6 +108,7 @@ def analyze(
         "rates": lambda: outcome_rates(df),
         "open_outcomes": lambda: open_outcome_rates(df),
         "lineage": lambda: lineage_twins(df, n_boot=nb, seed=seed),
+        "quality": lambda: data_quality(df),
     }
     tables = run_isolated(steps, SPLIT, errors)
     return Results(tables, Settings(nb, seed, int(len(frame)), fingerprint(frame)), errors)

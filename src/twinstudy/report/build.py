@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from twinstudy.analysis import Results
+from twinstudy.analysis.quality import quality_verdicts
 from twinstudy.report.numbers import share
 from twinstudy.report.plots import draw_figures
 from twinstudy.report.render import embed_transcripts, render_page
@@ -58,6 +59,7 @@ class ReportPage:
     tables: Tables
     self_perception: list[ItemReplies]
     compliance: dict[str, Any]
+    quality: list[str]
     tx_payload: str
     tx_encoding: str
     tinfo: TranscriptInfo
@@ -125,6 +127,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
         tables=tables,
         self_perception=build_replies(store, meta),
         compliance=compliance_context(store, frame, results, meta),
+        quality=quality_verdicts(results.table("quality")),
         tx_payload=tx_payload, tx_encoding=tx_encoding, tinfo=tinfo,
         method=method,
         measured=build_measured(store, roles),

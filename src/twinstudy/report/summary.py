@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from twinstudy.analysis.quality import quality_verdicts
 from twinstudy.report.numbers import ci as _ci
 from twinstudy.report.numbers import fmt as _fmt
 from twinstudy.report.numbers import pct as _pct
@@ -51,6 +53,15 @@ def render_summary(store: Store, con: Console, results: Results | None = None) -
         con.print("no trials in this database yet.")
         return
 
+    res = results if results is not None else analyze_store(store)
+    verdicts = quality_verdicts(res.table("quality"))
+    if verdicts:  # first: they change how every number below is read
+        con.print("[bold yellow]Data quality: read the estimates below with this in mind.[/]")
+        for line in verdicts:
+            con.print(f"  [yellow]•[/] {escape(line)}")
+    else:
+        con.print("Data quality: no model failed a check (scored share, straight-lining, acquiescence, language).")
+
     models = _origin_order(frame)
     origin = dict(zip(frame["model"].astype(str), frame["origin"].astype(str), strict=False))
     present = [o for o in ALL_OUTCOMES if o in set(frame["outcome"])]
@@ -61,7 +72,6 @@ def render_summary(store: Store, con: Console, results: Results | None = None) -
         t.add_row(m, origin.get(m, "?"), *(str(int(counts.get(o, 0))) for o in present), str(int(counts.sum())))
     con.print(t)
 
-    res = results if results is not None else analyze_store(store)
     samples = int(frame["sample"].max()) + 1
     head = res.table("variance_headline")
     if {"model_side", "user_side"} <= set(head.get("measure", pd.Series(dtype=str)).astype(str)):
