@@ -126,9 +126,9 @@ def _frame(answers: list[str], reverse: list[bool], outcome: str = "answered") -
 def test_straight_lining_is_flagged() -> None:
     df = _frame(["1"] * 20, [i % 2 == 0 for i in range(20)])
     table = data_quality(df)
-    pooled = table[table["lang"] == "all"].iloc[0]
-    assert pooled["share_modal"] == 1.0 and pooled["modal_answer"] == "1"
-    assert pooled["acquiescence"] == -1.0
+    pooled = table[table["lang"] == "all"].set_index("check")
+    assert pooled.loc["straight_lining", "estimate"] == 1.0 and pooled.loc["straight_lining", "detail"] == "1"
+    assert pooled.loc["acquiescence", "estimate"] == -1.0
     verdicts = quality_verdicts(table)
     assert verdicts and "straight-lining" in verdicts[0] and "nay-saying" in verdicts[0]
 
