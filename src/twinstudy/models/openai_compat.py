@@ -25,9 +25,19 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from twinstudy.errors import UserError
-from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError, ModelInfo
+from twinstudy.models.base import (
+    Capabilities,
+    Completion,
+    GenerateParams,
+    Message,
+    ModelCallError,
+    ModelInfo,
+    ThinkingControl,
+)
 from twinstudy.models.blocks import completion_block, http_error_block
+from twinstudy.models.healing import ParamFix, diagnose
 from twinstudy.models.presets import Preset, get_preset
+from twinstudy.models.provider_codes import CodeVerdict, code_table
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MAX_CONNECTIONS = 512
@@ -36,35 +46,39 @@ RAW_ERROR_CHARS = 300  # how much of a provider's error message goes into an exc
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 _QUOTA_CODES = frozenset({"insufficient_quota", "exceeded_current_quota_error", "billing_hard_limit_reached"})
 
-# Zhipu BigModel / Z.ai business codes (https://docs.bigmodel.cn/cn/api/api-code,
-# https://docs.z.ai/api-reference/api-code).
-_ZHIPU_RETRYABLE = frozenset({"1302", "1303", "1305", "1312", "1120", "1230", "1234"})
-_ZHIPU_FATAL = {
-    "1000": "authentication failed", "1001": "authentication failed", "1002": "authentication failed",
-    "1003": "authentication token expired", "1004": "authentication failed",
-    "1110": "account inactive", "1111": "account does not exist", "1112": "account locked",
-    "1113": "account balance is empty: top up your balance, then run again",
-    "1121": "account locked for a policy violation",
-    "1304": "daily call limit for this API reached", "1308": "usage limit reached until the next reset",
-    "1309": "coding plan expired", "1310": "weekly/monthly usage limit reached",
-}
-# MiniMax base_resp codes (https://platform.minimax.io/docs/api-reference/errorcode.md).
-_MINIMAX_RETRYABLE = frozenset({1000, 1001, 1002, 1024, 1033})
-_MINIMAX_FATAL = {1004: "authentication failed", 1008: "account balance is insufficient: top up your balance"}
-
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 
-def read_api_key(env: str | None, model_id: str) -> str | None:
-    """The key from ``env`` (``None`` if the endpoint needs none); missing -> a UserError naming it."""
-    if not env:
+def key_envs(info: ModelInfo, preset: Preset) -> tuple[str, ...]:
+    """Variables that may hold this model's key, in the order read: the model's own, else the
+    preset's, then the preset's older names (accepted while the run uses them unambiguously)."""
+    if info.api_key_env:
+        return (info.api_key_env,)
+    if not preset.api_key_env:
+        return ()
+    return (preset.api_key_env, *preset.legacy_key_envs)
+
+
+def read_api_key(env: str | tuple[str, ...] | None, model_id: str) -> str | None:
+    """The key from the first set variable (``None`` if the endpoint needs none); none set -> a
+    UserError naming the variable to set."""
+    names = (env,) if isinstance(env, str) else tuple(env or ())
+    if not names:
         return None
-    key = os.environ.get(env, "").strip()
-    if not key:
-        raise UserError(f"model '{model_id}' needs an API key: set the environment variable {env} "
-                        f"(e.g. `export {env}=...`), or leave the model out of the study "
-                        "(--skip-unavailable runs the rest).")
-    return key
+    for name in names:
+        key = os.environ.get(name, "").strip()
+        if key:
+            return key
+    first = names[0]
+    older = f" (the older name {', '.join(names[1:])} is also read)" if len(names) > 1 else ""
+    raise UserError(f"model '{model_id}' needs an API key: set the environment variable {first}{older} "
+                    f"(e.g. `export {first}=...`), or leave the model out of the study "
+                    "(--skip-unavailable runs the rest).")
+
+
+def used_key_env(names: tuple[str, ...]) -> str | None:
+    """Which of ``names`` a backend reads now (the first one set), or None."""
+    return next((n for n in names if os.environ.get(n, "").strip()), None)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -89,8 +103,10 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def split_reasoning(content: Any, message: dict[str, Any], fields: tuple[str, ...]) -> tuple[str, str | None]:
-    """Answer text without reasoning, and the reasoning (from message fields or <think> tags)."""
+def split_reasoning(content: Any, message: dict[str, Any], fields: tuple[str, ...],
+                    think_tags: bool = True) -> tuple[str, str | None]:
+    """Answer text without reasoning, and the reasoning (from message fields, and from inline
+    <think> tags where the preset says reasoning may come that way)."""
     if isinstance(content, list):  # content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     text = content if isinstance(content, str) else ""
@@ -100,7 +116,7 @@ def split_reasoning(content: Any, message: dict[str, Any], fields: tuple[str, ..
         if isinstance(value, str) and value:
             parts.append(value)
             break
-    if "</think>" in text or text.lstrip().startswith("<think>"):
+    if think_tags and ("</think>" in text or text.lstrip().startswith("<think>")):
         inline, text = _split_think_tags(text)
         if inline:
             parts.append(inline)
@@ -271,6 +287,36 @@ class HttpClient:
             await session.close()
 
 
+def effective_thinking(info: ModelInfo) -> bool:
+    """Whether the model thinks on this request: the study's word, else the model's default."""
+    if info.reasoning_model:
+        return True
+    return info.thinking if info.thinking is not None else info.thinks_by_default
+
+
+class ParamMemory:
+    """Self-healing changes learned during a run, applied to every later request of one backend."""
+
+    def __init__(self) -> None:
+        self.fixes: dict[str, ParamFix] = {}
+
+    def apply(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        records = []
+        for fix in self.fixes.values():
+            if fix.param in body or fix.action == "set":
+                body = fix.apply(body)
+                records.append(fix.record())
+        return body, records
+
+    def learn(self, status: int, parsed: Any, body: dict[str, Any]) -> ParamFix | None:
+        """A new fix for this 400 (None if it names nothing fixable or a parameter fixed before)."""
+        fix = diagnose(status, parsed, body)
+        if fix is None or fix.param in self.fixes:
+            return None
+        self.fixes[fix.param] = fix
+        return fix
+
+
 class OpenAICompatModel:
     """A :class:`~twinstudy.models.base.Model` for any OpenAI-compatible chat endpoint."""
 
@@ -290,18 +336,24 @@ class OpenAICompatModel:
                             "(e.g. base_url: http://127.0.0.1:8000/v1).")
         self._base_url = base_url.rstrip("/")
         self._url = self._base_url + "/chat/completions"
-        self._key_env = info.api_key_env or self._preset.api_key_env
-        key = read_api_key(self._key_env, info.id)
+        names = key_envs(info, self._preset)
+        key = read_api_key(names, info.id)
+        self._key_env = used_key_env(names) or (names[0] if names else None)
         self._secret = key or ""
         headers = {"content-type": "application/json", "accept": "application/json"}
         if key:
             headers["authorization"] = f"Bearer {key}"
-        self._pool = HttpClient(base_url=self._base_url, headers=headers, timeout=timeout,
+        self.timeout = info.timeout or timeout
+        self._pool = HttpClient(base_url=self._base_url, headers=headers, timeout=self.timeout,
                                 max_connections=max_connections)
         self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
         self._max_tokens_param = info.max_tokens_param or self._preset.max_tokens_param
         self._reasoning_fields = tuple(dict.fromkeys(
             (*self._preset.reasoning_fields, "reasoning_content", "reasoning")))
+        self._logprobs = self._preset.logprobs if info.logprobs is None else info.logprobs
+        self._codes = code_table(self._preset.business_codes)
+        self.memory = ParamMemory()
+        self.capabilities = Capabilities(streaming=False, logprobs=self._logprobs)
 
     def __repr__(self) -> str:
         return (f"OpenAICompatModel(id={self.info.id!r}, provider={self._preset.name!r}, "
@@ -313,66 +365,85 @@ class OpenAICompatModel:
     # -- request ---------------------------------------------------------------------------------
 
     def build_request(self, messages: list[Message], params: GenerateParams) -> tuple[dict[str, Any], list[str]]:
-        """The JSON body (never holding a secret) and the parameters left out by policy."""
+        """The JSON body (never holding a secret) and the parameters left out by policy.
+
+        Thinking and sampling follow the model first, then the preset: the model's own thinking
+        switch, effort and the parameters it rejects while thinking.
+        """
         body: dict[str, Any] = {
             "model": self.info.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             self._max_tokens_param: params.max_tokens,
         }
         omitted: list[str] = []
+        thinks = effective_thinking(self.info)
+        refused = self._refused | (frozenset(self.info.omit_when_thinking) if thinks else frozenset())
         for name, value in (("temperature", params.temperature), ("top_p", params.top_p),
                             ("seed", params.seed)):
             if value is None:
                 continue
-            if name in self._refused:
+            if name in refused:
                 omitted.append(name)
             else:
                 body[name] = value
         if params.logprobs is not None:
-            if self._preset.logprobs and "logprobs" not in self._refused:
+            if self._logprobs and "logprobs" not in refused:
                 body["logprobs"] = True
                 if params.logprobs > 0:
                     body["top_logprobs"] = params.logprobs
             else:
                 omitted.append("logprobs")
-        if self.info.thinking is not None and not self._apply_thinking(body, self.info.thinking):
-            omitted.append("thinking")
+        self._thinking_fields(body, omitted)
         return body, omitted
 
-    def _apply_thinking(self, body: dict[str, Any], on: bool) -> bool:
-        ctl = self._preset.thinking
-        if ctl.style == "thinking_type":
-            body["thinking"] = {"type": (ctl.on or "enabled") if on else (ctl.off or "disabled")}
-        elif ctl.style == "enable_thinking":
-            body["enable_thinking"] = on
-        elif ctl.style == "reasoning_effort":
-            value = ctl.on if on else ctl.off
-            if value is None:
-                return False
-            body["reasoning_effort"] = value
+    def _thinking_fields(self, body: dict[str, Any], omitted: list[str]) -> None:
+        ctl = self.info.thinking_control or self._preset.thinking
+        wanted = self.info.thinking
+        if wanted is None and self._preset.thinking_needs_streaming and ctl.style != "none":
+            wanted = False  # thinking needs a stream here and twinstudy never streams
+        elif wanted and self._preset.thinking_needs_streaming:
+            omitted.append("thinking")  # would be a 400 on a non-streamed call
+            wanted = None
+        if wanted is False and self.info.reasoning_model:
+            omitted.append("thinking")  # always thinks: an off switch would be ignored or a 400
+            wanted = None
+        if wanted is not None and not _apply_thinking(ctl, body, wanted):
+            omitted.append("thinking")
+        effort = self.info.reasoning_effort
+        if effort is None:
+            return
+        if wanted is False:
+            omitted.append("reasoning_effort")  # thinking off wins over an effort
         elif ctl.style == "openrouter":
-            body["reasoning"] = {"enabled": on}
-        elif ctl.style == "chat_template":
-            body["chat_template_kwargs"] = {"enable_thinking": on}
+            body["reasoning"] = {**body.get("reasoning", {}), "effort": effort}
         else:
-            return False
-        return True
+            body["reasoning_effort"] = effort
 
     # -- call ------------------------------------------------------------------------------------
 
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
-        body, omitted = self.build_request(messages, params)
+        built, omitted = self.build_request(messages, params)
+        body, adjusted = self.memory.apply(built)
         ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
-        status, parsed, raw, headers, latency = ex.status, ex.parsed, ex.raw, ex.headers, ex.latency_ms
-        if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
-            parsed = parsed[0]  # Gemini's compatibility layer wraps errors in a list
+        parsed = _unwrap(ex.parsed)
+        if ex.status in (400, 422) and http_error_block(ex.status, parsed) is None:
+            fix = self.memory.learn(ex.status, parsed, body)
+            if fix is not None:  # retry once with exactly that parameter changed
+                body = fix.apply(body)
+                adjusted = [*adjusted, fix.record()]
+                ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
+                parsed = _unwrap(ex.parsed)
+        status, raw, headers, latency = ex.status, ex.raw, ex.headers, ex.latency_ms
         if status >= 400:
-            return self._from_error(status, parsed, raw, headers, body, omitted, latency)
-        if not isinstance(parsed, dict):
+            done = self._from_error(status, parsed, raw, headers, body, omitted, latency)
+        elif not isinstance(parsed, dict):
             raise ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not JSON",
                                  retryable=True, http_status=status, raw=raw, request=body,
                                  latency_ms=latency)
-        return self._from_body(status, parsed, raw, headers, body, omitted, latency)
+        else:
+            done = self._from_body(status, parsed, raw, headers, body, omitted, latency)
+        done.adjusted_params = adjusted
+        return done
 
     def _from_body(self, status: int, parsed: dict[str, Any], raw: str, headers: Mapping[str, str],
                    body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
@@ -384,7 +455,8 @@ class OpenAICompatModel:
         if not choice and block is None:
             self._raise_in_body_error(status, parsed, raw, headers, body, latency)
         message = choice.get("message") or {}
-        text, reasoning = split_reasoning(message.get("content"), message, self._reasoning_fields)
+        text, reasoning = split_reasoning(message.get("content"), message, self._reasoning_fields,
+                                          think_tags=self._preset.think_tags)
         usage: dict[str, Any] = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
         return Completion(
             text=text, reasoning=reasoning, finish_reason=finish_reason, http_status=status,
@@ -396,21 +468,11 @@ class OpenAICompatModel:
 
     def _raise_in_body_error(self, status: int, parsed: dict[str, Any], raw: str,
                              headers: Mapping[str, str], body: dict[str, Any], latency: float) -> None:
-        """A 2xx answer without choices: MiniMax base_resp codes, or an ``error`` object."""
-        base = parsed.get("base_resp")
-        if isinstance(base, dict) and base.get("status_code") not in (None, 0, "0"):
-            try:
-                num = int(base["status_code"])
-            except (TypeError, ValueError):
-                num = -1
-            text = self._redact(str(base.get("status_msg") or ""))
-            if num in _MINIMAX_FATAL:
-                raise self._fatal(f"{_MINIMAX_FATAL[num]} ({num}: {text})", status, str(num), raw, body, latency)
-            raise ModelCallError(f"{self.info.id}: provider code {num}: {text[:RAW_ERROR_CHARS]}",
-                                 retryable=num in _MINIMAX_RETRYABLE, http_status=status,
-                                 provider_code=str(num), raw=raw, request=body, latency_ms=latency,
-                                 retry_after=parse_retry_after(headers))
+        """A 2xx answer without choices: a business code from the preset's table, or an ``error``."""
         code, msg = _error_fields(parsed)
+        verdict = self._codes(status, parsed, code, msg)
+        if verdict is not None:
+            raise self._verdict(verdict, status, raw, body, latency, parse_retry_after(headers))
         err = parsed.get("error")
         inner = err.get("code") if isinstance(err, dict) else None
         retryable = isinstance(inner, int) and inner in _RETRYABLE_STATUS
@@ -418,6 +480,15 @@ class OpenAICompatModel:
                              + (f" ({code}: {msg[:RAW_ERROR_CHARS]})" if code or msg else ""),
                              retryable=retryable, http_status=status, provider_code=code or None,
                              raw=raw, request=body, latency_ms=latency)
+
+    def _verdict(self, v: CodeVerdict, status: int, raw: str, body: dict[str, Any], latency: float,
+                 retry_after: float | None, detail: str = "") -> ModelCallError:
+        what = self._redact(" ".join(x for x in (v.what, f"({detail})" if detail else "") if x))
+        if v.kind == "fatal":
+            return self._fatal(what, status, v.code, raw, body, latency)
+        return ModelCallError(f"{self.info.id}: {what[:RAW_ERROR_CHARS]}", retryable=v.kind == "retryable",
+                              http_status=status, provider_code=v.code, retry_after=retry_after, raw=raw,
+                              request=body, latency_ms=latency)
 
     def _from_error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],
                     body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
@@ -429,13 +500,9 @@ class OpenAICompatModel:
         code, msg = _error_fields(parsed)
         detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {msg[:RAW_ERROR_CHARS]}" if msg else "")
         retry_after = parse_retry_after(headers)
-        if self._preset.business_codes == "zhipu" and code:
-            if code in _ZHIPU_FATAL:
-                raise self._fatal(f"{_ZHIPU_FATAL[code]} ({detail})", status, code, raw, body, latency)
-            if code in _ZHIPU_RETRYABLE:
-                raise ModelCallError(f"{self.info.id}: {detail}", retryable=True, http_status=status,
-                                     provider_code=code, retry_after=retry_after, raw=raw,
-                                     request=body, latency_ms=latency)
+        verdict = self._codes(status, parsed, code, msg)
+        if verdict is not None:
+            raise self._verdict(verdict, status, raw, body, latency, retry_after, detail)
         if status == 402 or code in _QUOTA_CODES or (status in (400, 403, 429) and says_no_credit(code, msg)):
             raise self._fatal(f"out of credit or quota: top up the account, then run again ({detail})",
                               status, code, raw, body, latency)
@@ -454,3 +521,33 @@ class OpenAICompatModel:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secret)
+
+
+def _unwrap(parsed: Any) -> Any:
+    """Gemini's compatibility layer wraps errors in a list."""
+    if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
+        return parsed[0]
+    return parsed
+
+
+def _apply_thinking(ctl: ThinkingControl, body: dict[str, Any], on: bool) -> bool:
+    """Put the switch in the body; False when this control cannot express the request."""
+    if ctl.style == "thinking_type":
+        value = (ctl.on or "enabled") if on else ctl.off
+        if value is None:
+            return False
+        body["thinking"] = {"type": value}
+    elif ctl.style == "enable_thinking":
+        body["enable_thinking"] = on
+    elif ctl.style == "reasoning_effort":
+        effort = ctl.on if on else ctl.off
+        if effort is None:
+            return False
+        body["reasoning_effort"] = effort
+    elif ctl.style == "openrouter":
+        body["reasoning"] = {"enabled": on}
+    elif ctl.style == "chat_template":
+        body["chat_template_kwargs"] = {ctl.key: on}
+    else:
+        return False
+    return True
