@@ -29,7 +29,15 @@ from twinstudy.chat.session import ChatSession
 from twinstudy.cli import main
 from twinstudy.errors import UserError
 from twinstudy.instruments.loader import load_instrument
-from twinstudy.models.base import BlockInfo, Completion, GenerateParams, Message, ModelCallError, ModelInfo
+from twinstudy.models.base import (
+    BlockInfo,
+    Capabilities,
+    Completion,
+    GenerateParams,
+    Message,
+    ModelCallError,
+    ModelInfo,
+)
 from twinstudy.models.registry import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +52,8 @@ PARAMS = GenerateParams(max_tokens=24)
 
 class FakeModel:
     """Answers after ``delay`` seconds; records every message list it was sent."""
+
+    capabilities = Capabilities()
 
     def __init__(self, name: str, delay: float = 0.0, reply: Callable[[list[Message]], Completion] | None = None,
                  info: ModelInfo | None = None) -> None:
@@ -67,6 +77,8 @@ class FakeModel:
 
 
 class StreamingFake(FakeModel):
+    capabilities = Capabilities(streaming=True)
+
     async def generate_stream(self, messages: list[Message], params: GenerateParams,
                               on_delta: Callable[[str], None]) -> Completion:
         self.seen.append(list(messages))

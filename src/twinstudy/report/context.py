@@ -379,6 +379,7 @@ def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any
     for m, o, k in outcome_counts:
         oc.setdefault(m, {})[o] = int(k)
     present = [o for o in ALL_OUTCOMES if any(o in v for v in oc.values())]
+    healed = _self_healed(c)
     models = []
     total_cost: float | None = 0.0
     for m, n, att, tin, tout, cost, n_cost in sorted(per_model, key=lambda r: figs.ordered_models([r[0]], meta)):
@@ -396,8 +397,9 @@ def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any
         models.append({"id": m, "trials": int(n), "requests": int(att or 0), "tokens_in": int(tin or 0),
                        "tokens_out": int(tout or 0), "cost": "–" if cst is None else f"${cst:,.4f}", "cost_how": how,
                        "outcomes": [oc.get(m, {}).get(o, 0) for o in present],
-                       "meta": {k: v for k, v in sorted(info.items())
-                                if k not in ("id", "system") and v not in (None, "", [], {})},
+                       "meta": {**{k: v for k, v in sorted(info.items())
+                                   if k not in ("id", "system") and v not in (None, "", [], {})},
+                                **({"parameters changed after a 400": healed[m]} if m in healed else {})},
                        "system": info.get("system")})
     params = [json.loads(r[0]) for r in c.execute("SELECT DISTINCT params_json FROM trials LIMIT 20")]
     scorers = c.execute("SELECT scorer, version, count(*) FROM scores GROUP BY scorer, version").fetchall()
@@ -419,6 +421,23 @@ def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any
         "design": {"n_items": design[0], "languages": design[1], "framings": design[2],
                    "paraphrases": design[3] or 0, "samples": design[4] or 0, "instruments": design[5]},
     }
+
+
+def _self_healed(c: Any) -> dict[str, str]:
+    """Per model, the parameters the run changed after a provider's 400 named them, with how many
+    trials each change touched (models/healing.py)."""
+    try:
+        rows = c.execute("SELECT model, adjusted_params, count(*) FROM trials "
+                         "WHERE adjusted_params IS NOT NULL GROUP BY model, adjusted_params").fetchall()
+    except Exception:  # a database from before the column existed
+        return {}
+    per: dict[str, dict[str, int]] = {}
+    for model, text, n in rows:
+        for a in json.loads(text):
+            what = f"{a['param']} {a['action']}" + (f" to {a['value']!r}" if "value" in a else "")
+            what += f" ({a.get('reason', '')})"
+            per.setdefault(model, {})[what] = per.get(model, {}).get(what, 0) + int(n)
+    return {m: "; ".join(f"{w}: {k:,} trials" for w, k in d.items()) for m, d in per.items()}
 
 
 FRAMING_TEXT = {

@@ -19,7 +19,7 @@ from typing import Any
 
 from twinstudy import __version__
 from twinstudy.run.budget import Budget
-from twinstudy.run.concurrency import AdaptiveLimit
+from twinstudy.run.concurrency import AccountLimits, AdaptiveLimit
 from twinstudy.study.design import Trial, count_trials, expand
 from twinstudy.errors import UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
@@ -51,7 +51,7 @@ class RunOptions:
     quiet: bool = False
     skip_unavailable: bool = False
     max_attempts: int = MAX_ATTEMPTS
-    request_timeout: float = REQUEST_TIMEOUT_S
+    request_timeout: float = REQUEST_TIMEOUT_S  # a model's own `timeout` wins
     backoff_base: float = BACKOFF_BASE_S
 
 
@@ -113,6 +113,8 @@ class Runner:
         self.stopped: dict[str, str] = {}
         self.outcomes: dict[str, int] = {}
         self.progress: Progress | None = None
+        self.accounts = AccountLimits.for_models({m.id: account_of(m) for m in rs.models},
+                                                 {m.id: m.account_max_concurrency for m in rs.models})
 
     # -- one request, with retries ---------------------------------------------------------
     async def _call(self, trial: Trial, limit: AdaptiveLimit, messages: list[Message], turn: int,
@@ -133,12 +135,15 @@ class Runner:
                 raise
             self.requests += 1
             started = time.time()
+            timeout = trial.model.timeout or self.opt.request_timeout
             try:
-                async with asyncio.timeout(self.opt.request_timeout):  # no extra task, unlike wait_for
-                    comp = await model.generate(messages, params)
+                async with self.accounts.slot(trial.model.id):
+                    async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+                        comp = await model.generate(messages, params)
             except (ModelCallError, TimeoutError) as exc:
                 err = exc if isinstance(exc, ModelCallError) else ModelCallError(
-                    f"no reply within {self.opt.request_timeout:.0f} s", retryable=True)
+                    f"no reply within {timeout:.0f} s (set `timeout` on the model or --request-timeout "
+                    "to wait longer)", retryable=True)
                 self.budget.settle(trial.model, reservation, 0, 0)  # failed requests are not billed
                 rate = err.http_status == 429
                 await limit.release(rate_limited=rate, retry_after=err.retry_after,
@@ -331,12 +336,36 @@ def _collector_tuned_for_the_run() -> Iterator[None]:
         gc.unfreeze()
 
 
+def account_of(info: ModelInfo) -> tuple[str, str, str]:
+    """Models on the same provider, endpoint and key variable share one account."""
+    from twinstudy.models.presets import get_preset
+    from twinstudy.models.registry import key_env
+
+    return (info.provider, info.base_url or str(get_preset(info.provider).base_url), key_env(info) or "")
+
+
+def _sent_params(comp: Completion | None) -> str | None:
+    """What the first turn's request set besides the conversation: model, token limit, sampling,
+    thinking and effort as actually sent (after omissions and self-healing)."""
+    if comp is None or not comp.request:
+        return None
+    sent = {k: v for k, v in comp.request.items() if k != "messages"}
+    return json.dumps(sent, ensure_ascii=False, sort_keys=True)
+
+
+def _adjusted(comps: list[Completion]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for c in comps:
+        out.extend(a for a in c.adjusted_params if a not in out)
+    return out
+
+
 def limit_for(info: ModelInfo, model: Model) -> AdaptiveLimit:
     """A limit set in the study is the user's word and starts at full width; otherwise start
-    small and let slow start find the provider's capacity."""
+    small and let slow start find the provider's capacity (at most what the backend declares)."""
     if info.max_concurrency:
         return AdaptiveLimit(initial=info.max_concurrency, maximum=info.max_concurrency)
-    cap = int(getattr(model, "max_concurrency", None) or MAX_CONCURRENCY)
+    cap = int(model.capabilities.max_concurrency or MAX_CONCURRENCY)
     return AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY), maximum=min(cap, MAX_CONCURRENCY))
 
 
@@ -366,6 +395,8 @@ def _trial_row(study: str, t: Trial, outcome: str, comp: Completion | None, foll
         "followup_text": follow.text if follow else None,
         "provider_code": comp.block.provider_code if comp and comp.block else (comp.provider_code if comp else None),
         "omitted_params": json.dumps(comp.omitted_params) if comp and comp.omitted_params else None,
+        "sent_params": _sent_params(comp),
+        "adjusted_params": json.dumps(adjusted, ensure_ascii=False) if (adjusted := _adjusted(comps)) else None,
         "n_attempts": len(attempts),
         "tokens_in": sum(c.tokens_in or 0 for c in comps) if comps else None,
         "tokens_out": sum(c.tokens_out or 0 for c in comps) if comps else None,
@@ -377,6 +408,9 @@ def _trial_row(study: str, t: Trial, outcome: str, comp: Completion | None, foll
 def check_models_ready(infos: list[ModelInfo], skip_unavailable: bool,
                        factory: Callable[[ModelInfo], Model]) -> tuple[dict[str, Model], dict[str, str]]:
     """Build every backend before any call; a missing key stops the run unless told to skip."""
+    from twinstudy.models.registry import check_key_sharing
+
+    check_key_sharing(infos)
     models: dict[str, Model] = {}
     unavailable: dict[str, str] = {}
     for info in infos:

@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS trials (
     followup_text TEXT,                -- reply after a follow-up turn (pushback), if any
     provider_code TEXT,
     omitted_params TEXT,
+    sent_params TEXT,                  -- JSON: the request besides messages, as sent (turn 0)
+    adjusted_params TEXT,              -- JSON list: self-healing changes {param, action, value, reason}
     n_attempts INTEGER NOT NULL,
     tokens_in INTEGER,
     tokens_out INTEGER,
@@ -164,7 +166,15 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.executescript(SCHEMA)
+        self._add_columns("trials", ("sent_params", "adjusted_params"))
         self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _add_columns(self, table: str, columns: tuple[str, ...]) -> None:
+        """Nullable TEXT columns added after a database was made (older files gain them)."""
+        have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+        for col in columns:
+            if col not in have:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
 
     def close(self) -> None:
         self.conn.close()
