@@ -1,7 +1,7 @@
 """Answer distributions on the embedded model: read from logits in one call vs estimated by sampling.
 
 For each Likert item (quickstart-tagged likert5 items from the bundled banks, neutral framing, no
-system prompt, rendered with twinstudy.prompts.render_messages) and each language:
+system prompt, rendered with twinstudy.study.prompts.render_messages) and each language:
 
 * logprob: one LocalModel call with ``GenerateParams.options = ("1".."5")`` and max_tokens=1;
   ``Completion.option_probs`` is the distribution (renormalised over the labels) and
@@ -136,8 +136,8 @@ def main() -> int:
     from twinstudy.instruments.loader import load_framings
     from twinstudy.models import local
     from twinstudy.models.base import GenerateParams, Message, ModelInfo
-    from twinstudy.prompts import render_messages
     from twinstudy.scoring.parse import SCORER_NAME, SCORER_VERSION, parse_answer
+    from twinstudy.study.prompts import render_messages
 
     model = local.LocalModel(ModelInfo(id="local/smollm2-135m", provider="local", model="SmolLM2-135M-Instruct"))
     t_load = time.perf_counter()

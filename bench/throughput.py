@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _loopback import start_server, study_yaml  # noqa: E402
 
-from twinstudy.design import count_trials  # noqa: E402
 from twinstudy.models.factory import create_model  # noqa: E402
-from twinstudy.runner import Runner, RunOptions, check_models_ready  # noqa: E402
-from twinstudy.spec import load_study  # noqa: E402
+from twinstudy.run.runner import Runner, RunOptions, check_models_ready  # noqa: E402
 from twinstudy.store import Store  # noqa: E402
+from twinstudy.study.design import count_trials  # noqa: E402
+from twinstudy.study.spec import load_study  # noqa: E402
 
 
 def cpu_seconds() -> float:

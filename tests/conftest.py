@@ -208,9 +208,9 @@ def run_report_study(tmp: Path, server: FaultServer) -> Path:
     import asyncio
 
     from twinstudy.models.factory import create_model
-    from twinstudy.runner import Runner, RunOptions, check_models_ready
-    from twinstudy.spec import load_study
+    from twinstudy.run.runner import Runner, RunOptions, check_models_ready
     from twinstudy.store import Store
+    from twinstudy.study.spec import load_study
 
     study = tmp / "report-small.yaml"
     study.write_text(REPORT_STUDY.format(base=server.base), encoding="utf-8")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from twinstudy.concurrency import RATE_LIMITED_SHARE, AdaptiveLimit
+from twinstudy.run.concurrency import RATE_LIMITED_SHARE, AdaptiveLimit
 
 
 def test_sporadic_429s_neither_cut_nor_pause() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twinstudy.design import count_trials, expand
-from twinstudy.spec import load_study
+from twinstudy.study.design import count_trials, expand
+from twinstudy.study.spec import load_study
 
 BASE = """\
 name: keys
@@ -68,7 +68,7 @@ def test_item_id_is_shared_across_languages_and_paraphrases(tmp_path: Path) -> N
 def test_streamed_keys_and_seeds_equal_the_reference_functions(tmp_path: Path) -> None:
     """expand() builds each key from parts serialised once per item; the result must be exactly
     trial_key() and _trial_seed() of the trial, for every item type, framing and model setting."""
-    from twinstudy.design import _trial_seed, trial_key
+    from twinstudy.study.design import _trial_seed, trial_key
 
     p = tmp_path / "all.yaml"
     p.write_text("""\

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from twinstudy.cli import main
 from twinstudy.models.registry import all_models
-from twinstudy.spec import quickstart_path
+from twinstudy.study.spec import quickstart_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("zai", "zhipu", "deepseek", "moonshot", "dashscope", "minimax", "ark", "hunyuan", "qianfan",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from twinstudy.app import run_study
+from twinstudy.cli.commands import run_study
 from twinstudy.models import local
 from twinstudy.store import FINAL_OUTCOMES
 

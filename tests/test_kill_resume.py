@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from fault_server import FaultServer, Reply
 
-from twinstudy.design import count_trials
-from twinstudy.spec import load_study
 from twinstudy.store import FINAL_OUTCOMES
+from twinstudy.study.design import count_trials
+from twinstudy.study.spec import load_study
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from importlib import resources
 import pytest
 import yaml
 
-from twinstudy.costs import cost_of, price_table
 from twinstudy.models.registry import all_models
+from twinstudy.run.costs import cost_of, price_table
 
 
 def _raw_prices() -> dict:

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from fault_server import DEEPSEEK_CONTENT_RISK, FaultServer, Reply, completion_body, echo_auth_reply
 
-from twinstudy.app import run_study
 from twinstudy.cli import main
+from twinstudy.cli.commands import run_study
 
 CANARY = "sk-TWINSTUDY-LEAK-CANARY-8c1f"
 

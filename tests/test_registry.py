@@ -128,7 +128,7 @@ def test_models_command_prints_json() -> None:
 
     from click.testing import CliRunner
 
-    from twinstudy.models.cli_models import models_command
+    from twinstudy.cli.models import models_command
 
     result = CliRunner().invoke(models_command, ["--json"])
     assert result.exit_code == 0

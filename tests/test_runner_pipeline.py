@@ -11,9 +11,9 @@ import pytest
 from fault_server import FaultServer
 
 from twinstudy.models.factory import create_model
-from twinstudy.runner import Runner, RunOptions, check_models_ready
-from twinstudy.spec import load_study
+from twinstudy.run.runner import Runner, RunOptions, check_models_ready
 from twinstudy.store import Store
+from twinstudy.study.spec import load_study
 
 STUDY = """\
 name: pipeline

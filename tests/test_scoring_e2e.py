@@ -23,12 +23,12 @@ from fault_server import FaultServer, Reply, completion_body
 from twinstudy.instruments.loader import load_framings, load_instrument
 from twinstudy.instruments.schema import Item
 from twinstudy.models.factory import create_model
-from twinstudy.runner import Runner, RunOptions, RunResult, check_models_ready
+from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
 from twinstudy.scoring.parse import SCORER_NAME, SCORER_VERSION, ParsedAnswer
 from twinstudy.scoring.trial_scoring import Reply as ScoringReply
 from twinstudy.scoring.trial_scoring import agreement_of, score_reply
-from twinstudy.spec import load_study
 from twinstudy.store import Store
+from twinstudy.study.spec import load_study
 
 LIKERT = tuple(str(k) for k in range(1, 6))
 
@@ -265,7 +265,7 @@ def embedded() -> Iterator[Any]:
 
 
 def _messages(item_id: str, lang: str) -> list[Any]:
-    from twinstudy.prompts import render_messages
+    from twinstudy.study.prompts import render_messages
 
     return render_messages(None, load_framings()["neutral"], _likert_item(item_id), lang, 0, None)
 
@@ -336,7 +336,7 @@ params: {temperature: 0.0, max_tokens: 4, logprobs: true}
 
 @pytest.fixture(scope="module")
 def logprob_study_db(embedded: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from twinstudy.app import run_study
+    from twinstudy.cli.commands import run_study
 
     tmp = tmp_path_factory.mktemp("logprob_study")
     study = tmp / "study.yaml"

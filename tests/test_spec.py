@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from twinstudy.cli import main
 from twinstudy.errors import SpecError
-from twinstudy.spec import load_study, quickstart_path
+from twinstudy.study.spec import load_study, quickstart_path
 
 GOOD = """\
 name: tiny

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twinstudy.run.costs import estimate_tokens, price_for
 from twinstudy.models.base import Message, ModelInfo
+from twinstudy.run.costs import estimate_tokens, price_for
 
 
 @dataclass

@@ -10,8 +10,8 @@ from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.loader import load_instrument
 from twinstudy.instruments.schema import Instrument, Item
 from twinstudy.scoring.trial_scoring import Reply, score_reply
-from twinstudy.study.spec import load_study
 from twinstudy.store import FINAL_OUTCOMES, ScoreRow, Store
+from twinstudy.study.spec import load_study
 
 
 @dataclass
