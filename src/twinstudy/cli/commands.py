@@ -31,11 +31,15 @@ def _console() -> Console:
 
 def run_study(study: Path | None, *, db: Path | None = None, report_path: Path | None = None,
               write_report: bool = True, max_requests: int | None = None, max_cost: float | None = None,
-              skip_unavailable: bool = False, quiet: bool = False) -> RunResult:
+              skip_unavailable: bool = False, quiet: bool = False,
+              request_timeout: float | None = None) -> RunResult:
+    import functools
+
     from twinstudy.models.factory import create_model
 
     rs = load_study(study or quickstart_path())
-    models, unavailable = check_models_ready(rs.models, skip_unavailable, create_model)
+    models, unavailable = check_models_ready(rs.models, skip_unavailable,
+                                             functools.partial(create_model, timeout=request_timeout))
     if unavailable:
         for mid, why in unavailable.items():
             print(f"skipping {mid}: {why}", file=sys.stderr)
@@ -54,6 +58,8 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
                       skip_unavailable=skip_unavailable)
+    if request_timeout is not None:
+        opts.request_timeout = request_timeout
     runner = Runner(rs, store, models, opts)
     try:
         result = asyncio.run(runner.run())

@@ -68,7 +68,7 @@ class ModelInfo(BaseModel):
     omit_params: tuple[str, ...] = ()  # sampling params this model rejects (never sent, recorded)
     max_tokens_param: str | None = None  # overrides the preset's max-tokens parameter name
     # Always thinks and cannot be switched off: a study's `thinking: false` is left out and
-    # recorded, never sent; the plan warns that small max_tokens may truncate the answer.
+    # recorded, never sent (and parameters in omit_when_thinking always apply).
     reasoning_model: bool = False
     # Thinks unless told not to (DeepSeek V4, GLM-4.7+, Kimi K2.x, Seed 2.x): decides whether
     # `omit_when_thinking` applies when the study leaves `thinking` unset.

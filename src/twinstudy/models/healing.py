@@ -105,7 +105,8 @@ def _nearest_effort(sent: str, allowed: list[str]) -> str | None:
     if sent not in EFFORT_ORDER:
         return known[0]
     pos = EFFORT_ORDER.index(sent)
-    return min(known, key=lambda a: (abs(EFFORT_ORDER.index(a) - pos), -EFFORT_ORDER.index(a)))
+    # ties go to the lighter effort: "minimal" means "as little as possible", so it becomes "none"
+    return min(known, key=lambda a: (abs(EFFORT_ORDER.index(a) - pos), EFFORT_ORDER.index(a)))
 
 
 def diagnose(status: int, parsed: Any, body: dict[str, Any]) -> ParamFix | None:
