@@ -410,3 +410,17 @@ def test_account_limit_is_shared_by_models_on_one_account(tmp_path: Path, fault_
     t0 = time.monotonic()
     _run(tmp_path, models, n=3)
     assert time.monotonic() - t0 >= 6 * 0.15  # six requests, one at a time over the shared account
+
+
+def test_readme_and_quickstart_name_only_current_models() -> None:
+    import re
+
+    from twinstudy.study.spec import quickstart_path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"\b((?:" + "|".join(all_presets()) + r")/[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])")
+    known = {m.id: m for m in all_models()}
+    for path in (root / "README.md", quickstart_path()):
+        for name in set(pattern.findall(path.read_text(encoding="utf-8"))):
+            if name in known:
+                assert not known[name].retired, f"{path.name} names {name}, which is retired"
