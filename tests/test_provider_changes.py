@@ -424,3 +424,18 @@ def test_readme_and_quickstart_name_only_current_models() -> None:
         for name in set(pattern.findall(path.read_text(encoding="utf-8"))):
             if name in known:
                 assert not known[name].retired, f"{path.name} names {name}, which is retired"
+
+
+def test_every_preset_and_model_field_is_read_by_code() -> None:
+    """A field in presets.yaml or registry.yaml that no code reads is a promise nothing keeps."""
+    import re
+
+    from twinstudy.models.base import ModelInfo as Info
+    from twinstudy.models.base import ThinkingControl
+    from twinstudy.models.presets import Preset
+
+    src = Path(__file__).resolve().parents[1] / "src" / "twinstudy"
+    code = "\n".join(p.read_text(encoding="utf-8") for p in src.rglob("*.py"))
+    for schema in (Preset, Info, ThinkingControl):
+        for name in schema.model_fields:
+            assert re.search(rf"(\.{name}\b|\[\"{name}\"\]|\"{name}\":)", code), f"{schema.__name__}.{name} is never read"

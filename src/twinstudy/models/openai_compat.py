@@ -291,7 +291,9 @@ def effective_thinking(info: ModelInfo) -> bool:
     """Whether the model thinks on this request: the study's word, else the model's default."""
     if info.reasoning_model:
         return True
-    return info.thinking if info.thinking is not None else info.thinks_by_default
+    if info.thinking is not None:
+        return info.thinking
+    return info.thinks_by_default and info.reasoning_effort != "none"
 
 
 class ParamMemory:

@@ -170,5 +170,6 @@ def models_table() -> list[dict[str, Any]]:
             "key_set": None if env is None else bool(os.environ.get(env, "").strip()),
             "vllm": info.vllm, "ollama": info.ollama,
             "retired": info.retired, "successors": list(info.successors),
+            "sources": list(info.sources) + list(get_preset(info.provider).docs), "notes": info.notes,
         })
     return rows
