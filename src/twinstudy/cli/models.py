@@ -23,8 +23,9 @@ def _status_cell(row: dict[str, object]) -> str:
     if not row.get("retired"):
         return ""
     successors = row.get("successors") or []
-    instead = f" → {', '.join(str(s) for s in successors)}" if successors else ""  # type: ignore[attr-defined]
-    return f"retired {row['retired']}{instead}"
+    instead = f"; use {', '.join(str(s) for s in successors)}" if successors else ""  # type: ignore[attr-defined]
+    verb = "retired" if row["retired_now"] else "retires"
+    return f"{verb} {row['retired']}{instead}"
 
 
 @click.command("models")
@@ -40,7 +41,7 @@ def models_command(as_json: bool, available: bool, check: bool, timeout: float) 
     if check:
         _check(as_json, timeout)
         return
-    rows = [r for r in models_table() if not available or (r["key_set"] is not False and not r["retired"])]
+    rows = [r for r in models_table() if not available or (r["key_set"] is not False and not r["retired_now"])]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

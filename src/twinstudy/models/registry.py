@@ -169,7 +169,7 @@ def models_table() -> list[dict[str, Any]]:
             "release_date": info.release_date, "key_env": env,
             "key_set": None if env is None else bool(os.environ.get(env, "").strip()),
             "vllm": info.vllm, "ollama": info.ollama,
-            "retired": info.retired, "successors": list(info.successors),
+            "retired": info.retired, "retired_now": is_retired(info), "successors": list(info.successors),
             "sources": list(info.sources) + list(get_preset(info.provider).docs), "notes": info.notes,
         })
     return rows
