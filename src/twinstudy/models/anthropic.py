@@ -22,13 +22,12 @@ from typing import Any
 
 from twinstudy.models.base import Capabilities, Completion, GenerateParams, Message, ModelCallError, ModelInfo
 from twinstudy.models.blocks import anthropic_block
-from twinstudy.models.openai_compat import (
+from twinstudy.models.healing import ParamMemory
+from twinstudy.models.http import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT_S,
     RAW_ERROR_CHARS,
     HttpClient,
-    ParamMemory,
-    effective_thinking,
     key_envs,
     parse_retry_after,
     read_api_key,
@@ -36,6 +35,7 @@ from twinstudy.models.openai_compat import (
     used_key_env,
 )
 from twinstudy.models.presets import Preset, get_preset
+from twinstudy.models.thinking import effective_thinking
 
 ANTHROPIC_VERSION = "2023-06-01"
 THINKING_BUDGET_TOKENS = 1024  # the documented minimum budget for extended thinking

@@ -160,3 +160,26 @@ def _drop(name: str, body: dict[str, Any], reason: str) -> ParamFix | None:
     if name not in HEALABLE or name not in body:
         return None
     return ParamFix(name, "dropped", None, reason)
+
+
+class ParamMemory:
+    """Self-healing changes learned during a run, applied to every later request of one backend."""
+
+    def __init__(self) -> None:
+        self.fixes: dict[str, ParamFix] = {}
+
+    def apply(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        records = []
+        for fix in self.fixes.values():
+            if fix.param in body or fix.action == "set":
+                body = fix.apply(body)
+                records.append(fix.record())
+        return body, records
+
+    def learn(self, status: int, parsed: Any, body: dict[str, Any]) -> ParamFix | None:
+        """A new fix for this 400 (None if it names nothing fixable or a parameter fixed before)."""
+        fix = diagnose(status, parsed, body)
+        if fix is None or fix.param in self.fixes:
+            return None
+        self.fixes[fix.param] = fix
+        return fix
