@@ -61,7 +61,8 @@ def _checked(info: ModelInfo, allow_retired: bool) -> ModelInfo:
         raise _retired(info)
     if info.reasoning_effort and info.efforts and info.reasoning_effort not in info.efforts:
         raise UserError(f"model '{info.id}' takes reasoning_effort {', '.join(info.efforts)}, "
-                        f"not '{info.reasoning_effort}'.")
+                        f"not '{info.reasoning_effort}'; set one of those in the study, or leave it out "
+                        "for the provider's default.")
     return info
 
 
