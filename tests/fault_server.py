@@ -106,13 +106,41 @@ QWEN_OUTPUT_INSPECTION = Reply(400, {"error": {"code": "data_inspection_failed",
 # Moonshot/Kimi: https://platform.kimi.ai/docs/api/errors
 MOONSHOT_CONTENT_FILTER = Reply(400, {"error": {"type": "content_filter", "message":
                                                 "The request was rejected because it was considered high risk"}})
-# Volcengine Ark: https://www.volcengine.com/docs/82379/1099476
+# DashScope native wording "Input or output data ...", via the compatible endpoint's `<400>` prefix:
+# https://github.com/anomalyco/opencode/issues/46561 (prefix and code) and the DashScope status-code
+# table (bestwisewords mirror, "Input or output data may contain inappropriate content."). Where: unknown.
+QWEN_INPUT_OR_OUTPUT = Reply(400, {"error": {"code": "data_inspection_failed", "param": None, "type":
+                                             "data_inspection_failed", "message": "<400> InternalError.Algo."
+                                             "DataInspectionFailed: Input or output data may contain "
+                                             "inappropriate content."}})
+# Volcengine Ark error table: https://www.volcengine.com/docs/82379/1299023 ; envelope
+# {code, message, param, type: BadRequest}: https://github.com/deer-flow/llm-space/issues/160
+ARK_SEVERE_VIOLATION = Reply(400, {"error": {"code": "SensitiveContentDetected.SevereViolation", "param": "",
+                                             "type": "BadRequest", "message": "The request failed because the "
+                                             "input text may contain severe violation content. Request id: x"}})
+ARK_VIOLENCE = Reply(400, {"error": {"code": "SensitiveContentDetected.Violence", "param": "", "type": "BadRequest",
+                                     "message": "The request failed because the input text may contain violent "
+                                     "content. Request id: x"}})
+ARK_SENSITIVE = Reply(400, {"error": {"code": "SensitiveContentDetected", "param": "", "type": "BadRequest",
+                                      "message": "The request failed because the input text may contain sensitive "
+                                      "information. Request id: x"}})
+# "ContentSecurityDetectionError" (风险识别产品请求失败): the checker failed, not a block. The HTTP
+# status is not in the table; 400 follows the envelope above (an assumption).
+ARK_CHECKER_FAILED = Reply(400, {"error": {"code": "ContentSecurityDetectionError", "param": "", "type": "BadRequest",
+                                           "message": "风险识别产品请求失败 Request id: x"}})
+# Volcengine Ark (older page): https://www.volcengine.com/docs/82379/1099476
 ARK_INPUT_SENSITIVE = Reply(400, {"error": {"code": "InputTextSensitiveContentDetected", "param": "",
                                             "type": "BadRequest", "message": "The request failed because the input "
                                             "text may contain sensitive information. Request id: x"}})
 ARK_OUTPUT_RISK = Reply(400, {"error": {"code": "OutputTextRiskDetection", "param": "", "type": "BadRequest",
                                         "message": "The request could not be processed because the output text "
                                         "includes sensitive content that violates ContentSecurityDetection."}})
+# OpenAI's most common invalid_prompt wording ("usage policy"): https://github.com/alan-turing-institute/t0-1/issues/69 ,
+# https://github.com/MDX-Tom/gpt-instruct/issues/56 (2026-08-20)
+OPENAI_INVALID_PROMPT_POLICY = Reply(400, {"error": {
+    "type": "invalid_request_error", "code": "invalid_prompt", "param": None,
+    "message": "Invalid prompt: your prompt was flagged as potentially violating our usage policy. Please try "
+               "again with a different prompt: https://platform.openai.com/docs/guides/reasoning#advice-on-prompting"}})
 # OpenAI safety block: https://github.com/microsoft/PyRIT/pull/1463
 OPENAI_INVALID_PROMPT = Reply(400, {"error": {"message": "Invalid prompt: we've limited access to this content "
                                               "for safety reasons. This type of information may be used to benefit "
@@ -138,10 +166,21 @@ MINIMAX_OUTPUT_SENSITIVE = Reply(200, completion_body("", extra={
     "base_resp": {"status_code": 0, "status_msg": ""}}))
 MINIMAX_1027 = Reply(200, {"id": "mm", "created": 0, "model": "MiniMax-M2", "object": "chat.completion",
                            "base_resp": {"status_code": 1027, "status_msg": "output new_sensitive"}})
+# MiniMax sensitivity on a non-2xx status: "API Error: 500 input new_sensitive ... (1026)" was seen
+# through another route (https://github.com/MiniMax-AI/MiniMax-M3/issues/11); the body shape here is
+# base_resp as on 2xx (an assumption), and the OpenAI error envelope with that message.
+MINIMAX_500_1026 = Reply(500, {"id": "mm", "base_resp": {"status_code": 1026, "status_msg": "input new_sensitive"}})
+MINIMAX_500_NEW_SENSITIVE = Reply(500, {"error": {"type": "api_error",
+                                                  "message": "input new_sensitive (1026)"}})
 MINIMAX_1008 = Reply(200, {"id": "mm", "base_resp": {"status_code": 1008, "status_msg": "insufficient balance"}})
 MINIMAX_1002 = Reply(200, {"id": "mm", "base_resp": {"status_code": 1002, "status_msg": "rate limit"}})
-# Baidu: `flag` > 0 as described in the issue (not confirmed in Qianfan's V2 docs)
-BAIDU_FLAG = Reply(200, completion_body("", extra={"flag": 1}))
+# Baidu Qianfan V2: `flag` (and `ban_round`) inside each choice, per the V2 text-generation reference
+# https://cloud.baidu.com/doc/qianfan-api/s/3m7of64lb (copy of 2025-12-23 in DevYangJC/intelli_hub)
+BAIDU_FLAG = Reply(200, {**completion_body(""), "choices": [
+    {"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop", "flag": 1,
+     "ban_round": 0}]})
+# The older top-level form, still read.
+BAIDU_FLAG_TOP_LEVEL = Reply(200, completion_body("", extra={"flag": 1}))
 # Anthropic: https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-refusals
 ANTHROPIC_REFUSAL = Reply(200, anthropic_body("Hello..", stop_reason="refusal", stop_details={
     "type": "refusal", "category": "cyber", "explanation": "This request was declined."}))
@@ -150,6 +189,52 @@ ZAI_1113 = Reply(429, {"error": {"code": "1113", "message": "余额不足或无�
 ZAI_1302 = Reply(429, {"error": {"code": "1302", "message": "您当前使用该API的并发数过高，请降低并发，或联系客服增加限额。"}},
                  {"Retry-After": "2"})
 ZAI_1303 = Reply(429, {"error": {"code": "1303", "message": "您当前使用该API的频率过高，请降低频率，或联系客服增加限额。"}})
+# -- 400s naming one unsupported parameter or value (self-healing, src/twinstudy/models/healing.py) --
+# OpenAI unsupported_parameter: https://github.com/appatalks/eva-agent/issues/83
+OPENAI_UNSUPPORTED_TEMPERATURE = Reply(400, {"error": {
+    "message": "Unsupported parameter: 'temperature' is not supported with this model.",
+    "type": "invalid_request_error", "param": "temperature", "code": "unsupported_parameter"}})
+# OpenAI unsupported_value, default only: https://github.com/nashsu/llm_wiki/issues/670
+OPENAI_TEMPERATURE_DEFAULT_ONLY = Reply(400, {"error": {
+    "message": "Unsupported value: 'temperature' does not support 0.7 with this model. Only the default (1) "
+               "value is supported.", "type": "invalid_request_error", "param": "temperature",
+    "code": "unsupported_value"}})
+# OpenAI reasoning_effort "minimal" on gpt-5.1+: message from https://github.com/openai/openai-agents-python/issues/2089 ;
+# the param/code fields follow the envelope above (assumed).
+OPENAI_EFFORT_MINIMAL = Reply(400, {"error": {
+    "message": "Unsupported value: 'minimal' is not supported with the 'gpt-5.1' model. Supported values are: "
+               "'none', 'low', 'medium', and 'high'.", "type": "invalid_request_error",
+    "param": "reasoning_effort", "code": "unsupported_value"}})
+# OpenAI max_tokens on reasoning models ("Use 'max_completion_tokens' instead"):
+# https://github.com/explodinggradients/ragas/pull/2418 (message), envelope as above
+OPENAI_MAX_TOKENS_RENAME = Reply(400, {"error": {
+    "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+               "'max_completion_tokens' instead.", "type": "invalid_request_error", "param": "max_tokens",
+    "code": "unsupported_parameter"}})
+# Anthropic Opus 4.7+: https://github.com/rocketride-org/rocketride-server/issues/1194
+ANTHROPIC_TEMPERATURE_DEPRECATED = Reply(400, {"type": "error", "error": {
+    "type": "invalid_request_error", "message": "'temperature' is deprecated for this model."}})
+# Anthropic Opus 4.7+: https://github.com/zhukunpenglinyutong/jetbrains-cc-gui/issues/1003
+ANTHROPIC_THINKING_ENABLED = Reply(400, {"type": "error", "error": {
+    "type": "invalid_request_error", "message": "\"thinking.type.enabled\" is not supported for this model. Use "
+    "\"thinking.type.adaptive\" and \"output_config.effort\" to control thinking behavior."}})
+# DashScope non-streaming thinking: https://github.com/OpenBMB/UltraRAG/issues/287
+DASHSCOPE_THINKING_NONSTREAM = Reply(400, {"error": {
+    "message": "parameter.enable_thinking must be set to false for non-streaming calls",
+    "type": "invalid_request_error", "param": None, "code": "invalid_parameter_error"}})
+# Moonshot K2.5+: "invalid temperature: only 1 is allowed for this model"
+# (https://github.com/anomalyco/opencode/issues/27796); envelope as Kimi's other errors (assumed)
+KIMI_TEMPERATURE_ONLY_1 = Reply(400, {"error": {
+    "message": "invalid temperature: only 1 is allowed for this model", "type": "invalid_request_error"}})
+
+
+def model_list(*ids: str, prefix: str = "") -> Reply:
+    """GET /models in the OpenAI shape ({"object": "list", "data": [{"id", "object", ...}]}), also
+    Anthropic's (data[].id); Gemini's compatibility layer prefixes ids with "models/"."""
+    return Reply(200, {"object": "list", "data": [{"id": prefix + i, "object": "model", "owned_by": "x"}
+                                                  for i in ids]})
+
+
 # Generic HTTP failures
 RATE_LIMITED = Reply(429, {"error": {"message": "Rate limit reached", "type": "rate_limit_error",
                                      "code": "rate_limit_exceeded"}}, {"Retry-After": "7"})

@@ -29,7 +29,15 @@ from twinstudy.chat.session import ChatSession
 from twinstudy.cli import main
 from twinstudy.errors import UserError
 from twinstudy.instruments.loader import load_instrument
-from twinstudy.models.base import BlockInfo, Completion, GenerateParams, Message, ModelCallError, ModelInfo
+from twinstudy.models.base import (
+    BlockInfo,
+    Capabilities,
+    Completion,
+    GenerateParams,
+    Message,
+    ModelCallError,
+    ModelInfo,
+)
 from twinstudy.models.registry import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +52,8 @@ PARAMS = GenerateParams(max_tokens=24)
 
 class FakeModel:
     """Answers after ``delay`` seconds; records every message list it was sent."""
+
+    capabilities = Capabilities()
 
     def __init__(self, name: str, delay: float = 0.0, reply: Callable[[list[Message]], Completion] | None = None,
                  info: ModelInfo | None = None) -> None:
@@ -67,6 +77,8 @@ class FakeModel:
 
 
 class StreamingFake(FakeModel):
+    capabilities = Capabilities(streaming=True)
+
     async def generate_stream(self, messages: list[Message], params: GenerateParams,
                               on_delta: Callable[[str], None]) -> Completion:
         self.seen.append(list(messages))
@@ -122,7 +134,7 @@ def test_system_for_and_unknown_label() -> None:
 
 def test_missing_key_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
-    result = CliRunner().invoke(main, ["chat", "--models", "deepseek/deepseek-chat,local/smollm2-135m",
+    result = CliRunner().invoke(main, ["chat", "--models", "deepseek/deepseek-v4-flash,local/smollm2-135m",
                                        "--db", str(tmp_path / "c.db")])
     assert result.exit_code == 2
     assert "DEEPSEEK_API_KEY" in result.output and "Traceback" not in result.output
@@ -590,7 +602,7 @@ def test_registry_models_over_http_with_block_and_reasoning(tmp_path: Path, monk
     ds_url = fault_server.script("ds", fs.Reply(200, fs.completion_body("Paris.", reasoning="They ask about France.")),
                                  fs.Reply(200, fs.completion_body("Still Paris.")))
     zai_url = fault_server.script("zai", fs.ZHIPU_1301, fs.Reply(200, fs.completion_body("巴黎。")))
-    ps = build_participants("deepseek/deepseek-chat,zai/glm-4.6", lang="en")
+    ps = build_participants("deepseek/deepseek-v4-flash,zai/glm-4.6", lang="en")
     ps = [Participant(p.label, p.info.model_copy(update={"base_url": url}), p.system)
           for p, url in zip(ps, (ds_url, zai_url), strict=True)]
     db = ChatDB(tmp_path / "chat.db")

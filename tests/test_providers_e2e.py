@@ -109,7 +109,7 @@ def test_api_key_appears_nowhere(tmp_path: Path, fault_server: FaultServer, monk
 MISSING_STUDY = """\
 name: missing
 models:
-  - deepseek/deepseek-chat
+  - deepseek/deepseek-v4-flash
   - id: loop
     provider: openai-compatible
     base_url: {url}
@@ -134,5 +134,5 @@ def test_missing_key_names_the_variable_and_sends_nothing(tmp_path: Path, fault_
     assert not (tmp_path / "twinstudy-runs").exists()
     res = CliRunner().invoke(main, ["run", str(study), "-q", "--skip-unavailable", "--no-report"])
     assert res.exit_code == 0, res.output
-    assert "skipping deepseek/deepseek-chat" in res.output and "DEEPSEEK_API_KEY" in res.output
+    assert "skipping deepseek/deepseek-v4-flash" in res.output and "DEEPSEEK_API_KEY" in res.output
     assert fault_server.count("loop") == 1

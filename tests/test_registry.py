@@ -55,8 +55,8 @@ def test_embedded_model_is_listed() -> None:
 
 
 def test_resolve_by_name() -> None:
-    m = resolve("deepseek/deepseek-chat")
-    assert m.provider == "deepseek" and m.model == "deepseek-chat" and m.origin == "CN"
+    m = resolve("zai/glm-4.7")
+    assert m.provider == "zai" and m.model == "glm-4.7" and m.origin == "CN"
 
 
 def test_resolve_name_with_overrides() -> None:
@@ -104,10 +104,10 @@ def test_models_table_reports_key_status(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("DEEPSEEK_API_KEY", "x")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     rows = {r["id"]: r for r in models_table()}
-    assert rows["deepseek/deepseek-chat"]["key_set"] is True
-    assert rows["openai/gpt-4o"]["key_set"] is False and rows["openai/gpt-4o"]["key_env"] == "OPENAI_API_KEY"
+    assert rows["deepseek/deepseek-v4-flash"]["key_set"] is True
+    assert rows["openai/gpt-5.6-sol"]["key_set"] is False and rows["openai/gpt-5.6-sol"]["key_env"] == "OPENAI_API_KEY"
     assert rows["local/smollm2-135m"]["key_set"] is None
-    assert missing_key(resolve("openai/gpt-4o")) == "OPENAI_API_KEY"
+    assert missing_key(resolve("openai/gpt-5.6-sol")) == "OPENAI_API_KEY"
     assert missing_key(resolve("local/smollm2-135m")) is None
 
 

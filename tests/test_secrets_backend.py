@@ -121,5 +121,5 @@ def test_anthropic_backend_never_leaks_the_key(
 def test_missing_key_message_names_the_variable_not_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(Exception) as caught:
-        create_model(resolve("openai/gpt-4o"))
+        create_model(resolve("openai/gpt-5.6-sol"))
     assert "OPENAI_API_KEY" in str(caught.value)

@@ -4,9 +4,9 @@ A participant's history holds only what *it* was told and what *it* replied. A r
 arrived (provider block, transport error, Ctrl-C) leaves no trace in that history: the next turn is
 sent as if the failed one had not been asked, and the database records that (``n_messages``).
 
-Backends may offer streaming by adding ``async generate_stream(messages, params, on_delta) ->
-Completion`` (``on_delta`` receives text as it arrives); without it, :meth:`Model.generate` is used and
-the display shows "thinking…" until that participant's reply is complete.
+Backends that declare ``capabilities.streaming`` offer ``async generate_stream(messages, params,
+on_delta) -> Completion`` (``on_delta`` receives text as it arrives); otherwise :meth:`Model.generate`
+is used and the display shows "thinking…" until that participant's reply is complete.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ async def ask(participant: Participant, messages: list[Message], params: Generat
     def made(**fields: Any) -> Reply:
         return Reply(label=participant.label, model=participant.info.id, messages=messages, **fields)
 
-    stream: Any = getattr(model, "generate_stream", None)
+    stream: Any = model.generate_stream if model.capabilities.streaming else None  # type: ignore[attr-defined]
     attempt = 0
     while True:
         try:

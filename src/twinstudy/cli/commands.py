@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -35,19 +36,23 @@ def _console() -> Console:
 
 def run_study(study: Path | None, *, db: Path | None = None, report_path: Path | None = None,
               write_report: bool = True, max_requests: int | None = None, max_cost: float | None = None,
-              skip_unavailable: bool = False, quiet: bool = False) -> RunResult:
+              skip_unavailable: bool = False, quiet: bool = False,
+              request_timeout: float | None = None) -> RunResult:
+
     from twinstudy.models.factory import create_model
 
     rs = load_study(study or quickstart_path())
     _warn(rs)
     rs, models, unavailable = ready_models(rs, skip_unavailable=skip_unavailable, max_cost=max_cost,
-                                           factory=create_model)
+                                           factory=functools.partial(create_model, timeout=request_timeout))
     for mid, why in unavailable.items():
         print(f"skipping {mid}: {why}", file=sys.stderr)
     db_path = db or default_db(rs.study.name)
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
                       skip_unavailable=skip_unavailable)
+    if request_timeout is not None:
+        opts.request_timeout = request_timeout
     try:
         result = run_to_end(rs, store, models, opts)
     except KeyboardInterrupt:

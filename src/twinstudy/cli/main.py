@@ -45,14 +45,19 @@ def main() -> None:
 @click.option("--max-requests", type=click.IntRange(min=1), help="Stop cleanly after this many requests.")
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Stop cleanly before spending more than this (USD).")
 @click.option("--skip-unavailable", is_flag=True, help="Run the other models when one has no API key.")
+@click.option("--request-timeout", type=click.FloatRange(min=1, max=3600), metavar="SECONDS",
+              help="Give up on a request after this long and retry it (default 300; a model's "
+                   "`timeout` in the study wins).")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress display (also off when not on a terminal).")
 def run(study: Path | None, db: Path | None, report_path: Path | None, no_report: bool,
-        max_requests: int | None, max_cost: float | None, skip_unavailable: bool, quiet: bool) -> None:
+        max_requests: int | None, max_cost: float | None, skip_unavailable: bool,
+        request_timeout: float | None, quiet: bool) -> None:
     """Run STUDY.yaml (default: the bundled quickstart); re-running resumes where it stopped."""
     from twinstudy.cli.commands import run_study
 
     run_study(study, db=db, report_path=report_path, write_report=not no_report, max_requests=max_requests,
-              max_cost=max_cost, skip_unavailable=skip_unavailable, quiet=quiet)
+              max_cost=max_cost, skip_unavailable=skip_unavailable, quiet=quiet,
+              request_timeout=request_timeout)
 
 
 @main.command()

@@ -1,15 +1,16 @@
-"""``twinstudy models``: the registry as a table, with whether each key is set.
-
-The lead registers it in cli.py: ``main.add_command(models_command)``.
-"""
+"""``twinstudy models``: the registry as a table, with whether each key is set; ``--check``
+compares it with the model ids each provider lists today."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
 
 from twinstudy.models.registry import models_table
+
+SHOW_NEW = 12  # new ids listed per provider in the table (all of them with --json)
 
 
 def _key_cell(row: dict[str, object]) -> str:
@@ -18,12 +19,29 @@ def _key_cell(row: dict[str, object]) -> str:
     return f"{row['key_env']} set" if row["key_set"] else f"{row['key_env']} missing"
 
 
+def _status_cell(row: dict[str, object]) -> str:
+    if not row.get("retired"):
+        return ""
+    successors = row.get("successors") or []
+    instead = f"; use {', '.join(str(s) for s in successors)}" if successors else ""  # type: ignore[attr-defined]
+    verb = "retired" if row["retired_now"] else "retires"
+    return f"{verb} {row['retired']}{instead}"
+
+
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @click.option("--available", is_flag=True, help="Only models that can run now (key set or none needed).")
-def models_command(as_json: bool, available: bool) -> None:
+@click.option("--check", is_flag=True,
+              help="Ask every provider whose key is set for its model list, and mark registry entries "
+                   "that are missing, new or retired.")
+@click.option("--timeout", default=15.0, show_default=True, type=click.FloatRange(min=1, max=300),
+              help="Seconds to wait for each provider with --check.")
+def models_command(as_json: bool, available: bool, check: bool, timeout: float) -> None:
     """List known models: company, origin, tier, open weights, and whether the API key is set."""
-    rows = [r for r in models_table() if not available or r["key_set"] is not False]
+    if check:
+        _check(as_json, timeout)
+        return
+    rows = [r for r in models_table() if not available or (r["key_set"] is not False and not r["retired_now"])]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -31,11 +49,39 @@ def models_command(as_json: bool, available: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} models", show_lines=False)
-    for column in ("id", "company", "origin", "tier", "open", "released", "key", "serve locally"):
+    for column in ("id", "company", "origin", "tier", "open", "released", "key", "serve locally", "status"):
         table.add_column(column)
     for r in rows:
         weights = {True: "yes", False: "no"}.get(r["open_weights"], "?")  # type: ignore[arg-type]
         local = " / ".join(str(x) for x in (r["vllm"], r["ollama"]) if x) or "-"
         table.add_row(str(r["id"]), str(r["company"]), str(r["origin"]), str(r["tier"]), weights,
-                      str(r["release_date"] or "-"), _key_cell(r), local)
+                      str(r["release_date"] or "-"), _key_cell(r), local, _status_cell(r))
+    Console().print(table)
+
+
+def _check(as_json: bool, timeout: float) -> None:
+    from twinstudy.models import live_check
+
+    results, skipped = live_check.check_providers(timeout=timeout)
+    if as_json:
+        click.echo(json.dumps({"checked": [dataclasses.asdict(r) for r in results], "no_key": skipped},
+                              indent=2, ensure_ascii=False))
+        return
+    line = live_check.summary_line(results, skipped)
+    if line:
+        click.echo(line)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(results)} providers checked ({len(skipped)} without a key)")
+    for column in ("provider", "listed", "missing (in registry, not listed)", "retired", "new (listed, not in registry)"):
+        table.add_column(column)
+    for r in results:
+        if r.status != "ok":
+            table.add_row(r.provider, r.status, r.message, "", "")
+            continue
+        new = ", ".join(r.new[:SHOW_NEW]) + (f" (+{len(r.new) - SHOW_NEW} more)" if len(r.new) > SHOW_NEW else "")
+        retired = ", ".join(f"{m} (still listed)" if m in r.still_listed_retired else m for m in r.retired)
+        table.add_row(r.provider, str(len(r.live)), ", ".join(r.missing) or "-", retired or "-", new or "-")
     Console().print(table)

@@ -5,6 +5,14 @@ top-level field; ``max_tokens`` is required; thinking blocks become ``Completion
 ``stop_reason: "refusal"`` is a block (streaming classifiers,
 https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-refusals).
 429, 529 (overloaded) and 5xx are retryable and honour ``retry-after``.
+
+Thinking is per model: ``anthropic_budget`` (``{type: enabled, budget_tokens}``, up to 4.5; deprecated
+on 4.6) or ``anthropic_adaptive`` (``{type: adaptive}`` plus ``output_config.effort``; the only form
+Opus 4.7+, Opus/Sonnet 5.x, Fable and Mythos accept: "Manual extended thinking ... is not supported
+... and will return a 400 error",
+https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-adaptive-thinking.html). Those
+models also reject ``temperature``/``top_p`` (registry ``omit_params``); a 400 naming either is
+healed once (``healing.py``).
 """
 
 from __future__ import annotations
@@ -12,18 +20,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError, ModelInfo
+from twinstudy.models.base import Capabilities, Completion, GenerateParams, Message, ModelCallError, ModelInfo
 from twinstudy.models.blocks import anthropic_block
-from twinstudy.models.openai_compat import (
+from twinstudy.models.healing import ParamMemory
+from twinstudy.models.http import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT_S,
     RAW_ERROR_CHARS,
     HttpClient,
+    key_envs,
     parse_retry_after,
     read_api_key,
     says_no_credit,
+    used_key_env,
 )
 from twinstudy.models.presets import Preset, get_preset
+from twinstudy.models.thinking import effective_thinking
 
 ANTHROPIC_VERSION = "2023-06-01"
 THINKING_BUDGET_TOKENS = 1024  # the documented minimum budget for extended thinking
@@ -45,15 +57,20 @@ class AnthropicModel:
         self._preset = preset or get_preset("anthropic")
         self._base_url = (info.base_url or self._preset.base_url or "https://api.anthropic.com").rstrip("/")
         self._url = self._base_url + ("/messages" if self._base_url.endswith("/v1") else "/v1/messages")
-        self._key_env = info.api_key_env or self._preset.api_key_env or "ANTHROPIC_API_KEY"
-        key = read_api_key(self._key_env, info.id)
+        names = key_envs(info, self._preset) or ("ANTHROPIC_API_KEY",)
+        key = read_api_key(names, info.id)
+        self._key_env = used_key_env(names) or names[0]
         self._secret = key or ""
+        self.timeout = info.timeout or timeout
         self._pool = HttpClient(
             base_url=self._base_url,
             headers={"x-api-key": self._secret, "anthropic-version": ANTHROPIC_VERSION,
                      "content-type": "application/json", "accept": "application/json"},
-            timeout=timeout, max_connections=max_connections)
+            timeout=self.timeout, max_connections=max_connections)
         self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
+        self._adaptive = (info.thinking_control or self._preset.thinking).style == "anthropic_adaptive"
+        self.memory = ParamMemory()
+        self.capabilities = Capabilities(streaming=False, logprobs=False)
 
     def __repr__(self) -> str:
         return f"AnthropicModel(id={self.info.id!r}, base_url={self._base_url!r})"
@@ -71,10 +88,7 @@ class AnthropicModel:
         if system:
             body["system"] = system
         omitted: list[str] = []
-        thinking = bool(self.info.thinking)
-        if thinking:
-            body["thinking"] = {"type": "enabled", "budget_tokens": THINKING_BUDGET_TOKENS}
-            body["max_tokens"] = params.max_tokens + THINKING_BUDGET_TOKENS
+        thinking = self._thinking(body, params, omitted)
         if params.temperature is not None:
             if thinking or "temperature" in self._refused:
                 omitted.append("temperature")
@@ -92,9 +106,34 @@ class AnthropicModel:
             omitted.append("logprobs")
         return body, omitted
 
+    def _thinking(self, body: dict[str, Any], params: GenerateParams, omitted: list[str]) -> bool:
+        """Put the thinking switch and effort in the body; whether the model thinks."""
+        wanted = self.info.thinking
+        if wanted is False and self.info.reasoning_model:
+            omitted.append("thinking")  # always thinks (Fable): "disabled" is a 400
+        thinking = effective_thinking(self.info) if wanted is None else (wanted or self.info.reasoning_model)
+        if wanted and not self._adaptive:
+            body["thinking"] = {"type": "enabled", "budget_tokens": THINKING_BUDGET_TOKENS}
+            body["max_tokens"] = params.max_tokens + THINKING_BUDGET_TOKENS
+        elif wanted and self._adaptive:
+            body["thinking"] = {"type": "adaptive"}
+        if self.info.reasoning_effort:
+            if wanted is False and not self.info.reasoning_model:
+                omitted.append("reasoning_effort")
+            else:
+                body["output_config"] = {"effort": self.info.reasoning_effort}
+        return thinking
+
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
-        body, omitted = self.build_request(messages, params)
+        built, omitted = self.build_request(messages, params)
+        body, adjusted = self.memory.apply(built)
         ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
+        if ex.status in (400, 422):
+            fix = self.memory.learn(ex.status, ex.parsed, body)
+            if fix is not None:  # retry once with exactly that parameter changed
+                body = fix.apply(body)
+                adjusted = [*adjusted, fix.record()]
+                ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
         status, parsed, raw, headers, latency = ex.status, ex.parsed, ex.raw, ex.headers, ex.latency_ms
         if status >= 400 or not isinstance(parsed, dict):
             raise self._error(status, parsed, raw, headers, body, latency)
@@ -115,6 +154,7 @@ class AnthropicModel:
             provider_code=found.provider_code if found else None,
             tokens_in=usage.get("input_tokens"), tokens_out=usage.get("output_tokens"),
             latency_ms=latency, raw=raw, request=body, omitted_params=omitted, block=found,
+            adjusted_params=adjusted,
         )
 
     def _error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],

@@ -10,14 +10,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Origin = Literal["CN", "US", "EU", "FR", "DE", "UK", "AE", "KR", "JP", "IL", "CA", "OTHER", "UNKNOWN"]
 Tier = Literal["platform", "ai-native", "lab", "unknown"]
 
 
+ThinkingStyle = Literal[
+    "thinking_type", "enable_thinking", "reasoning_effort", "openrouter", "chat_template",
+    "anthropic_budget", "anthropic_adaptive", "none",
+]
+
+
+class ThinkingControl(BaseModel):
+    """How thinking is switched on one endpoint or model (see the header of presets.yaml).
+
+    ``off: null`` with a style that needs a value means the model cannot stop thinking: a request
+    for thinking off is left out and recorded, never sent.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    style: ThinkingStyle = "none"
+    on: str | None = None
+    off: str | None = None
+    # chat_template only: the template variable (enable_thinking for Qwen/GLM, thinking for
+    # DeepSeek V3.x, thinking_mode for MiniMax-M3 on vLLM).
+    key: str = "enable_thinking"
+
+
 class ModelInfo(BaseModel):
-    """Metadata the analysis uses; origin is data, never guessed from a name."""
+    """Metadata the analysis uses; origin is data, never guessed from a name.
+
+    Fields after ``notes`` shape requests per model (not per provider): every one is read by the
+    backends or by the registry; the header of registry.yaml says what each does.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,7 +67,22 @@ class ModelInfo(BaseModel):
     ollama: str | None = None  # Ollama tag, for open weights
     omit_params: tuple[str, ...] = ()  # sampling params this model rejects (never sent, recorded)
     max_tokens_param: str | None = None  # overrides the preset's max-tokens parameter name
-    reasoning_model: bool = False  # always thinks; answers may be truncated by max_tokens
+    # Always thinks and cannot be switched off: a study's `thinking: false` is left out and
+    # recorded, never sent (and parameters in omit_when_thinking always apply).
+    reasoning_model: bool = False
+    # Thinks unless told not to (DeepSeek V4, GLM-4.7+, Kimi K2.x, Seed 2.x): decides whether
+    # `omit_when_thinking` applies when the study leaves `thinking` unset.
+    thinks_by_default: bool = False
+    thinking_control: ThinkingControl | None = None  # overrides the preset's switch for this model
+    reasoning_effort: str | None = None  # sent as reasoning_effort / output_config.effort
+    efforts: tuple[str, ...] = ()  # the effort values this model accepts (empty: not checked)
+    omit_when_thinking: tuple[str, ...] = ()  # params this model rejects while it thinks
+    logprobs: bool | None = None  # overrides the preset's logprobs support
+    timeout: float | None = Field(default=None, gt=0, le=3600)  # seconds per request
+    account_max_concurrency: int | None = Field(default=None, ge=1, le=4096)
+    retired: str | None = None  # YYYY-MM-DD the provider shut this id down
+    successors: tuple[str, ...] = ()  # registry ids to use instead once retired
+    sources: tuple[str, ...] = ()  # pages the entry was checked against
     # USD per million tokens {"input": .., "output": ..}; overrides the bundled price table.
     price: dict[str, float] | None = None
     # The model this one was post-trained from (a registry id), for lineage twins (issue 15).
@@ -92,6 +134,9 @@ class Completion:
     raw: str = ""
     request: dict[str, Any] = field(default_factory=dict)
     omitted_params: list[str] = field(default_factory=list)
+    # Self-healing changes in force for this request: {"param", "action", "value", "reason"},
+    # made after a provider's 400 named the parameter (this request or earlier in the run).
+    adjusted_params: list[dict[str, Any]] = field(default_factory=list)
     block: BlockInfo | None = None
     # One dict per generated token position: alternative token text -> log probability.
     top_logprobs: list[dict[str, float]] | None = None
@@ -132,8 +177,23 @@ class ModelCallError(Exception):
         self.latency_ms = latency_ms
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared rather than probed with ``getattr``.
+
+    ``streaming``: it implements ``generate_stream(messages, params, on_delta)``.
+    ``logprobs``: it can return top logprobs or label probabilities for this model.
+    ``max_concurrency``: the most requests it can usefully serve at once (None: no own limit).
+    """
+
+    streaming: bool = False
+    logprobs: bool = False
+    max_concurrency: int | None = None
+
+
 class Model(Protocol):
     info: ModelInfo
+    capabilities: Capabilities
 
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion: ...
 

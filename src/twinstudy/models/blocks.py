@@ -21,21 +21,31 @@ Shapes and where each was checked (see also ``data/presets.yaml``):
   https://github.com/camel-ai/owl/issues/432, https://github.com/QwenLM/qwen-code/issues/3145
 - Moonshot / Kimi, HTTP 400 ``{"error": {"type": "content_filter", "message": "The request was
   rejected because it was considered high risk"}}``. https://platform.kimi.ai/docs/api/errors
-- Volcengine Ark, HTTP 400 ``error.code`` ``InputTextRiskDetection`` / ``OutputTextRiskDetection``
-  / ``…SensitiveContentDetected``. https://www.volcengine.com/docs/82379/1099476
+- Volcengine Ark, HTTP 400 ``error.code`` ``SensitiveContentDetected`` (input),
+  ``SensitiveContentDetected.SevereViolation`` / ``.Violence`` (dotted sub-codes),
+  ``InputTextSensitiveContentDetected``, ``InputImageSensitiveContentDetected(.PrivacyInformation)``,
+  ``InputTextRiskDetection`` / ``OutputTextRiskDetection``. ``ContentSecurityDetectionError`` is the
+  checker itself failing: not a block (a retryable error, see provider_codes.py).
+  https://www.volcengine.com/docs/82379/1299023
 - OpenAI, HTTP 400 ``error.code`` ``content_filter`` / ``content_policy_violation`` /
-  ``moderation_blocked``, and ``invalid_prompt`` when the message is the safety wording.
-  https://github.com/microsoft/PyRIT/pull/1463
+  ``moderation_blocked``, and ``invalid_prompt`` when the message is a policy wording: "...your
+  prompt was flagged as potentially violating our usage policy..." (the common one,
+  https://github.com/alan-turing-institute/t0-1/issues/69,
+  https://github.com/MDX-Tom/gpt-instruct/issues/56) or "...limited access to this content for
+  safety reasons..." (https://github.com/microsoft/PyRIT/pull/1463).
 - OpenRouter, HTTP 403 with ``error.metadata.reasons`` / ``flagged_input``.
   https://openrouter.ai/docs/api/reference/errors-and-debugging
 - Any OpenAI-compatible provider, HTTP 200 with ``finish_reason`` ``content_filter`` or
   ``sensitive`` (output stopped).
 - MiniMax, HTTP 200 with ``input_sensitive`` / ``output_sensitive`` (and ``*_sensitive_type``), or
-  ``base_resp.status_code`` 1026 (input) / 1027 (output).
+  ``base_resp.status_code`` 1026 (input) / 1027 (output) -- on any HTTP status: "500 input
+  new_sensitive ... (1026)" was seen through another route (MiniMax-AI/MiniMax-M3#11).
   https://platform.minimax.io/docs/api-reference/text-chat-openai,
   https://platform.minimaxi.com/docs/api-reference/errorcode.md
-- Baidu Qianfan, ``flag > 0`` in the body (from the issue; NOT confirmed in the docs we could
-  reach — the V2 OpenAI-compatible API documents no such field).
+- Baidu Qianfan V2, ``choices[].flag`` > 0 ("安全细分类型", with ``ban_round``; documented for
+  streaming, where ``finish_reason: content_filter`` is the non-streaming signal). Qianfan V2
+  text-generation reference https://cloud.baidu.com/doc/qianfan-api/s/3m7of64lb (copy of
+  2025-12-23 in the repository DevYangJC/intelli_hub). A top-level ``flag`` is still read.
 - Anthropic, ``stop_reason: "refusal"`` (streaming classifiers; ``stop_details.category`` when
   present). https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-refusals
 """
@@ -51,6 +61,7 @@ Where = Literal["input", "output", "unknown"]
 BLOCK_FINISH_REASONS = frozenset({"content_filter", "sensitive"})
 
 _ARK_BLOCK_SUFFIXES = ("SensitiveContentDetected", "RiskDetection")
+_OPENAI_POLICY_WORDS = ("safety", "usage policy", "flagged")
 _OPENAI_BLOCK_CODES = frozenset({"content_filter", "content_policy_violation", "moderation_blocked"})
 _QWEN_BLOCK_CODES = frozenset({"data_inspection_failed", "DataInspectionFailed"})
 
@@ -69,6 +80,8 @@ def _s(value: Any) -> str:
 
 def _where_from_prefix(text: str) -> Where:
     low = text.lower()
+    if low.startswith(("input or output", "input/output")):  # DashScope native wording
+        return "unknown"
     if low.startswith("input"):
         return "input"
     if low.startswith("output"):
@@ -87,8 +100,23 @@ def _zhipu_where(body: dict[str, Any]) -> Where:
     return "unknown"
 
 
+def _ark_block(code: str, message: str) -> BlockInfo | None:
+    """Ark codes may carry a dotted sub-code (``SensitiveContentDetected.Violence``)."""
+    head = code.split(".", 1)[0]
+    if not head.endswith(_ARK_BLOCK_SUFFIXES):
+        return None
+    where = _where_from_prefix(head)
+    if where == "unknown" and head == "SensitiveContentDetected":
+        where = "input"  # the docs list it among the input checks
+    return BlockInfo(f"ark:{code}", where, message)
+
+
 def http_error_block(status: int, body: Any) -> BlockInfo | None:
-    """A block signalled by a non-2xx response (400 or 403 bodies)."""
+    """A block signalled by a non-2xx response (400 or 403 bodies; MiniMax on any status)."""
+    if isinstance(body, dict):
+        found = _minimax_base_resp_block(body)
+        if found is not None:
+            return found
     if status not in (400, 403, 451, 422):
         return None
     err = _error_obj(body)
@@ -106,11 +134,12 @@ def http_error_block(status: int, body: Any) -> BlockInfo | None:
         return BlockInfo(f"dashscope:{code or etype}", _where_from_prefix(text), message)
     if etype in ("content_filter", "content_filter_error") and not code:  # Moonshot / Kimi
         return BlockInfo(f"moonshot:{etype}", "unknown", message)
-    if code.endswith(_ARK_BLOCK_SUFFIXES):  # Volcengine Ark
-        return BlockInfo(f"ark:{code}", _where_from_prefix(code), message)
+    ark = _ark_block(code, message)  # Volcengine Ark
+    if ark is not None:
+        return ark
     if code in _OPENAI_BLOCK_CODES:
         return BlockInfo(f"openai:{code}", "input", message)
-    if code == "invalid_prompt" and "safety" in message.lower():
+    if code == "invalid_prompt" and any(w in message.lower() for w in _OPENAI_POLICY_WORDS):
         return BlockInfo("openai:invalid_prompt", "input", message)
     meta = err.get("metadata")
     if status == 403 and isinstance(meta, dict) and ("reasons" in meta or "flagged_input" in meta):
@@ -127,6 +156,11 @@ def minimax_block(body: dict[str, Any]) -> BlockInfo | None:
         return BlockInfo(f"minimax:input_sensitive:{_s(body.get('input_sensitive_type'))}", "input")
     if body.get("output_sensitive"):
         return BlockInfo(f"minimax:output_sensitive:{_s(body.get('output_sensitive_type'))}", "output")
+    return _minimax_base_resp_block(body)
+
+
+def _minimax_base_resp_block(body: dict[str, Any]) -> BlockInfo | None:
+    """``base_resp`` 1026/1027, or an error message saying ``new_sensitive`` with one of them."""
     base = body.get("base_resp")
     if isinstance(base, dict):
         status = base.get("status_code")
@@ -134,6 +168,10 @@ def minimax_block(body: dict[str, Any]) -> BlockInfo | None:
             return BlockInfo("minimax:1026", "input", _s(base.get("status_msg")))
         if status in (1027, "1027"):
             return BlockInfo("minimax:1027", "output", _s(base.get("status_msg")))
+    message = _s(_error_obj(body).get("message"))
+    if "new_sensitive" in message:
+        where: Where = "output" if "1027" in message or "output" in message.lower() else "input"
+        return BlockInfo(f"minimax:{1027 if where == 'output' else 1026}", where, message)
     return None
 
 
@@ -144,9 +182,11 @@ def completion_block(body: dict[str, Any], finish_reason: str | None) -> BlockIn
         return found
     if finish_reason in BLOCK_FINISH_REASONS:
         return BlockInfo(f"finish_reason:{finish_reason}", "output")
-    flag = body.get("flag")
-    if isinstance(flag, int) and not isinstance(flag, bool) and flag > 0:  # Baidu (unconfirmed)
-        return BlockInfo(f"baidu:flag:{flag}", "unknown")
+    choices = body.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    for flag in (first.get("flag"), body.get("flag")):  # Baidu: per choice (documented), top level (legacy)
+        if isinstance(flag, int) and not isinstance(flag, bool) and flag > 0:
+            return BlockInfo(f"baidu:flag:{flag}", "unknown")
     return None
 
 

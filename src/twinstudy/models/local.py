@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from twinstudy.errors import UserError
-from twinstudy.models.base import Completion, GenerateParams, Message, ModelInfo
+from twinstudy.models.base import Capabilities, Completion, GenerateParams, Message, ModelInfo
 
 N_CTX = 2048
 _lock = threading.Lock()  # one llama.cpp computation at a time: they would only fight for cores
@@ -152,7 +152,8 @@ def label_probabilities(engine: _Engine, logits: np.ndarray[Any, Any],
 class LocalModel:
     """In-process GGUF model; ``info.model`` may name another GGUF path (default: embedded file)."""
 
-    max_concurrency = 1
+    # One llama.cpp context, calls serialised: more than one request in flight only queues.
+    capabilities = Capabilities(streaming=False, logprobs=True, max_concurrency=1)
 
     def __init__(self, info: ModelInfo) -> None:
         self.info = info

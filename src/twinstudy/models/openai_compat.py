@@ -1,6 +1,6 @@
 """One backend for every OpenAI Chat Completions endpoint, shaped by a provider preset.
 
-Hot path: build a dict, ``json.dumps`` it, POST over one pooled keep-alive ``aiohttp`` session,
+Hot path: build a dict, ``json.dumps`` it, POST over one pooled keep-alive ``aiohttp`` session (http.py),
 ``json.loads`` the answer and pick fields by hand (no pydantic per response). The backend never
 retries: it returns a :class:`Completion` (with ``block`` set when a provider filter stopped the
 request, whatever the HTTP status) or raises :class:`ModelCallError` saying whether a retry can
@@ -10,87 +10,42 @@ headers: it is never put in ``Completion.request``, raw text, messages or reprs.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import json
-import os
-import ssl
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
-
-import aiohttp
 
 from twinstudy.errors import UserError
-from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError, ModelInfo
+from twinstudy.models.base import Capabilities, Completion, GenerateParams, Message, ModelCallError, ModelInfo
 from twinstudy.models.blocks import completion_block, http_error_block
+from twinstudy.models.healing import ParamMemory
+from twinstudy.models.http import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT_S,
+    RAW_ERROR_CHARS,
+    HttpClient,
+    key_envs,
+    parse_retry_after,
+    read_api_key,
+    redact,
+    says_no_credit,
+    used_key_env,
+)
 from twinstudy.models.presets import Preset, get_preset
+from twinstudy.models.provider_codes import CodeVerdict, code_table
+from twinstudy.models.thinking import apply_thinking, effective_thinking
 
-DEFAULT_TIMEOUT_S = 300.0
-DEFAULT_MAX_CONNECTIONS = 512
-RAW_ERROR_CHARS = 300  # how much of a provider's error message goes into an exception message
+# Re-exported: other backends and older callers import these from here.
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_TIMEOUT_S", "RAW_ERROR_CHARS", "HttpClient", "OpenAICompatModel",
+           "ParamMemory", "effective_thinking", "key_envs", "parse_retry_after", "parse_top_logprobs",
+           "read_api_key", "says_no_credit", "split_reasoning", "used_key_env"]
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 _QUOTA_CODES = frozenset({"insufficient_quota", "exceeded_current_quota_error", "billing_hard_limit_reached"})
 
-# Zhipu BigModel / Z.ai business codes (https://docs.bigmodel.cn/cn/api/api-code,
-# https://docs.z.ai/api-reference/api-code).
-_ZHIPU_RETRYABLE = frozenset({"1302", "1303", "1305", "1312", "1120", "1230", "1234"})
-_ZHIPU_FATAL = {
-    "1000": "authentication failed", "1001": "authentication failed", "1002": "authentication failed",
-    "1003": "authentication token expired", "1004": "authentication failed",
-    "1110": "account inactive", "1111": "account does not exist", "1112": "account locked",
-    "1113": "account balance is empty: top up your balance, then run again",
-    "1121": "account locked for a policy violation",
-    "1304": "daily call limit for this API reached", "1308": "usage limit reached until the next reset",
-    "1309": "coding plan expired", "1310": "weekly/monthly usage limit reached",
-}
-# MiniMax base_resp codes (https://platform.minimax.io/docs/api-reference/errorcode.md).
-_MINIMAX_RETRYABLE = frozenset({1000, 1001, 1002, 1024, 1033})
-_MINIMAX_FATAL = {1004: "authentication failed", 1008: "account balance is insufficient: top up your balance"}
 
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
-
-
-def read_api_key(env: str | None, model_id: str) -> str | None:
-    """The key from ``env`` (``None`` if the endpoint needs none); missing -> a UserError naming it."""
-    if not env:
-        return None
-    key = os.environ.get(env, "").strip()
-    if not key:
-        raise UserError(f"model '{model_id}' needs an API key: set the environment variable {env} "
-                        f"(e.g. `export {env}=...`), or leave the model out of the study "
-                        "(--skip-unavailable runs the rest).")
-    return key
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def split_reasoning(content: Any, message: dict[str, Any], fields: tuple[str, ...]) -> tuple[str, str | None]:
-    """Answer text without reasoning, and the reasoning (from message fields or <think> tags)."""
+def split_reasoning(content: Any, message: dict[str, Any], fields: tuple[str, ...],
+                    think_tags: bool = True) -> tuple[str, str | None]:
+    """Answer text without reasoning, and the reasoning (from message fields, and from inline
+    <think> tags where the preset says reasoning may come that way)."""
     if isinstance(content, list):  # content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     text = content if isinstance(content, str) else ""
@@ -100,7 +55,7 @@ def split_reasoning(content: Any, message: dict[str, Any], fields: tuple[str, ..
         if isinstance(value, str) and value:
             parts.append(value)
             break
-    if "</think>" in text or text.lstrip().startswith("<think>"):
+    if think_tags and ("</think>" in text or text.lstrip().startswith("<think>")):
         inline, text = _split_think_tags(text)
         if inline:
             parts.append(inline)
@@ -141,25 +96,6 @@ def parse_top_logprobs(logprobs: Any) -> list[dict[str, float]] | None:
     return None
 
 
-def _is_loopback(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
-
-
-def transport_error(model_id: str, base_url: str, failed: tuple[str, str], body: dict[str, Any],
-                    latency: float) -> ModelCallError:
-    """A retryable error for a timeout or a failed connection, naming only the exception's type."""
-    kind, name = failed
-    what = ("no answer within the timeout" if kind == "timeout"
-            else f"connection to {base_url} failed")
-    return ModelCallError(f"{model_id}: {what} ({name})", retryable=True, request=body, latency_ms=latency)
-
-
-def says_no_credit(code: str, msg: str) -> bool:
-    low = f"{code} {msg}".lower()
-    return any(w in low for w in ("insufficient balance", "insufficient_balance", "overdue",
-                                  "out of credits", "insufficient credits")) or "欠费" in msg or "余额不足" in msg
-
-
 def _error_fields(parsed: Any) -> tuple[str, str]:
     if not isinstance(parsed, dict):
         return "", ""
@@ -169,106 +105,6 @@ def _error_fields(parsed: Any) -> tuple[str, str]:
     if isinstance(err, str):
         return "", err
     return str(parsed.get("code") or ""), str(parsed.get("message") or parsed.get("detail") or "")
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every session: building one loads the CA bundle (~0.1 s each)."""
-    return ssl.create_default_context()
-
-
-def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[REDACTED]") if secret and secret in text else text
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    status: int
-    parsed: Any
-    raw: str
-    headers: Mapping[str, str]
-    latency_ms: float
-
-
-class HttpClient:
-    """One keep-alive ``aiohttp.ClientSession`` per backend, opened lazily in the running loop.
-
-    A session belongs to the event loop it was made in, so it is made on the first request (and
-    made again if a later ``asyncio.run`` uses the backend from a new loop). Transport failures
-    become :class:`ModelCallError` with messages built here: aiohttp's own exceptions carry the
-    request (headers included), so they are never chained or quoted.
-    """
-
-    def __init__(self, *, base_url: str, headers: dict[str, str], timeout: float,
-                 max_connections: int) -> None:
-        self._headers = headers
-        self._base_url = base_url
-        # As with httpx before: 15 s to open a connection, not counting a wait for a pooled one.
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 15.0))
-        self._max_connections = max_connections
-        self._https = base_url.startswith("https:")
-        self._trust_env = not _is_loopback(base_url)
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def __repr__(self) -> str:
-        return f"HttpClient(max_connections={self._max_connections})"
-
-    def _open(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        session = self._session
-        if session is not None and self._loop is loop and not session.closed:
-            return session
-        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0,
-                                         keepalive_timeout=60.0, ttl_dns_cache=300,
-                                         ssl=_ssl_context() if self._https else True)
-        self._session = session = aiohttp.ClientSession(
-            connector=connector, headers=self._headers, timeout=self._timeout,
-            trust_env=self._trust_env)
-        self._loop = loop
-        return session
-
-    async def post(self, url: str, content: bytes) -> tuple[int, bytes, Mapping[str, str]]:
-        """Status, body bytes and headers; raises aiohttp / timeout errors (see :meth:`failure`)."""
-        async with self._open().post(url, data=content, allow_redirects=False) as resp:
-            return resp.status, await resp.read(), resp.headers
-
-    async def exchange(self, url: str, body: dict[str, Any], model_id: str, secret: str) -> Exchange:
-        """POST a JSON body and read the reply: status, parsed JSON (or None), raw text with the
-        key redacted, headers, latency. Transport failures raise a retryable ModelCallError."""
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        start = time.perf_counter()
-        failed: tuple[str, str] | None = None
-        try:
-            status, data, headers = await self.post(url, payload)
-        except Exception as exc:
-            kind = self.failure(exc)
-            if kind is None:
-                raise
-            failed = (kind, type(exc).__name__)
-        latency = (time.perf_counter() - start) * 1000
-        if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
-            raise transport_error(model_id, self._base_url, failed, body, latency)
-        raw = redact(data.decode("utf-8", "replace"), secret)
-        try:
-            parsed: Any = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        return Exchange(status, parsed, raw, headers, latency)
-
-    @staticmethod
-    def failure(exc: BaseException) -> str | None:
-        """``"timeout"``, ``"connection"`` (retryable kinds), or ``None`` if not a transport error."""
-        if isinstance(exc, TimeoutError):  # aiohttp's timeouts subclass it
-            return "timeout"
-        if isinstance(exc, aiohttp.ClientError):  # connection, disconnect, payload, bad response
-            return "connection"
-        return None
-
-    async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
-            await session.close()
 
 
 class OpenAICompatModel:
@@ -290,18 +126,24 @@ class OpenAICompatModel:
                             "(e.g. base_url: http://127.0.0.1:8000/v1).")
         self._base_url = base_url.rstrip("/")
         self._url = self._base_url + "/chat/completions"
-        self._key_env = info.api_key_env or self._preset.api_key_env
-        key = read_api_key(self._key_env, info.id)
+        names = key_envs(info, self._preset)
+        key = read_api_key(names, info.id)
+        self._key_env = used_key_env(names) or (names[0] if names else None)
         self._secret = key or ""
         headers = {"content-type": "application/json", "accept": "application/json"}
         if key:
             headers["authorization"] = f"Bearer {key}"
-        self._pool = HttpClient(base_url=self._base_url, headers=headers, timeout=timeout,
+        self.timeout = info.timeout or timeout
+        self._pool = HttpClient(base_url=self._base_url, headers=headers, timeout=self.timeout,
                                 max_connections=max_connections)
         self._refused = frozenset(self._preset.refuses) | frozenset(info.omit_params)
         self._max_tokens_param = info.max_tokens_param or self._preset.max_tokens_param
         self._reasoning_fields = tuple(dict.fromkeys(
             (*self._preset.reasoning_fields, "reasoning_content", "reasoning")))
+        self._logprobs = self._preset.logprobs if info.logprobs is None else info.logprobs
+        self._codes = code_table(self._preset.business_codes)
+        self.memory = ParamMemory()
+        self.capabilities = Capabilities(streaming=False, logprobs=self._logprobs)
 
     def __repr__(self) -> str:
         return (f"OpenAICompatModel(id={self.info.id!r}, provider={self._preset.name!r}, "
@@ -313,66 +155,85 @@ class OpenAICompatModel:
     # -- request ---------------------------------------------------------------------------------
 
     def build_request(self, messages: list[Message], params: GenerateParams) -> tuple[dict[str, Any], list[str]]:
-        """The JSON body (never holding a secret) and the parameters left out by policy."""
+        """The JSON body (never holding a secret) and the parameters left out by policy.
+
+        Thinking and sampling follow the model first, then the preset: the model's own thinking
+        switch, effort and the parameters it rejects while thinking.
+        """
         body: dict[str, Any] = {
             "model": self.info.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             self._max_tokens_param: params.max_tokens,
         }
         omitted: list[str] = []
+        thinks = effective_thinking(self.info)
+        refused = self._refused | (frozenset(self.info.omit_when_thinking) if thinks else frozenset())
         for name, value in (("temperature", params.temperature), ("top_p", params.top_p),
                             ("seed", params.seed)):
             if value is None:
                 continue
-            if name in self._refused:
+            if name in refused:
                 omitted.append(name)
             else:
                 body[name] = value
         if params.logprobs is not None:
-            if self._preset.logprobs and "logprobs" not in self._refused:
+            if self._logprobs and "logprobs" not in refused:
                 body["logprobs"] = True
                 if params.logprobs > 0:
                     body["top_logprobs"] = params.logprobs
             else:
                 omitted.append("logprobs")
-        if self.info.thinking is not None and not self._apply_thinking(body, self.info.thinking):
-            omitted.append("thinking")
+        self._thinking_fields(body, omitted)
         return body, omitted
 
-    def _apply_thinking(self, body: dict[str, Any], on: bool) -> bool:
-        ctl = self._preset.thinking
-        if ctl.style == "thinking_type":
-            body["thinking"] = {"type": (ctl.on or "enabled") if on else (ctl.off or "disabled")}
-        elif ctl.style == "enable_thinking":
-            body["enable_thinking"] = on
-        elif ctl.style == "reasoning_effort":
-            value = ctl.on if on else ctl.off
-            if value is None:
-                return False
-            body["reasoning_effort"] = value
+    def _thinking_fields(self, body: dict[str, Any], omitted: list[str]) -> None:
+        ctl = self.info.thinking_control or self._preset.thinking
+        wanted = self.info.thinking
+        if wanted is None and self._preset.thinking_needs_streaming and ctl.style != "none":
+            wanted = False  # thinking needs a stream here and twinstudy never streams
+        elif wanted and self._preset.thinking_needs_streaming:
+            omitted.append("thinking")  # would be a 400 on a non-streamed call
+            wanted = None
+        if wanted is False and self.info.reasoning_model:
+            omitted.append("thinking")  # always thinks: an off switch would be ignored or a 400
+            wanted = None
+        if wanted is not None and not apply_thinking(ctl, body, wanted):
+            omitted.append("thinking")
+        effort = self.info.reasoning_effort
+        if effort is None:
+            return
+        if wanted is False:
+            omitted.append("reasoning_effort")  # thinking off wins over an effort
         elif ctl.style == "openrouter":
-            body["reasoning"] = {"enabled": on}
-        elif ctl.style == "chat_template":
-            body["chat_template_kwargs"] = {"enable_thinking": on}
+            body["reasoning"] = {**body.get("reasoning", {}), "effort": effort}
         else:
-            return False
-        return True
+            body["reasoning_effort"] = effort
 
     # -- call ------------------------------------------------------------------------------------
 
     async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
-        body, omitted = self.build_request(messages, params)
+        built, omitted = self.build_request(messages, params)
+        body, adjusted = self.memory.apply(built)
         ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
-        status, parsed, raw, headers, latency = ex.status, ex.parsed, ex.raw, ex.headers, ex.latency_ms
-        if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
-            parsed = parsed[0]  # Gemini's compatibility layer wraps errors in a list
+        parsed = _unwrap(ex.parsed)
+        if ex.status in (400, 422) and http_error_block(ex.status, parsed) is None:
+            fix = self.memory.learn(ex.status, parsed, body)
+            if fix is not None:  # retry once with exactly that parameter changed
+                body = fix.apply(body)
+                adjusted = [*adjusted, fix.record()]
+                ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
+                parsed = _unwrap(ex.parsed)
+        status, raw, headers, latency = ex.status, ex.raw, ex.headers, ex.latency_ms
         if status >= 400:
-            return self._from_error(status, parsed, raw, headers, body, omitted, latency)
-        if not isinstance(parsed, dict):
+            done = self._from_error(status, parsed, raw, headers, body, omitted, latency)
+        elif not isinstance(parsed, dict):
             raise ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not JSON",
                                  retryable=True, http_status=status, raw=raw, request=body,
                                  latency_ms=latency)
-        return self._from_body(status, parsed, raw, headers, body, omitted, latency)
+        else:
+            done = self._from_body(status, parsed, raw, headers, body, omitted, latency)
+        done.adjusted_params = adjusted
+        return done
 
     def _from_body(self, status: int, parsed: dict[str, Any], raw: str, headers: Mapping[str, str],
                    body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
@@ -384,7 +245,8 @@ class OpenAICompatModel:
         if not choice and block is None:
             self._raise_in_body_error(status, parsed, raw, headers, body, latency)
         message = choice.get("message") or {}
-        text, reasoning = split_reasoning(message.get("content"), message, self._reasoning_fields)
+        text, reasoning = split_reasoning(message.get("content"), message, self._reasoning_fields,
+                                          think_tags=self._preset.think_tags)
         usage: dict[str, Any] = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
         return Completion(
             text=text, reasoning=reasoning, finish_reason=finish_reason, http_status=status,
@@ -396,21 +258,11 @@ class OpenAICompatModel:
 
     def _raise_in_body_error(self, status: int, parsed: dict[str, Any], raw: str,
                              headers: Mapping[str, str], body: dict[str, Any], latency: float) -> None:
-        """A 2xx answer without choices: MiniMax base_resp codes, or an ``error`` object."""
-        base = parsed.get("base_resp")
-        if isinstance(base, dict) and base.get("status_code") not in (None, 0, "0"):
-            try:
-                num = int(base["status_code"])
-            except (TypeError, ValueError):
-                num = -1
-            text = self._redact(str(base.get("status_msg") or ""))
-            if num in _MINIMAX_FATAL:
-                raise self._fatal(f"{_MINIMAX_FATAL[num]} ({num}: {text})", status, str(num), raw, body, latency)
-            raise ModelCallError(f"{self.info.id}: provider code {num}: {text[:RAW_ERROR_CHARS]}",
-                                 retryable=num in _MINIMAX_RETRYABLE, http_status=status,
-                                 provider_code=str(num), raw=raw, request=body, latency_ms=latency,
-                                 retry_after=parse_retry_after(headers))
+        """A 2xx answer without choices: a business code from the preset's table, or an ``error``."""
         code, msg = _error_fields(parsed)
+        verdict = self._codes(status, parsed, code, msg)
+        if verdict is not None:
+            raise self._verdict(verdict, status, raw, body, latency, parse_retry_after(headers))
         err = parsed.get("error")
         inner = err.get("code") if isinstance(err, dict) else None
         retryable = isinstance(inner, int) and inner in _RETRYABLE_STATUS
@@ -418,6 +270,15 @@ class OpenAICompatModel:
                              + (f" ({code}: {msg[:RAW_ERROR_CHARS]})" if code or msg else ""),
                              retryable=retryable, http_status=status, provider_code=code or None,
                              raw=raw, request=body, latency_ms=latency)
+
+    def _verdict(self, v: CodeVerdict, status: int, raw: str, body: dict[str, Any], latency: float,
+                 retry_after: float | None, detail: str = "") -> ModelCallError:
+        what = self._redact(" ".join(x for x in (v.what, f"({detail})" if detail else "") if x))
+        if v.kind == "fatal":
+            return self._fatal(what, status, v.code, raw, body, latency)
+        return ModelCallError(f"{self.info.id}: {what[:RAW_ERROR_CHARS]}", retryable=v.kind == "retryable",
+                              http_status=status, provider_code=v.code, retry_after=retry_after, raw=raw,
+                              request=body, latency_ms=latency)
 
     def _from_error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],
                     body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
@@ -429,13 +290,9 @@ class OpenAICompatModel:
         code, msg = _error_fields(parsed)
         detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {msg[:RAW_ERROR_CHARS]}" if msg else "")
         retry_after = parse_retry_after(headers)
-        if self._preset.business_codes == "zhipu" and code:
-            if code in _ZHIPU_FATAL:
-                raise self._fatal(f"{_ZHIPU_FATAL[code]} ({detail})", status, code, raw, body, latency)
-            if code in _ZHIPU_RETRYABLE:
-                raise ModelCallError(f"{self.info.id}: {detail}", retryable=True, http_status=status,
-                                     provider_code=code, retry_after=retry_after, raw=raw,
-                                     request=body, latency_ms=latency)
+        verdict = self._codes(status, parsed, code, msg)
+        if verdict is not None:
+            raise self._verdict(verdict, status, raw, body, latency, retry_after, detail)
         if status == 402 or code in _QUOTA_CODES or (status in (400, 403, 429) and says_no_credit(code, msg)):
             raise self._fatal(f"out of credit or quota: top up the account, then run again ({detail})",
                               status, code, raw, body, latency)
@@ -454,3 +311,10 @@ class OpenAICompatModel:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secret)
+
+
+def _unwrap(parsed: Any) -> Any:
+    """Gemini's compatibility layer wraps errors in a list."""
+    if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
+        return parsed[0]
+    return parsed

@@ -10,18 +10,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from twinstudy.errors import UserError
+from twinstudy.models.base import ThinkingControl, ThinkingStyle
 
-ThinkingStyle = Literal[
-    "thinking_type", "enable_thinking", "reasoning_effort", "openrouter", "chat_template", "none"
-]
-
-
-class ThinkingControl(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    style: ThinkingStyle = "none"
-    on: str | None = None
-    off: str | None = None
+__all__ = ["Preset", "ThinkingControl", "ThinkingStyle", "all_presets", "get_preset"]
 
 
 class Preset(BaseModel):
@@ -33,13 +24,19 @@ class Preset(BaseModel):
     api: Literal["openai", "anthropic", "local"] = "openai"
     base_url: str | None
     api_key_env: str | None
+    # Older variable names still read when api_key_env is unset and no other preset in the same
+    # run reads the same old name (region-specific keys used to share one variable).
+    legacy_key_envs: tuple[str, ...] = ()
     reasoning_fields: tuple[str, ...] = ("reasoning_content", "reasoning")
     think_tags: bool = False
     thinking: ThinkingControl = ThinkingControl()
+    # Thinking works only on streamed calls (DashScope): twinstudy does not stream, so the off
+    # switch is sent unless the study asks for thinking.
+    thinking_needs_streaming: bool = False
     refuses: tuple[str, ...] = ()
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     logprobs: bool = False
-    business_codes: Literal["zhipu", "minimax", "none"] = "none"
+    business_codes: str = "none"  # a table registered in provider_codes.py
     docs: tuple[str, ...] = ()
 
 
@@ -47,7 +44,12 @@ class Preset(BaseModel):
 def all_presets() -> dict[str, Preset]:
     text = resources.files("twinstudy.models").joinpath("data/presets.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)["presets"]
-    return {name: Preset(name=name, **body) for name, body in raw.items()}
+    presets = {name: Preset(name=name, **body) for name, body in raw.items()}
+    from twinstudy.models.provider_codes import code_table
+
+    for p in presets.values():
+        code_table(p.business_codes)  # fails loudly on a table no code registers
+    return presets
 
 
 def get_preset(name: str) -> Preset:

@@ -1,13 +1,18 @@
 """Known models (``data/registry.yaml``) and how a study names one.
 
-A model reference is either a registry id (``"deepseek/deepseek-chat"``), a dict naming a registry
-id plus overrides (``{id: zai/glm-4.6, thinking: false, system: ...}``), or an inline endpoint
-(``{id: my-qwen, provider: openai-compatible, base_url: http://127.0.0.1:8000/v1, model:
-Qwen/Qwen3-8B, origin: CN}``).
+A model reference is either a registry id (``"zai/glm-4.7"``), a dict naming a registry id plus
+overrides (``{id: zai/glm-4.7, thinking: false, reasoning_effort: high}``), any model id on a known
+provider (``{provider: zai, model: glm-4.7-flash, origin: CN}``: the registry is a convenience, not a
+gate), or an inline endpoint (``{id: my-qwen, provider: openai-compatible, base_url:
+http://127.0.0.1:8000/v1, model: Qwen/Qwen3-8B, origin: CN}``).
+
+A retired entry stays in the registry with its date and successors: a new study naming it gets an
+error that names the successors; results already stored under it still open (``allow_retired``).
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
 from importlib import resources
@@ -40,6 +45,27 @@ def all_models() -> list[ModelInfo]:
     return list(_registry().values())
 
 
+def _retired(info: ModelInfo) -> UserError:
+    instead = " or ".join(info.successors) if info.successors else "a current model (`twinstudy models`)"
+    return UserError(f"model '{info.id}' was retired by its provider on {info.retired}; use {instead} "
+                     "instead. Results already stored under the old id still open and report.")
+
+
+def is_retired(info: ModelInfo, today: str | None = None) -> bool:
+    """Retired on or before today (a date still ahead only announces the shutdown)."""
+    return bool(info.retired) and str(info.retired) <= (today or datetime.date.today().isoformat())
+
+
+def _checked(info: ModelInfo, allow_retired: bool) -> ModelInfo:
+    if is_retired(info) and not allow_retired:
+        raise _retired(info)
+    if info.reasoning_effort and info.efforts and info.reasoning_effort not in info.efforts:
+        raise UserError(f"model '{info.id}' takes reasoning_effort {', '.join(info.efforts)}, "
+                        f"not '{info.reasoning_effort}'; set one of those in the study, or leave it out "
+                        "for the provider's default.")
+    return info
+
+
 def _unknown(name: str) -> UserError:
     return UserError(f"unknown model '{name}'; run `twinstudy models` to list them, or give an "
                      "inline endpoint ({id, provider: openai-compatible, base_url, model, origin}).")
@@ -54,8 +80,13 @@ def _validated(fields: dict[str, Any], what: str) -> ModelInfo:
         raise UserError(f"model entry {what} is not valid: {problems}") from None
 
 
-def resolve(ref: str | dict[str, Any]) -> ModelInfo:
-    """A registry name, a registry name with overrides, or an inline endpoint -> ModelInfo."""
+def resolve(ref: str | dict[str, Any], *, allow_retired: bool = False) -> ModelInfo:
+    """A registry name, a registry name with overrides, a model on a known provider, or an inline
+    endpoint -> ModelInfo. ``allow_retired`` is for reading results stored before a retirement."""
+    return _checked(_resolve(ref), allow_retired)
+
+
+def _resolve(ref: str | dict[str, Any]) -> ModelInfo:
     if isinstance(ref, str):
         found = _registry().get(ref.strip())
         if found is None:
@@ -84,18 +115,48 @@ def resolve(ref: str | dict[str, Any]) -> ModelInfo:
     if "model" not in fields:
         raise UserError(f"inline model '{name or '?'}' needs `model` (the name the API expects).")
     fields.setdefault("id", f"{provider}/{fields['model']}")
+    known = _registry().get(str(fields["id"]))
+    if known is not None and known.provider == provider and known.model == fields["model"]:
+        fields = {**known.model_dump(), **fields}  # the same model: keep the registry's metadata
     return _validated(fields, f"'{fields['id']}'")
 
 
+def key_names(info: ModelInfo) -> tuple[str, ...]:
+    """Variables that may hold this model's key, in reading order (empty: no key needed)."""
+    if info.api_key_env:
+        return (info.api_key_env,)
+    preset = get_preset(info.provider)
+    return (preset.api_key_env, *preset.legacy_key_envs) if preset.api_key_env else ()
+
+
 def key_env(info: ModelInfo) -> str | None:
-    """The environment variable holding this model's key, or None if it needs none."""
-    return info.api_key_env or get_preset(info.provider).api_key_env
+    """The environment variable this model's key is read from now: the first one set, else the
+    one to set; None if it needs none."""
+    names = key_names(info)
+    return next((n for n in names if os.environ.get(n, "").strip()), names[0] if names else None)
 
 
 def missing_key(info: ModelInfo) -> str | None:
     """The env var to set before this model can run, or None if it is ready."""
-    env = key_env(info)
-    return env if env and not os.environ.get(env, "").strip() else None
+    names = key_names(info)
+    if not names or any(os.environ.get(n, "").strip() for n in names):
+        return None
+    return names[0]
+
+
+def check_key_sharing(infos: list[ModelInfo]) -> None:
+    """An older shared variable (e.g. DASHSCOPE_API_KEY) may stand in for one region's key, not
+    for two: keys are region-specific, so a run that would send it to two regions stops here."""
+    readers: dict[str, set[str]] = {}
+    for info in infos:
+        names = key_names(info)
+        if names and not os.environ.get(names[0], "").strip() and key_env(info) != names[0]:
+            readers.setdefault(str(key_env(info)), set()).add(info.provider)
+    for legacy, providers in readers.items():
+        if len(providers) > 1:
+            wanted = ", ".join(str(get_preset(p).api_key_env) for p in sorted(providers))
+            raise UserError(f"{legacy} is set but this study uses {', '.join(sorted(providers))}, whose keys "
+                            f"are region-specific; set {wanted} instead (one key per region).")
 
 
 def models_table() -> list[dict[str, Any]]:
@@ -109,5 +170,7 @@ def models_table() -> list[dict[str, Any]]:
             "release_date": info.release_date, "key_env": env,
             "key_set": None if env is None else bool(os.environ.get(env, "").strip()),
             "vllm": info.vllm, "ollama": info.ollama,
+            "retired": info.retired, "retired_now": is_retired(info), "successors": list(info.successors),
+            "sources": list(info.sources) + list(get_preset(info.provider).docs), "notes": info.notes,
         })
     return rows

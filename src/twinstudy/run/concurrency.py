@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 
 GROWTH_FREEZE_S = 10.0
@@ -113,3 +114,36 @@ class AdaptiveLimit:
     def _after_pause(self) -> None:
         self._timer = None
         self._grant()
+
+
+class AccountLimits:
+    """A fixed cap on requests in flight shared by every model on one provider account.
+
+    Rate limits are often per account, not per model: two models on the same key, endpoint and
+    provider compete for the same allowance, so a study can cap them together with
+    ``account_max_concurrency`` (the lowest value given for the account wins). Models without a
+    cap get no shared limit; each still has its own adaptive limit.
+    """
+
+    def __init__(self, caps: dict[tuple[str, str, str], int]) -> None:
+        self._sems = {acct: asyncio.Semaphore(cap) for acct, cap in caps.items()}
+        self.caps = dict(caps)
+        self._by_model: dict[str, tuple[str, str, str]] = {}
+
+    @classmethod
+    def for_models(cls, accounts: dict[str, tuple[str, str, str]], caps: dict[str, int | None]) -> AccountLimits:
+        """``accounts``: model id -> account key; ``caps``: model id -> its cap (or None)."""
+        out: dict[tuple[str, str, str], int] = {}
+        for mid, acct in accounts.items():
+            cap = caps.get(mid)
+            if cap:
+                out[acct] = min(cap, out.get(acct, cap))
+        limits = cls(out)
+        limits._by_model = {mid: acct for mid, acct in accounts.items() if acct in out}
+        return limits
+
+    def slot(self, model_id: str) -> contextlib.AbstractAsyncContextManager[object]:
+        """Hold one of the account's slots for a request (a no-op for an uncapped account)."""
+        acct = self._by_model.get(model_id)
+        sem = self._sems.get(acct) if acct is not None else None
+        return sem if sem is not None else contextlib.nullcontext()

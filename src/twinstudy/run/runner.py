@@ -14,12 +14,13 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from twinstudy import __version__
 from twinstudy.errors import BudgetExhausted, UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
 from twinstudy.run.budget import Budget
-from twinstudy.run.concurrency import AdaptiveLimit
+from twinstudy.run.concurrency import AccountLimits, AdaptiveLimit
 from twinstudy.run.progress import Progress
 from twinstudy.run.retry import RUN_RETRY, RetryPolicy
 from twinstudy.scoring.logprobs import option_distribution
@@ -49,7 +50,7 @@ class RunOptions:
     quiet: bool = False
     skip_unavailable: bool = False
     max_attempts: int = MAX_ATTEMPTS
-    request_timeout: float = REQUEST_TIMEOUT_S
+    request_timeout: float = REQUEST_TIMEOUT_S  # a model's own `timeout` wins
     backoff_base: float = BACKOFF_BASE_S
 
 
@@ -120,6 +121,8 @@ class Runner:
         self.retry = RetryPolicy(max_attempts=self.opt.max_attempts, backoff_base=self.opt.backoff_base,
                                  backoff_cap=RUN_RETRY.backoff_cap)
         self.run_id: int | None = None
+        self.accounts = AccountLimits.for_models({m.id: account_of(m) for m in rs.models},
+                                                 {m.id: m.account_max_concurrency for m in rs.models})
 
     # -- one request, with retries ---------------------------------------------------------
     async def _call(self, trial: Trial, limit: AdaptiveLimit, messages: list[Message], turn: int,
@@ -141,12 +144,15 @@ class Runner:
                 raise
             self.requests += 1
             started = time.time()
+            timeout = trial.model.timeout or self.opt.request_timeout
             try:
-                async with asyncio.timeout(self.opt.request_timeout):  # no extra task, unlike wait_for
-                    comp = await model.generate(messages, params)
+                async with self.accounts.slot(trial.model.id):
+                    async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+                        comp = await model.generate(messages, params)
             except (ModelCallError, TimeoutError) as exc:
                 err = exc if isinstance(exc, ModelCallError) else ModelCallError(
-                    f"no reply within {self.opt.request_timeout:.0f} s", retryable=True)
+                    f"no reply within {timeout:.0f} s (set `timeout` on the model or --request-timeout "
+                    "to wait longer)", retryable=True)
                 self.budget.settle(trial.model, reservation, 0, 0)  # failed requests are not billed
                 rate = err.http_status == 429
                 await limit.release(rate_limited=rate, retry_after=err.retry_after,
@@ -344,12 +350,36 @@ def _collector_tuned_for_the_run() -> Iterator[None]:
         gc.unfreeze()
 
 
+def account_of(info: ModelInfo) -> tuple[str, str, str]:
+    """Models on the same provider, endpoint and key variable share one account."""
+    from twinstudy.models.presets import get_preset
+    from twinstudy.models.registry import key_env
+
+    return (info.provider, info.base_url or str(get_preset(info.provider).base_url), key_env(info) or "")
+
+
+def _sent_params(comp: Completion | None) -> str | None:
+    """What the first turn's request set besides the conversation: model, token limit, sampling,
+    thinking and effort as actually sent (after omissions and self-healing)."""
+    if comp is None or not comp.request:
+        return None
+    sent = {k: v for k, v in comp.request.items() if k != "messages"}
+    return json.dumps(sent, ensure_ascii=False, sort_keys=True)
+
+
+def _adjusted(comps: list[Completion]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for c in comps:
+        out.extend(a for a in c.adjusted_params if a not in out)
+    return out
+
+
 def limit_for(info: ModelInfo, model: Model) -> AdaptiveLimit:
     """A limit set in the study is the user's word and starts at full width; otherwise start
-    small and let slow start find the provider's capacity."""
+    small and let slow start find the provider's capacity (at most what the backend declares)."""
     if info.max_concurrency:
         return AdaptiveLimit(initial=info.max_concurrency, maximum=info.max_concurrency)
-    cap = int(getattr(model, "max_concurrency", None) or MAX_CONCURRENCY)
+    cap = int(model.capabilities.max_concurrency or MAX_CONCURRENCY)
     return AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY), maximum=min(cap, MAX_CONCURRENCY))
 
 
@@ -384,6 +414,8 @@ def _trial_record(study: str, t: Trial, outcome: str, comp: Completion | None, f
         tokens_out=sum(c.tokens_out or 0 for c in comps) if comps else None,
         cost=cost,
         finished_at=time.time(),
+        sent_params=_sent_params(comp),
+        adjusted_params=json.dumps(adjusted, ensure_ascii=False) if (adjusted := _adjusted(comps)) else None,
     )
 
 
@@ -391,6 +423,9 @@ def check_models_ready(infos: list[ModelInfo], skip_unavailable: bool,
                        factory: Callable[[ModelInfo], Model]) -> tuple[dict[str, Model], dict[str, str]]:
     """Build every backend before any call. Missing keys (or other set-up problems) stop the run
     unless told to skip, all named in one message, so a user fixes them in one go."""
+    from twinstudy.models.registry import check_key_sharing
+
+    check_key_sharing(infos)
     models: dict[str, Model] = {}
     unavailable: dict[str, str] = {}
     for info in infos:

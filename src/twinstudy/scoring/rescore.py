@@ -36,7 +36,7 @@ def _study_instruments(store: Store) -> dict[str, Instrument]:
         if not Path(source).is_file():
             continue
         try:
-            rs = load_study(source)
+            rs = load_study(source, allow_retired=True)
         except UserError:
             continue
         for inst in rs.instruments:

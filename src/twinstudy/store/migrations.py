@@ -40,8 +40,15 @@ def _v2_distribution_mass(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE scores SET distribution_mass = ?, detail = ? WHERE rowid = ?", updates)
 
 
+def _v3_sent_params(conn: sqlite3.Connection) -> None:
+    """What each trial's request sent, and the parameters self-healing changed after a 400."""
+    conn.execute("ALTER TABLE trials ADD COLUMN sent_params TEXT")
+    conn.execute("ALTER TABLE trials ADD COLUMN adjusted_params TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (2, "scores.distribution_mass (was label-mass= text in scores.detail)", _v2_distribution_mass),
+    (3, "trials.sent_params and trials.adjusted_params (what was sent; self-healed parameters)", _v3_sent_params),
 )
 assert [m[0] for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1)), "one migration per version"
 

@@ -216,3 +216,17 @@ def imported_judge_agreement(store: Store) -> list[tuple[str, int, int]]:
         "ON r.trial_key = i.trial_key AND r.turn = i.turn AND r.scorer = 'rules-open' "
         f"WHERE i.version LIKE '{IMPORTED}%' GROUP BY i.scorer").fetchall()
     return [(str(j), int(n), int(a or 0)) for j, n, a in rows]
+
+
+def self_healed(store: Store) -> dict[str, str]:
+    """Per model, the parameters the run changed after a provider's 400 named them, with how many
+    trials each change touched (twinstudy.models.healing), for the method section."""
+    rows = store.conn.execute("SELECT model, adjusted_params, count(*) FROM trials "
+                              "WHERE adjusted_params IS NOT NULL GROUP BY model, adjusted_params").fetchall()
+    per: dict[str, dict[str, int]] = {}
+    for model, text, n in rows:
+        for a in json.loads(text):
+            what = f"{a['param']} {a['action']}" + (f" to {a['value']!r}" if "value" in a else "")
+            what += f" ({a.get('reason', '')})"
+            per.setdefault(model, {})[what] = per.get(model, {}).get(what, 0) + int(n)
+    return {m: "; ".join(f"{w}: {k:,} trials" for w, k in d.items()) for m, d in per.items()}

@@ -43,6 +43,8 @@ class TrialRecord:
     tokens_out: int | None
     cost: float | None  # None: the model has no known price (never stored as $0.00)
     finished_at: float
+    sent_params: str | None = None  # JSON: the request besides messages, as sent (turn 0)
+    adjusted_params: str | None = None  # JSON list: self-healing changes {param, action, value, reason}
 
 
 @dataclass

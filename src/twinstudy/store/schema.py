@@ -8,7 +8,7 @@ add the migration that adds it there and bump :data:`SCHEMA_VERSION`.
 from __future__ import annotations
 
 # Version 1: the first schema. Version 2: scores.distribution_mass (was text in scores.detail).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS migrations (
@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS trials (
     tokens_in INTEGER,
     tokens_out INTEGER,
     cost REAL,
-    finished_at REAL NOT NULL
+    finished_at REAL NOT NULL,
+    sent_params TEXT,                  -- JSON: the request besides messages, as sent (turn 0)
+    adjusted_params TEXT               -- JSON list: self-healing changes {param, action, value, reason}
 );
 CREATE INDEX IF NOT EXISTS trials_model ON trials(model, outcome);
 CREATE TABLE IF NOT EXISTS attempts (

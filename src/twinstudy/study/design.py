@@ -73,8 +73,11 @@ def _sha(blob: str) -> str:
 
 def model_fingerprint(info: ModelInfo) -> dict[str, Any]:
     """What identifies a model for keying: not its metadata, which may be corrected later."""
-    return {"id": info.id, "provider": info.provider, "model": info.model, "system": info.system,
-            "thinking": info.thinking}
+    out = {"id": info.id, "provider": info.provider, "model": info.model, "system": info.system,
+           "thinking": info.thinking}
+    if info.reasoning_effort is not None:  # only when set, so older trial keys stay the same
+        out["reasoning_effort"] = info.reasoning_effort
+    return out
 
 
 def trial_key(model: ModelInfo, item_id: str, lang: str, framing: Framing, paraphrase: int, sample: int,

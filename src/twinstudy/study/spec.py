@@ -63,12 +63,18 @@ class Price(BaseModel):
 
 
 class InlineModel(BaseModel):
-    """An endpoint written in the study file; the key itself is never written here."""
+    """A model entry written in the study file; the key itself is never written here.
+
+    Either a registry id with overrides (``{id: zai/glm-4.7, reasoning_effort: high}``), any model
+    on a known provider (``{provider: zai, model: glm-4.7-flash, origin: CN}``; the id defaults to
+    ``provider/model``), or an endpoint (``provider`` defaults to ``openai-compatible`` when a
+    ``base_url`` is given).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
-    provider: str = "openai-compatible"
+    id: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+    provider: str | None = None
     base_url: str | None = None
     model: str | None = None
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -80,6 +86,13 @@ class InlineModel(BaseModel):
     system: str | dict[Language, str] | None = None
     max_concurrency: int | None = Field(default=None, ge=1, le=4096)
     thinking: bool | None = None
+    reasoning_effort: str | None = Field(default=None, min_length=1, description=(
+        "sent as reasoning_effort (Anthropic: output_config.effort); the registry lists the values "
+        "each model takes"))
+    timeout: float | None = Field(default=None, gt=0, le=3600, description="seconds per request")
+    account_max_concurrency: int | None = Field(default=None, ge=1, le=4096, description=(
+        "the most requests in flight over every model on the same provider account (provider, "
+        "endpoint and key); the lowest value given wins"))
     price: Price | None = Field(default=None, description="USD per million tokens, for plan and --max-cost")
     extends: str | None = Field(default=None, description="a registry model this entry is a variant of")
     base_model: str | None = Field(default=None, description="the model this one was post-trained from")
@@ -139,10 +152,14 @@ def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 
 def _inline_to_info(m: InlineModel) -> dict[str, Any]:
-    return {k: v for k, v in m.model_dump().items() if v is not None}
+    fields = {k: v for k, v in m.model_dump().items() if v is not None}
+    if "provider" not in fields and (fields.get("base_url") or not fields.get("id")):
+        fields["provider"] = "openai-compatible"  # an endpoint; a bare id names a registry entry
+    return fields
 
 
-def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -> ResolvedStudy:
+def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str, *,
+                  allow_retired: bool = False) -> ResolvedStudy:
     from twinstudy.instruments.loader import (
         import_anthropic_evals,
         import_speechmap,
@@ -164,12 +181,13 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
                 fields = _inline_to_info(ref)
                 fields.pop("extends")
                 fields.pop("provider", None)
-                base = resolve(ref.extends)
+                base = resolve(ref.extends, allow_retired=allow_retired)
                 info = base.model_copy(update=fields)
                 if info.price is None and base.provider != "local":  # a variant costs what its base costs
                     info = info.model_copy(update={"price": price_of(base)})
             else:
-                info = resolve(ref if isinstance(ref, str) else _inline_to_info(ref))
+                info = resolve(ref if isinstance(ref, str) else _inline_to_info(ref),
+                               allow_retired=allow_retired)
         except UserError as exc:
             raise SpecError(src, _line(node, ("models", i)), f"models[{i}]", str(exc)) from None
         if info.id in {m.id for m in infos}:
@@ -236,12 +254,14 @@ def study_warnings(rs: ResolvedStudy) -> list[str]:
     return out
 
 
-def load_study(path: str | Path) -> ResolvedStudy:
-    """Read, validate and resolve a study file; every problem is a SpecError (exit code 2)."""
+def load_study(path: str | Path, *, allow_retired: bool = False) -> ResolvedStudy:
+    """Read, validate and resolve a study file; every problem is a SpecError (exit code 2).
+
+    ``allow_retired``: models the provider has retired still resolve (reading stored results)."""
     p = Path(path)
     study = load_model(Study, p)
     _, node = read_yaml(p)
-    return resolve_study(study, p, node, p.read_text(encoding="utf-8"))
+    return resolve_study(study, p, node, p.read_text(encoding="utf-8"), allow_retired=allow_retired)
 
 
 def quickstart_path() -> Path:

@@ -85,6 +85,7 @@ def build_method(store: Store, meta: dict[str, dict[str, Any]], results: Results
     models: list[ModelRow] = []
     total_cost: float | None = 0.0
     usage = {u.model: u for u in reads.model_usage(store)}
+    healed = reads.self_healed(store)
     for m in figs.ordered_models(sorted(usage), meta):
         u, info = usage[m], meta.get(m, {})
         if u.cost is not None:
@@ -99,8 +100,9 @@ def build_method(store: Store, meta: dict[str, dict[str, Any]], results: Results
             total_cost += cst
         models.append(ModelRow(m, u.trials, u.requests, u.tokens_in, u.tokens_out,
                                "–" if cst is None else f"${cst:,.4f}", how, [oc.get(m, {}).get(o, 0) for o in present],
-                               {k: v for k, v in sorted(info.items())
-                                if k not in ("id", "system") and v not in (None, "", [], {})},
+                               {**{k: v for k, v in sorted(info.items())
+                                   if k not in ("id", "system") and v not in (None, "", [], {})},
+                                **({"parameters changed after a 400": healed[m]} if m in healed else {})},
                                info.get("system")))
     runs = [RunRow(r.id, r.source, r.version, _ts(r.started_at), _ts(r.finished_at), r.status, r.stop_reason or "",
                    r.planned) for r in reads.run_records(store)]
