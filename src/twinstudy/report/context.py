@@ -369,6 +369,7 @@ def headline(res: dict[str, pd.DataFrame], frame: pd.DataFrame, split: dict[str,
 
 def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from twinstudy.run.costs import cost_of
+    from twinstudy.run.lock import INTERRUPTED_REASON, shown_status
 
     c = store.conn
     per_model = c.execute(
@@ -415,7 +416,9 @@ def method_facts(store: Store, meta: dict[str, dict[str, Any]]) -> dict[str, Any
         "params": params,
         "scorers": [{"scorer": s, "version": v, "n": int(k)} for s, v, k in scorers],
         "runs": [{"id": r[0], "study": r[1], "source": r[2], "version": r[3], "started": ts(r[4]),
-                  "finished": ts(r[5]), "status": r[6], "stop_reason": r[7] or "", "planned": r[8]} for r in runs],
+                  "finished": ts(r[5]), "status": shown_status(r[6], store.path),
+                  "stop_reason": (r[7] or "") if shown_status(r[6], store.path) == r[6] else INTERRUPTED_REASON,
+                  "planned": r[8]} for r in runs],
         "design": {"n_items": design[0], "languages": design[1], "framings": design[2],
                    "paraphrases": design[3] or 0, "samples": design[4] or 0, "instruments": design[5]},
     }

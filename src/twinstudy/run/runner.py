@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from twinstudy.run.concurrency import AdaptiveLimit
 from twinstudy.study.design import Trial, count_trials, expand
 from twinstudy.errors import UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
+from twinstudy.run.lock import DatabaseLock, mark_interrupted
 from twinstudy.run.progress import Progress
 from twinstudy.study.prompts import LETTERS
 from twinstudy.scoring.logprobs import option_distribution
@@ -276,6 +278,17 @@ class Runner:
                 t.cancel()
 
     async def run(self) -> RunResult:
+        # One writer per database: a second run stops here, before it could ask anything twice.
+        lock = DatabaseLock(self.store.path).acquire()
+        try:
+            return await self._run_locked(lock)
+        finally:
+            lock.release()
+
+    async def _run_locked(self, lock: DatabaseLock) -> RunResult:
+        if mark_interrupted(self.store.conn) and lock.stale_pid is not None:
+            print(f"note: an earlier run (pid {lock.stale_pid}) ended without finishing; it is marked "
+                  "interrupted and this run takes over its database.", file=sys.stderr)
         planned = count_trials(self.rs)
         skip = self.store.final_keys()
         self.store.upsert_models(self.rs.models)
