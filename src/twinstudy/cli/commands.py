@@ -34,7 +34,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
               skip_unavailable: bool = False, quiet: bool = False) -> RunResult:
     from twinstudy.models.factory import create_model
 
-    rs = load_study(study or quickstart_path())
+    rs = design = load_study(study or quickstart_path())
     models, unavailable = check_models_ready(rs.models, skip_unavailable, create_model)
     if unavailable:
         for mid, why in unavailable.items():
@@ -54,7 +54,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
                       skip_unavailable=skip_unavailable)
-    runner = Runner(rs, store, models, opts)
+    runner = Runner(rs, store, models, opts, design=design)
     try:
         result = asyncio.run(runner.run())
     except KeyboardInterrupt:
@@ -70,6 +70,12 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         con.print(f"[yellow]stopped early: {result.stop_reason}. Re-run the same command to continue.[/]")
     for mid, why in result.stopped_models.items():
         con.print(f"[red]{mid} stopped: {why}[/]")
+    if result.previous_design:
+        con.print(f"[yellow]the study changed since the last run (design {result.previous_design} → "
+                  f"{result.design}): {'; '.join(result.design_changes)}. The analysis uses only the trials "
+                  f"of the study as now defined; {result.previous_trials} trials of the earlier design stay in "
+                  f"the database (analyse them with `twinstudy analyze --db {db_path} --design "
+                  f"{result.previous_design}`).[/]")
     con.print(f"results: {db_path}")
     from twinstudy.report.context import study_analysis
     from twinstudy.report.summary import render_summary
@@ -120,14 +126,19 @@ def print_summary(db: Path) -> None:
         store.close()
 
 
-def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]] | None = None) -> None:
+def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]] | None = None,
+               design: str | None = None) -> None:
     from twinstudy.analysis import analyze, to_json
+    from twinstudy.store.designs import describe_designs
 
     store = _open(db)
     try:
-        frame = store.scored_frame()
+        frame = store.scored_frame(design=design)
+        note = describe_designs(store.conn, design)
     finally:
         store.close()
+    if note:
+        print(note, file=sys.stderr)
     known = set(frame["model"])
     for pair in twins or []:
         for m in pair:

@@ -96,12 +96,15 @@ def summary(db: Path) -> None:
 @click.option("--twins", multiple=True, metavar="A:B",
               help="Model pairs to compare (repeatable), e.g. --twins zai/glm-4.6:anthropic/claude-sonnet-4-5; "
                    "default: every pair.")
+@click.option("--design", metavar="FINGERPRINT",
+              help="Which design of the study to analyse when its file changed between runs: current "
+                   "(default), previous, all (pooled), or a fingerprint the run printed.")
 @_friendly
-def analyze(db: Path, as_json: bool, boot: int, twins: tuple[str, ...]) -> None:
+def analyze(db: Path, as_json: bool, boot: int, twins: tuple[str, ...], design: str | None) -> None:
     """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
     from twinstudy.cli.commands import analyze_db
 
-    analyze_db(db, as_json=as_json, n_boot=boot, twins=_parse_twins(twins))
+    analyze_db(db, as_json=as_json, n_boot=boot, twins=_parse_twins(twins), design=design)
 
 
 def _parse_twins(twins: tuple[str, ...]) -> list[tuple[str, str]] | None:

@@ -69,6 +69,10 @@ class RunResult:
     stop_reason: str | None = None
     wall_s: float = 0.0
     cost: float = 0.0
+    design: str | None = None  # fingerprint of the design this run ran
+    previous_design: str | None = None  # the design current before, when it differs
+    previous_trials: int = 0
+    design_changes: list[str] = field(default_factory=list)  # what differs from the previous design
 
 
 @dataclass
@@ -102,8 +106,11 @@ def _params_for(trial: Trial) -> GenerateParams:
 
 class Runner:
     def __init__(self, rs: ResolvedStudy, store: Store, models: dict[str, Model],
-                 options: RunOptions | None = None) -> None:
+                 options: RunOptions | None = None, design: ResolvedStudy | None = None) -> None:
+        """``design``: the study as written, when ``rs`` runs only some of its models (models
+        skipped for a missing key are still part of the design the analysis reads)."""
         self.rs = rs
+        self.design_rs = design or rs
         self.store = store
         self.models = models
         self.opt = options or RunOptions()
@@ -294,6 +301,7 @@ class Runner:
         self.store.upsert_models(self.rs.models)
         run_id = self.store.start_run(self.rs.study.name, self.rs.text, self.rs.source, __version__, planned)
         result = RunResult(run_id, planned, 0)
+        self._record_design(run_id, result)
         t0 = time.monotonic()
         self.progress = Progress(self.rs, quiet=self.opt.quiet)
         writer = self._writer_task = asyncio.create_task(self._writer())
@@ -328,6 +336,25 @@ class Runner:
         result.stop_reason = self.stop_reason
         result.wall_s = time.monotonic() - t0
         return result
+
+
+    def _record_design(self, run_id: int, result: RunResult) -> None:
+        """Record the design this run runs; when it differs from the last one, say how."""
+        from twinstudy.store import designs
+        from twinstudy.study.fingerprint import describe_changes, design_keys, design_summary, fingerprint_of
+
+        keys = design_keys(self.design_rs)
+        summary = design_summary(self.design_rs)
+        result.design = fingerprint_of(keys)
+        previous = designs.record(self.store.conn, run_id, self.rs.study.name, result.design, keys, summary)
+        if previous is not None:
+            result.previous_design = previous.fingerprint
+            result.previous_trials = int(self.store.conn.execute(
+                "SELECT count(*) FROM design_trials d JOIN trials t ON t.key = d.trial_key "
+                "WHERE d.design = ? AND d.trial_key NOT IN (SELECT trial_key FROM design_trials WHERE design = ?)",
+                (previous.fingerprint, result.design)).fetchone()[0])
+            result.design_changes = describe_changes(previous.summary, summary) or [
+                "the text sent changed (e.g. a new twinstudy version's prompt wording)"]
 
 
 @contextlib.contextmanager

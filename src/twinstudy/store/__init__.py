@@ -255,8 +255,9 @@ class Store:
     def integrity(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
-    def scored_frame(self, scorer: str | None = None) -> pd.DataFrame:
-        """One row per trial with its latest score: the frame twinstudy.analysis expects."""
+    def scored_frame(self, scorer: str | None = None, design: str | None = None) -> pd.DataFrame:
+        """One row per trial of one design (default: the current) with its latest score: the frame
+        twinstudy.analysis expects."""
         from twinstudy.store.frames import build_scored_frame
 
-        return build_scored_frame(self, scorer)
+        return build_scored_frame(self, scorer, design)

@@ -27,10 +27,16 @@ def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:
     return df
 
 
-def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:
+def build_scored_frame(store: Store, scorer: str | None = None, design: str | None = None) -> pd.DataFrame:
+    """``design``: which recorded design's trials (None = the current one; see store.designs)."""
+    from twinstudy.store.designs import resolve
+
+    chosen = resolve(store.conn, design)
+    where = " WHERE key IN (SELECT trial_key FROM design_trials WHERE design = ?)" if chosen else ""
     trials = pd.read_sql_query(
         "SELECT key AS trial_key, model, instrument, item, theme, item_type, reverse, lang, framing, "
-        "paraphrase, sample, outcome, correct_letter FROM trials", store.conn)
+        "paraphrase, sample, outcome, correct_letter FROM trials" + where, store.conn,
+        params=(chosen.fingerprint,) if chosen else None)
     models = store.models()
     meta = pd.DataFrame([
         {"model": mid, "origin": info.get("origin", "UNKNOWN"), "company": info.get("company", "unknown"),
