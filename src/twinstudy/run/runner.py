@@ -27,7 +27,7 @@ from twinstudy.models.base import Completion, GenerateParams, Message, Model, Mo
 from twinstudy.run.lock import DatabaseLock, mark_interrupted
 from twinstudy.run.progress import Progress
 from twinstudy.study.prompts import LETTERS
-from twinstudy.scoring.logprobs import option_distribution
+from twinstudy.scoring.logprobs import label_distribution
 from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_reply
 from twinstudy.study.spec import ResolvedStudy
 from twinstudy.store import AttemptRow, ScoreRow, Store
@@ -209,8 +209,8 @@ class Runner:
         if comp is None:
             outcome = "error"
         else:
-            reply = Reply(comp.text, comp.finish_reason, comp.block is not None,
-                          _distribution(comp, trial.item.type), comp.option_mass)
+            dist, mass = _distribution(comp, trial.item.type)
+            reply = Reply(comp.text, comp.finish_reason, comp.block is not None, dist, mass)
             outcome, row = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
             if row:
                 scores.append(row)
@@ -380,13 +380,13 @@ def limit_for(info: ModelInfo, model: Model) -> AdaptiveLimit:
     return AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY), maximum=min(cap, MAX_CONCURRENCY))
 
 
-def _distribution(comp: Completion, item_type: str) -> dict[str, float] | None:
-    """Answer distribution read from logits (embedded model) or from returned top logprobs."""
+def _distribution(comp: Completion, item_type: str) -> tuple[dict[str, float] | None, float | None]:
+    """Answer distribution and label mass, read from logits (embedded model) or from returned
+    top logprobs (HTTP); the same renormalised reading either way."""
     if comp.option_probs:
-        return comp.option_probs
-    if not comp.top_logprobs:
-        return None
-    return option_distribution(comp.top_logprobs, item_type)
+        return comp.option_probs, comp.option_mass
+    reading = label_distribution(comp.top_logprobs, item_type) if comp.top_logprobs else None
+    return (reading[0], reading[1]) if reading else (None, None)
 
 
 def _trial_row(study: str, t: Trial, outcome: str, comp: Completion | None, follow: Completion | None,
