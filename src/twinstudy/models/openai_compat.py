@@ -14,6 +14,7 @@ import asyncio
 import functools
 import json
 import os
+import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -64,6 +65,11 @@ def read_api_key(env: str | None, model_id: str) -> str | None:
         raise UserError(f"model '{model_id}' needs an API key: set the environment variable {env} "
                         f"(e.g. `export {env}=...`), or leave the model out of the study "
                         "(--skip-unavailable runs the rest).")
+    if len(key) < MIN_KEY_CHARS:
+        raise UserError(f"the API key in {env} for model '{model_id}' is only {len(key)} characters; a key "
+                        f"under {MIN_KEY_CHARS} characters cannot be told apart from ordinary text, so it "
+                        "could not be kept out of stored replies. Use the real key, or for a local server "
+                        f"that ignores keys any longer placeholder (e.g. `export {env}=local-no-key`).")
     return key
 
 
@@ -177,8 +183,22 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+MIN_KEY_CHARS = 8  # shorter values cannot be told apart from ordinary text in a reply
+
+
 def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[REDACTED]") if secret and secret in text else text
+    """Replace whole occurrences of ``secret`` only: not where it is part of a longer token, so
+    stored model output is never altered ("Content Exists Risk" stays whole). A JSON escape such
+    as ``\\n`` just before the key counts as a boundary, so an echoed key in a raw body goes too."""
+    if not secret or secret not in text:
+        return text
+    pattern = _redaction_pattern(secret)
+    return pattern.sub("[REDACTED]", text)
+
+
+@functools.lru_cache(maxsize=16)
+def _redaction_pattern(secret: str) -> re.Pattern[str]:
+    return re.compile(r"(?:(?<![A-Za-z0-9_\-])|(?<=\\[nrtbf]))" + re.escape(secret) + r"(?![A-Za-z0-9_\-])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +208,7 @@ class Exchange:
     raw: str
     headers: Mapping[str, str]
     latency_ms: float
+    clear: Any = None  # the body parsed before redaction: for block detection only, never stored
 
 
 class HttpClient:
@@ -249,12 +270,20 @@ class HttpClient:
         latency = (time.perf_counter() - start) * 1000
         if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
             raise transport_error(model_id, self._base_url, failed, body, latency)
-        raw = redact(data.decode("utf-8", "replace"), secret)
+        text = data.decode("utf-8", "replace")
         try:
-            parsed: Any = json.loads(raw) if raw else None
+            clear: Any = json.loads(text) if text else None
         except ValueError:
-            parsed = None
-        return Exchange(status, parsed, raw, headers, latency)
+            clear = None
+        raw = redact(text, secret)
+        if raw == text:
+            parsed = clear
+        else:
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = None
+        return Exchange(status, parsed, raw, headers, latency, clear)
 
     @staticmethod
     def failure(exc: BaseException) -> str | None:
@@ -364,23 +393,32 @@ class OpenAICompatModel:
         body, omitted = self.build_request(messages, params)
         ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
         status, parsed, raw, headers, latency = ex.status, ex.parsed, ex.raw, ex.headers, ex.latency_ms
+        clear = ex.clear
         if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
             parsed = parsed[0]  # Gemini's compatibility layer wraps errors in a list
+        if isinstance(clear, list) and clear and isinstance(clear[0], dict):
+            clear = clear[0]
+        # Blocks are detected on the body as sent (``clear``), before any redaction.
         if status >= 400:
-            return self._from_error(status, parsed, raw, headers, body, omitted, latency)
+            return self._from_error(status, parsed, raw, headers, body, omitted, latency, clear)
         if not isinstance(parsed, dict):
             raise ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not JSON",
                                  retryable=True, http_status=status, raw=raw, request=body,
                                  latency_ms=latency)
-        return self._from_body(status, parsed, raw, headers, body, omitted, latency)
+        return self._from_body(status, parsed, raw, headers, body, omitted, latency, clear)
 
     def _from_body(self, status: int, parsed: dict[str, Any], raw: str, headers: Mapping[str, str],
-                   body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
+                   body: dict[str, Any], omitted: list[str], latency: float, clear_body: Any = None) -> Completion:
         choices = parsed.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
         finish = choice.get("finish_reason")
         finish_reason = str(finish) if finish is not None else None
-        block = completion_block(parsed, finish_reason)
+        clear = clear_body if isinstance(clear_body, dict) else parsed
+        clear_choices = clear.get("choices")
+        clear_choice = (clear_choices[0] if isinstance(clear_choices, list) and clear_choices
+                        and isinstance(clear_choices[0], dict) else {})
+        clear_finish = clear_choice.get("finish_reason")
+        block = completion_block(clear, str(clear_finish) if clear_finish is not None else None)
         if not choice and block is None:
             self._raise_in_body_error(status, parsed, raw, headers, body, latency)
         message = choice.get("message") or {}
@@ -420,8 +458,8 @@ class OpenAICompatModel:
                              raw=raw, request=body, latency_ms=latency)
 
     def _from_error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],
-                    body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
-        block = http_error_block(status, parsed)
+                    body: dict[str, Any], omitted: list[str], latency: float, clear_body: Any = None) -> Completion:
+        block = http_error_block(status, clear_body if clear_body is not None else parsed)
         if block is not None:
             return Completion(text="", http_status=status, provider_code=block.provider_code,
                               latency_ms=latency, raw=raw, request=body, omitted_params=omitted,
