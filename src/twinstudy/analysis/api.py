@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .cells import likert_cells
+from .choice import choice_tables
 from .frame import validate_frame
 from .language import language_gap, mcnemar_table
 from .paired import paired_differences
@@ -45,6 +46,7 @@ SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
     "variance", "variance_headline", "rates", "open_outcomes",
+    "choice_shares", "choice_origin", "choice_language",
 )
 
 
@@ -84,6 +86,7 @@ def analyze(
         "variance_headline": head,
         "rates": outcome_rates(df),
         "open_outcomes": open_outcome_rates(df),
+        **choice_tables(df),
     }
 
 

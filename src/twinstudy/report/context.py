@@ -11,6 +11,7 @@ import base64
 import gzip
 import json
 import math
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -124,11 +125,29 @@ def _shorten(s: str | None, cap: int) -> str | None:
 
 Source = dict[str, Any]
 
+_OPTION_LINE = re.compile(r"^([A-H])\. (.+)$", re.M)
+
+
+def _options_seen(messages_json: str | None, parsed: str | None) -> tuple[str | None, str | None]:
+    """A choice trial's options in the order this trial showed them, and the parsed letter's option.
+
+    Options are shuffled per trial, so the cell's prompt shows one order only; each reply carries
+    the order it saw, read from its own stored prompt."""
+    if not messages_json:
+        return None, None
+    lines = _OPTION_LINE.findall(_prompt_of(messages_json))
+    if not lines:
+        return None, None
+    shown = "\n".join(f"{letter}. {text}" for letter, text in lines)
+    chosen = next((f"{letter}. {text}" for letter, text in lines if letter == parsed), None)
+    return shown, chosen
+
 
 def _load_transcripts(store: Store, meta: dict[str, dict[str, Any]]) -> Source:
     rows = store.conn.execute(
         "SELECT t.instrument, t.item, t.lang, t.framing, t.paraphrase, t.sample, t.model, t.outcome, t.answer_text, "
-        "t.reasoning, t.followup_text, t.provider_code, s0.value, s1.value FROM trials t "
+        "t.reasoning, t.followup_text, t.provider_code, s0.value, s1.value, "
+        "CASE WHEN t.option_order IS NOT NULL THEN t.messages_json END FROM trials t "
         "LEFT JOIN (SELECT trial_key, max(value) AS value FROM scores WHERE turn = 0 GROUP BY trial_key) s0 "
         "ON s0.trial_key = t.key "
         "LEFT JOIN (SELECT trial_key, max(value) AS value FROM scores WHERE turn = 1 GROUP BY trial_key) s1 "
@@ -163,8 +182,9 @@ def _build_transcripts(src: Source, budget: int) -> tuple[dict[str, Any], dict[s
     out_rows: list[list[Any]] = []
     for cell, sample, model, outcome, r in src["rows"]:
         shortened += sum(1 for t, c in ((r[8], answer_cap), (r[9], other_cap), (r[10], other_cap)) if t and len(t) > c)
+        shown, chosen = _options_seen(r[14], r[12])
         out_rows.append([cell, sample, model, outcome, _shorten(r[8], answer_cap), _shorten(r[9], other_cap) or None,
-                         _shorten(r[10], other_cap), r[11], r[12], r[13]])
+                         _shorten(r[10], other_cap), r[11], r[12], r[13], shown, chosen])
     blob = {"models": src["models"], "items": src["items"], "langs": src["langs"], "framings": src["framings"],
             "outcomes": src["outcomes"], "cells": src["cells"], "rows": out_rows, "page": PAGE_SIZE,
             "origins": src["origins"]}

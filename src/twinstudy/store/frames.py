@@ -27,6 +27,41 @@ def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:
     return df
 
 
+def _add_choice_columns(df: pd.DataFrame) -> None:
+    """Choice answers as the option they meant: ``choice`` (the option's index in the instrument,
+    not the shuffled letter), ``n_options`` and ``choice_text`` (as shown, in the trial's language).
+    Options are shuffled per trial, so a letter alone means different options in different trials."""
+    import json
+    import re
+
+    from twinstudy.study.prompts import LETTERS
+
+    line = re.compile(r"^([A-H])\. (.+)$", re.M)
+    choice: list[float] = []
+    n_opts: list[float] = []
+    texts: list[str | None] = []
+    for order_json, answer, msgs in zip(df["option_order"], df["answer"], df["choice_messages"], strict=True):
+        if not isinstance(order_json, str):
+            choice.append(np.nan)
+            n_opts.append(np.nan)
+            texts.append(None)
+            continue
+        order = json.loads(order_json)
+        n_opts.append(float(len(order)))
+        pos = LETTERS.find(answer) if isinstance(answer, str) and len(answer) == 1 else -1
+        if 0 <= pos < len(order):
+            choice.append(float(order[pos]))
+            prompt = next((m[1] for m in json.loads(msgs or "[]") if m[0] == "user"), "")
+            shown = dict(line.findall(prompt))
+            texts.append(shown.get(answer))
+        else:
+            choice.append(np.nan)
+            texts.append(None)
+    df["choice"] = pd.array([None if np.isnan(c) else int(c) for c in choice], dtype="Int64")
+    df["n_options"] = pd.array([None if np.isnan(c) else int(c) for c in n_opts], dtype="Int64")
+    df["choice_text"] = texts
+
+
 def build_scored_frame(store: Store, scorer: str | None = None, design: str | None = None) -> pd.DataFrame:
     """``design``: which recorded design's trials (None = the current one; see store.designs)."""
     from twinstudy.store.designs import resolve
@@ -35,7 +70,9 @@ def build_scored_frame(store: Store, scorer: str | None = None, design: str | No
     where = " WHERE key IN (SELECT trial_key FROM design_trials WHERE design = ?)" if chosen else ""
     trials = pd.read_sql_query(
         "SELECT key AS trial_key, model, instrument, item, theme, item_type, reverse, lang, framing, "
-        "paraphrase, sample, outcome, correct_letter FROM trials" + where, store.conn,
+        "paraphrase, sample, outcome, correct_letter, option_order, "
+        "CASE WHEN option_order IS NOT NULL THEN messages_json END AS choice_messages FROM trials" + where,
+        store.conn,
         params=(chosen.fingerprint,) if chosen else None)
     models = store.models()
     meta = pd.DataFrame([
@@ -56,7 +93,9 @@ def build_scored_frame(store: Store, scorer: str | None = None, design: str | No
     df["score"] = df["score"].where(closed & (df["outcome"] == "answered"))
     both = df["answer"].notna() & df["final_answer"].notna()
     df["flipped"] = np.where(both, (df["answer"] != df["final_answer"]).astype(float), np.nan)
+    _add_choice_columns(df)
     cols = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
             "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
-            "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome"]
+            "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome",
+            "choice", "n_options", "choice_text"]
     return df[cols].reset_index(drop=True)
