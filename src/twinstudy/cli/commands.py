@@ -149,9 +149,13 @@ def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]
     if as_json:
         print(json.dumps(to_json(results), ensure_ascii=False, indent=2))
         return
+    from twinstudy.analysis.order import SIGNS
+
     con = _console()
     for name, df in results.items():
         con.rule(name)
+        if name in SIGNS:
+            con.print(f"sign: {SIGNS[name]}")
         con.print(df.to_string(max_rows=60))
 
 

@@ -471,6 +471,12 @@ def measured(store: Store) -> dict[str, Any]:
 
 # -- the whole context ---------------------------------------------------------------------------------
 
+def _signs() -> dict[str, str]:
+    from twinstudy.analysis.order import SIGNS
+
+    return SIGNS
+
+
 def _pairs_for_plot(paired: pd.DataFrame, meta: dict[str, dict[str, Any]], limit: int = 6) -> list[tuple[str, str]]:
     pairs = list(dict.fromkeys(zip(paired["model_a"].astype(str), paired["model_b"].astype(str), strict=True)))
 
@@ -666,6 +672,7 @@ def report_context(store: Store, output: Path, n_boot: int | None = None,
         "contrast": _records(table("origin_contrast")) if not table("origin_contrast").empty else [],
         "paired": _records(paired.sort_values(["model_a", "model_b", "theme"])) if not paired.empty else [],
         "plot_pairs": [f"{a} − {b}" for a, b in plot_pairs],
+        "signs": _signs(),
         "sycophancy": _records(syc) if not syc.empty else [],
         "identity": _records(ident) if not ident.empty else [],
         "flips": _records(flips) if not flips.empty else [],

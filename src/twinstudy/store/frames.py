@@ -83,6 +83,10 @@ def build_scored_frame(store: Store, scorer: str | None = None, design: str | No
     first = _latest_scores(store, 0, scorer)
     follow = _latest_scores(store, 1, scorer)[["trial_key", "value", "correct"]].rename(
         columns={"value": "final_answer", "correct": "final_correct"})
+    # The study's model order (models are re-inserted in study order by each run), for the sign
+    # convention of paired differences (twinstudy.analysis.order).
+    ranks = {r[0]: i for i, r in enumerate(store.conn.execute("SELECT id FROM models ORDER BY rowid"))}
+    meta["model_order"] = [ranks.get(m, len(ranks)) for m in meta["model"]]
     df = trials.merge(meta, on="model", how="left").merge(first, on="trial_key", how="left")
     df = df.merge(follow, on="trial_key", how="left")
     df["reverse"] = df["reverse"].astype(bool)
@@ -97,5 +101,5 @@ def build_scored_frame(store: Store, scorer: str | None = None, design: str | No
     cols = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
             "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
             "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome",
-            "choice", "n_options", "choice_text"]
+            "choice", "n_options", "choice_text", "model_order"]
     return df[cols].reset_index(drop=True)
