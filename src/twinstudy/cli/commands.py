@@ -76,6 +76,10 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
                   f"of the study as now defined; {result.previous_trials} trials of the earlier design stay in "
                   f"the database (analyse them with `twinstudy analyze --db {db_path} --design "
                   f"{result.previous_design}`).[/]")
+    elif result.previous_trials:
+        con.print(f"[yellow]{result.previous_trials} trials in this database were asked under an earlier "
+                  "version of the study file; the analysis uses only the trials of the study as now defined "
+                  f"(`twinstudy analyze --db {db_path} --design all` pools everything).[/]")
     con.print(f"results: {db_path}")
     from twinstudy.report.context import study_analysis
     from twinstudy.report.summary import render_summary

@@ -355,6 +355,12 @@ class Runner:
                 (previous.fingerprint, result.design)).fetchone()[0])
             result.design_changes = describe_changes(previous.summary, summary) or [
                 "the text sent changed (e.g. a new twinstudy version's prompt wording)"]
+        elif len(designs.designs(self.store.conn)) == 1:
+            # The first recorded design of a database that already held trials: those asked under
+            # an earlier study file (before designs were recorded) are left out of the analysis too.
+            result.previous_trials = int(self.store.conn.execute(
+                "SELECT count(*) FROM trials WHERE key NOT IN "
+                "(SELECT trial_key FROM design_trials WHERE design = ?)", (result.design,)).fetchone()[0])
 
 
 @contextlib.contextmanager

@@ -1,6 +1,9 @@
 """Build the scored frame (one row per trial) that the analysis layer consumes.
 
-The columns are documented in twinstudy.analysis.frame; this module only reads the store.
+The columns are documented in twinstudy.analysis.frame; this module only reads the store. Beyond
+them: ``choice`` / ``n_options`` / ``choice_text`` (a choice answer as the option it meant, read by
+twinstudy.analysis.choice) and ``model_order`` (the study's model order, for the sign convention
+of twinstudy.analysis.order). Only the trials of one design are read (see store.designs).
 """
 
 from __future__ import annotations
