@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from twinstudy.errors import UserError
 from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
@@ -72,7 +73,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         con.print(f"[red]{mid} stopped: {why}[/]")
     if result.previous_design:
         con.print(f"[yellow]the study changed since the last run (design {result.previous_design} → "
-                  f"{result.design}): {'; '.join(result.design_changes)}. The analysis uses only the trials "
+                  f"{result.design}): {escape('; '.join(result.design_changes))}. The analysis uses only the trials "
                   f"of the study as now defined; {result.previous_trials} trials of the earlier design stay in "
                   f"the database (analyse them with `twinstudy analyze --db {db_path} --design "
                   f"{result.previous_design}`).[/]")
@@ -122,10 +123,15 @@ def write_report(db: Path, output: Path | None, twins: list[tuple[str, str]] | N
 
 def print_summary(db: Path) -> None:
     from twinstudy.report.summary import render_summary
+    from twinstudy.store.designs import describe_designs
 
     store = _open(db)
     try:
-        render_summary(store, _console())
+        con = _console()
+        note = describe_designs(store.conn, None)
+        if note:
+            con.print(f"[yellow]{escape(note)}[/]")
+        render_summary(store, con)
     finally:
         store.close()
 
