@@ -14,8 +14,8 @@ from rich.markup import escape
 
 from twinstudy.errors import UserError
 from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
-from twinstudy.study.spec import load_study, quickstart_path
 from twinstudy.store import Store
+from twinstudy.study.spec import load_study, quickstart_path
 
 if TYPE_CHECKING:
     from twinstudy.report.context import Analysis

@@ -18,8 +18,8 @@ from rich.table import Table
 from twinstudy.report.numbers import ci as _ci
 from twinstudy.report.numbers import fmt as _fmt
 from twinstudy.report.numbers import pct as _pct
-from twinstudy.study.spec import ResolvedStudy
 from twinstudy.store import ALL_OUTCOMES, Store
+from twinstudy.study.spec import ResolvedStudy
 
 SUMMARY_BOOT = 400
 

@@ -19,18 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twinstudy import __version__
-from twinstudy.run.budget import Budget
-from twinstudy.run.concurrency import AdaptiveLimit
-from twinstudy.study.design import Trial, count_trials, expand
 from twinstudy.errors import UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
+from twinstudy.run.budget import Budget
+from twinstudy.run.concurrency import AdaptiveLimit
 from twinstudy.run.lock import DatabaseLock, mark_interrupted
 from twinstudy.run.progress import Progress
-from twinstudy.study.prompts import LETTERS
 from twinstudy.scoring.logprobs import label_distribution
 from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_reply
-from twinstudy.study.spec import ResolvedStudy
 from twinstudy.store import AttemptRow, ScoreRow, Store
+from twinstudy.study.design import Trial, count_trials, expand
+from twinstudy.study.prompts import LETTERS
+from twinstudy.study.spec import ResolvedStudy
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_S = 1.0
