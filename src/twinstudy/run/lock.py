@@ -67,7 +67,8 @@ class DatabaseLock:
         if previous is not None and previous != os.getpid():
             self.stale_pid = previous
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self._fd = fd
         return self
 
