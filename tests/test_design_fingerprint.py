@@ -73,3 +73,15 @@ def test_changed_parameters_are_a_new_design_not_more_replicates(tmp_path: Path)
     assert "Other designs in this database" in result.stderr
     payload = json.loads(result.stdout)
     assert {r["n"] for r in payload["tables"]["rates"]} == {4}
+
+
+def test_describe_changes_names_each_kind_of_change() -> None:
+    from twinstudy.study.fingerprint import describe_changes
+
+    old = {"languages": ["en"], "params.max_tokens": 24, "model.a": "1", "model.b": "2",
+           "item.x/q1": "h1", "item.x/q2": "h2"}
+    new = {"languages": ["en", "zh"], "params.max_tokens": 32, "model.a": "1", "model.c": "3",
+           "item.x/q1": "h1-edited", "item.x/q2": "h2"}
+    assert describe_changes(old, new) == [
+        "languages [en] → [en, zh]", "params.max_tokens 24 → 32", "items changed (wording or settings): x/q1",
+        "models added: c", "models removed: b"]
