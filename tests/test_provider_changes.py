@@ -228,12 +228,12 @@ def test_region_keys_and_the_old_shared_name(monkeypatch: pytest.MonkeyPatch) ->
     intl = ModelInfo(id="a/intl", provider="dashscope-intl", model="m")
     with pytest.raises(UserError, match="DASHSCOPE_US_API_KEY"):
         backend(us)
-    monkeypatch.setenv("DASHSCOPE_API_KEY", "old")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "old-shared-key")
     assert backend(us) is not None  # the old name stands in for one region
     check_key_sharing([us])
     with pytest.raises(UserError, match="region-specific"):
         check_key_sharing([us, intl])
-    monkeypatch.setenv("DASHSCOPE_INTL_API_KEY", "new")
+    monkeypatch.setenv("DASHSCOPE_INTL_API_KEY", "new-intl-key")
     check_key_sharing([us, intl])  # one region on its own key, the other on the old name
     assert all_presets()["moonshot-cn"].api_key_env == "MOONSHOT_CN_API_KEY"
     assert all_presets()["minimax-cn"].api_key_env == "MINIMAX_CN_API_KEY"

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .cells import likert_cells
+from .choice import choice_tables
 from .frame import validate_frame
 from .language import language_gap, mcnemar_table
 from .lineage import lineage_twins
@@ -53,9 +54,11 @@ SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
     "variance", "variance_headline", "framing_split", "rates", "open_outcomes", "lineage", "quality",
+    "choice_shares", "choice_origin", "choice_language",
 )
 #: Estimators that return several tables, and the names of those tables.
-SPLIT: dict[str, tuple[str, ...]] = {"variance": ("variance", "variance_headline")}
+SPLIT: dict[str, tuple[str, ...]] = {"variance": ("variance", "variance_headline"),
+                                     "choice": ("choice_shares", "choice_origin", "choice_language")}
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -109,6 +112,7 @@ def analyze(
         "open_outcomes": lambda: open_outcome_rates(df),
         "lineage": lambda: lineage_twins(df, n_boot=nb, seed=seed),
         "quality": lambda: data_quality(df),
+        "choice": lambda: tuple(choice_tables(df).values()),
     }
     tables = run_isolated(steps, SPLIT, errors)
     return Results(tables, Settings(nb, seed, int(len(frame)), fingerprint(frame)), errors)

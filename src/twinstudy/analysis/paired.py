@@ -2,15 +2,15 @@
 
 For a pair (A, B) and a theme: answered Likert trials of both models, reduced to cell means
 (cell = item x lang x framing x paraphrase, samples averaged); only cells that both models have
-are kept; the per-cell difference A - B is averaged within items. The estimate is the mean of the
+are kept; the per-cell difference A - B is averaged within items. Default pairs follow one sign
+convention (:mod:`twinstudy.analysis.order`): A's origin comes first in CN, US order, and within
+one origin A is listed first in the study. The estimate is the mean of the
 item-level differences; CI: cluster bootstrap over items; p-value: sign-flip permutation test of
 the item-level differences (exact up to 14 items); ``p_adj``: Benjamini-Hochberg across the themes
 of the pair (the "all" row, which pools themes, is left out of the adjustment). ``n`` = items.
 """
 
 from __future__ import annotations
-
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from .bootstrap import summarize_columns
 from .cells import as_str_levels, likert_cells
 from .frame import CELL_KEYS
 from .inference import benjamini_hochberg
+from .order import default_pairs
 
 PAIRED_COLUMNS = ["model_a", "model_b", "theme", "estimate", "ci_low", "ci_high", "se", "p_value", "p_adj",
                   "n", "n_cells"]
@@ -33,7 +34,7 @@ def model_pairs(frame: pd.DataFrame, twins: list[tuple[str, str]] | None) -> lis
                 if m not in known:
                     raise ValueError(f"twin model '{m}' is not in the scored frame")
         return [(str(a), str(b)) for a, b in twins]
-    return list(combinations(models, 2))
+    return default_pairs(frame)  # A − B in one convention: see twinstudy.analysis.order
 
 
 def paired_differences(

@@ -9,6 +9,8 @@ human translation) or from ``--translate-with MODEL`` (machine translation, reco
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -142,11 +144,56 @@ def comparison(console: Console, src: Conversation, src_replies: list[Reply], ne
     return Group(*left, *right)
 
 
+INHERITED_PARAMS = ("max_tokens", "temperature", "top_p", "seed")
+
+
+def source_params(db: ChatDB, conv_id: int) -> dict[str, object]:
+    row = db.conn.execute("SELECT params_json FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+    try:
+        data = json.loads(row[0]) if row and row[0] else {}
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def inherit_from_source(src: Conversation, src_params: dict[str, object], participants: list[Participant],
+                        params: GenerateParams, unset: frozenset[str], system: str | None,
+                        system_for: tuple[str, ...]) -> tuple[GenerateParams, list[str], list[str]]:
+    """Everything the replay is not told to change comes from the source conversation: each
+    participant's system prompt (by label) and the sampling parameters named in ``unset``.
+    Returns the parameters and two lists of phrases: what was inherited, and what differs."""
+    inherited: list[str] = []
+    differs: list[str] = []
+    updates = {k: src_params[k] for k in INHERITED_PARAMS if k in unset and k in src_params}
+    if updates:
+        params = dataclasses.replace(params, **updates)  # type: ignore[arg-type]
+        inherited += [f"{k} {v}" for k, v in updates.items() if v is not None]
+    for k in INHERITED_PARAMS:
+        if k in src_params and getattr(params, k) != src_params[k]:
+            differs.append(f"{k} {src_params[k]} → {getattr(params, k)}")
+    src_systems = {str(m.get("label")): m.get("system") for m in src.models}
+    told = {v.partition("=")[0].strip() for v in system_for}
+    for p in participants:
+        if p.label in src_systems and p.label not in told and system is None:
+            own = src_systems[p.label]
+            p.system = str(own) if own else None
+            inherited.append(f"{p.label}'s system prompt")
+        elif p.label in src_systems and (src_systems[p.label] or None) != p.system:
+            differs.append(f"{p.label}'s system prompt")
+        elif p.label not in src_systems:
+            differs.append(f"{p.label} is not a participant of the source (its own default system prompt)")
+    return params, inherited, differs
+
+
 def run_replay(db_path: Path, ref: str, models: str, *, lang: str | None, framing: str | None,
                framings_file: str | None, translate_with: str | None, turns_file: Path | None,
                system: str | None, system_for: tuple[str, ...], params: GenerateParams,
-               console: Console | None = None) -> int:
-    """Replay conversation ``ref``; returns the id of the new (linked) conversation."""
+               console: Console | None = None, unset: frozenset[str] = frozenset()) -> int:
+    """Replay conversation ``ref``; returns the id of the new (linked) conversation.
+
+    A replay changes only what it is told to: participants with a label of the source keep its
+    system prompt unless ``system``/``system_for`` say otherwise, and the sampling parameters named
+    in ``unset`` (those the user did not give) are the source's. What differs is printed."""
     console = console or Console(highlight=False)
     if lang is not None and lang not in LANG_NAMES:
         raise UserError(f"--lang must be en or zh, not '{lang}'.")
@@ -171,6 +218,16 @@ def run_replay(db_path: Path, ref: str, models: str, *, lang: str | None, framin
         participants = build_participants(models, lang=lang or turns[0].lang,
                                           system=system if system is not None else src.system,
                                           system_for=system_for)
+        params, inherited, differs = inherit_from_source(src, source_params(db, src.id), participants, params,
+                                                         unset, system, system_for)
+        if framing != src.framing:
+            differs.insert(0, f"framing {src.framing or 'none'} → {framing or 'none'}")
+        if lang is not None and any(t.lang != lang for t in turns):
+            differs.insert(0, f"language → {lang}")
+        if inherited:
+            console.print(f"inherited from the source: {escape(', '.join(inherited))}")
+        console.print("differs from the source: " + (escape("; ".join(differs)) if differs else "nothing but the "
+                                                     "models' new samples"))
         translator = None
         if foreign and file_turns is None and translate_with is not None:
             tr = build_participants(translate_with, lang=lang or "en", system=None)

@@ -125,8 +125,13 @@ def replay_command(conversation: str, models: str, lang: str | None, framing: st
     (--framing, prefixed to the first turn), the models, or all three. The replay is stored as a
     new conversation linked to the source.
     """
+    from click.core import ParameterSource
+
     from twinstudy.chat.replay import run_replay
 
+    ctx = click.get_current_context()
+    unset = frozenset(name for name in ("max_tokens", "temperature", "seed")
+                      if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None))
     run_replay(_db(db), conversation, models, lang=lang, framing=framing, framings_file=framings_file,
                translate_with=translate_with, turns_file=turns_file, system=system, system_for=system_for,
-               params=_params(max_tokens, temperature, seed))
+               params=_params(max_tokens, temperature, seed), unset=unset)

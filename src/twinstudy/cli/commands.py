@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from twinstudy.errors import UserError
 from twinstudy.run.runner import RunOptions, RunResult
@@ -41,7 +42,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
 
     from twinstudy.models.factory import create_model
 
-    rs = load_study(study or quickstart_path())
+    rs = design = load_study(study or quickstart_path())
     _warn(rs)
     rs, models, unavailable = ready_models(rs, skip_unavailable=skip_unavailable, max_cost=max_cost,
                                            factory=functools.partial(create_model, timeout=request_timeout))
@@ -54,7 +55,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     if request_timeout is not None:
         opts.request_timeout = request_timeout
     try:
-        result = run_to_end(rs, store, models, opts)
+        result = run_to_end(rs, store, models, opts, design=design)
     except KeyboardInterrupt:
         store.close()
         print("\ninterrupted: every finished trial is saved; run the same command again to resume.",
@@ -72,6 +73,16 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     for mid, why in result.first_errors.items():
         if mid not in result.stopped_models:
             con.print(f"[red]{mid}: first error: {why}[/]")
+    if result.previous_design:
+        con.print(f"[yellow]the study changed since the last run (design {result.previous_design} → "
+                  f"{result.design}): {escape('; '.join(result.design_changes))}. The analysis uses only the trials "
+                  f"of the study as now defined; {result.previous_trials} trials of the earlier design stay in "
+                  f"the database (analyse them with `twinstudy analyze --db {db_path} --design "
+                  f"{result.previous_design}`).[/]")
+    elif result.previous_trials:
+        con.print(f"[yellow]{result.previous_trials} trials in this database were asked under an earlier "
+                  "version of the study file; the analysis uses only the trials of the study as now defined "
+                  f"(`twinstudy analyze --db {db_path} --design all` pools everything).[/]")
     con.print(f"results: {db_path}")
     from twinstudy.report.roles import analyze_store
     from twinstudy.report.summary import render_summary
@@ -127,39 +138,53 @@ def write_report(db: Path, output: Path | None, twins: list[tuple[str, str]] | N
 
 def print_summary(db: Path) -> None:
     from twinstudy.report.summary import render_summary
+    from twinstudy.store.designs import describe_designs
 
     store = _open(db)
     try:
-        render_summary(store, _console())
+        con = _console()
+        note = describe_designs(store.conn, None)
+        if note:
+            con.print(f"[yellow]{escape(note)}[/]")
+        render_summary(store, con)
     finally:
         store.close()
 
 
 def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
-               twins: list[tuple[str, str]] | None = None) -> None:
-    """Print every table; ``n_boot`` None applies the same draw policy as ``report`` and ``summary``."""
+               twins: list[tuple[str, str]] | None = None, design: str | None = None) -> None:
+    """Print every table; ``n_boot`` None applies the same draw policy as ``report`` and ``summary``.
+    ``design``: which design of the study when its file changed between runs (default: current)."""
     from twinstudy.analysis import to_json
     from twinstudy.report.roles import analyze_store
+    from twinstudy.store.designs import describe_designs
 
     store = _open(db)
     try:
-        known = set(store.scored_frame()["model"])
+        known = set(store.scored_frame(design=design)["model"])
         for pair in twins or []:
             for m in pair:
                 if m not in known:
                     raise UserError(f"--twins names '{m}', which is not in {db}; models there: "
                                     f"{', '.join(sorted(known))}.")
-        results = analyze_store(store, twins=twins, n_boot=n_boot)
+        note = describe_designs(store.conn, design)
+        results = analyze_store(store, twins=twins, n_boot=n_boot, design=design)
     finally:
         store.close()
+    if note:
+        print(note, file=sys.stderr)
     if as_json:
         print(json.dumps(to_json(results), ensure_ascii=False, indent=2))
         return
+    from twinstudy.analysis.order import SIGNS
+
     con = _console()
     s = results.settings
     con.print(f"{s.n_rows:,} trials, {s.n_boot} bootstrap draws, seed {s.seed}, data fingerprint {s.fingerprint}")
     for name, df in results.items():
         con.rule(name)
+        if name in SIGNS:
+            con.print(f"sign: {SIGNS[name]}")
         con.print(df.to_string(max_rows=60))
     for line in results.error_lines():
         con.print(f"[yellow]not computed: {line}[/]")

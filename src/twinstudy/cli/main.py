@@ -99,11 +99,14 @@ def summary(db: Path) -> None:
 @click.option("--twins", multiple=True, metavar="A:B",
               help="Model pairs to compare (repeatable), e.g. --twins zai/glm-4.6:anthropic/claude-sonnet-4-5; "
                    "default: every pair.")
-def analyze(db: Path, as_json: bool, boot: int | None, twins: tuple[str, ...]) -> None:
+@click.option("--design", metavar="FINGERPRINT",
+              help="Which design of the study to analyse when its file changed between runs: current "
+                   "(default), previous, all (pooled), or a fingerprint the run printed.")
+def analyze(db: Path, as_json: bool, boot: int | None, twins: tuple[str, ...], design: str | None) -> None:
     """Compute profiles, paired differences, sycophancy, language gaps, variance shares, rates."""
     from twinstudy.cli.commands import analyze_db, parse_twins
 
-    analyze_db(db, as_json=as_json, n_boot=boot, twins=parse_twins(twins))
+    analyze_db(db, as_json=as_json, n_boot=boot, twins=parse_twins(twins), design=design)
 
 
 @main.command()

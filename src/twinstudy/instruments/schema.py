@@ -124,13 +124,34 @@ class FramingText(Strict):
         return self.en if lang == "en" else self.zh
 
 
+STATEMENT_TYPES: tuple[ItemType, ...] = ("likert5", "likert7")
+
+
 class Framing(Strict):
+    """A user framing. ``applies_to`` names the item types it makes sense for: a stance framing
+    ("I agree with the statement below") means nothing in front of a question, so by default it
+    applies to statement items only, and the design leaves its other cells out."""
+
     id: str = Field(pattern=ID_PATTERN)
     description: str = ""
     prefix: FramingText = Field(default_factory=FramingText)
     followup: Bilingual | None = None
     stance: Literal["agree", "disagree"] | None = None
     identity: str | None = None
+    applies_to: list[ItemType] | None = Field(
+        default=None, min_length=1,
+        description="item types the framing is used with (default: all; statement types for a stance)")
+
+    def item_types(self) -> tuple[ItemType, ...]:
+        """The item types this framing is asked with."""
+        if self.applies_to is not None:
+            return tuple(self.applies_to)
+        if self.stance is not None:
+            return STATEMENT_TYPES
+        return ("likert5", "likert7", "choice", "yesno", "open")
+
+    def applies(self, item_type: str) -> bool:
+        return item_type in self.item_types()
 
 
 class FramingSet(Strict):

@@ -147,7 +147,7 @@ class AnthropicModel:
             elif block.get("type") == "thinking":
                 thoughts.append(str(block.get("thinking", "")))
         usage: dict[str, Any] = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
-        found = anthropic_block(parsed)
+        found = anthropic_block(ex.clear if isinstance(ex.clear, dict) else parsed)  # before redaction
         return Completion(
             text="".join(texts), reasoning="\n".join(thoughts) if thoughts else None,
             finish_reason=parsed.get("stop_reason"), http_status=status,

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import os
+import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -52,6 +53,11 @@ def read_api_key(env: str | tuple[str, ...] | None, model_id: str) -> str | None
     for name in names:
         key = os.environ.get(name, "").strip()
         if key:
+            if len(key) < MIN_KEY_CHARS:
+                raise UserError(f"the API key in {name} for model '{model_id}' is only {len(key)} characters; a "
+                                f"key under {MIN_KEY_CHARS} characters cannot be told apart from ordinary text, so "
+                                "it could not be kept out of stored replies. Use the real key, or for a local "
+                                f"server that ignores keys any longer placeholder (e.g. `export {name}=local-no-key`).")
             return key
     first = names[0]
     older = f" (the older name {', '.join(names[1:])} is also read)" if len(names) > 1 else ""
@@ -112,8 +118,21 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+MIN_KEY_CHARS = 8  # shorter values cannot be told apart from ordinary text in a reply
+
+
 def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[REDACTED]") if secret and secret in text else text
+    """Replace whole occurrences of ``secret`` only: not where it is part of a longer token, so
+    stored model output is never altered ("Content Exists Risk" stays whole). A JSON escape such
+    as ``\\n`` just before the key counts as a boundary, so an echoed key in a raw body goes too."""
+    if not secret or secret not in text:
+        return text
+    return _redaction_pattern(secret).sub("[REDACTED]", text)
+
+
+@functools.lru_cache(maxsize=16)
+def _redaction_pattern(secret: str) -> re.Pattern[str]:
+    return re.compile(r"(?:(?<![A-Za-z0-9_\-])|(?<=\\[nrtbf]))" + re.escape(secret) + r"(?![A-Za-z0-9_\-])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +142,7 @@ class Exchange:
     raw: str
     headers: Mapping[str, str]
     latency_ms: float
+    clear: Any = None  # the body parsed before redaction: for block detection only, never stored
 
 
 class HttpClient:
@@ -184,12 +204,20 @@ class HttpClient:
         latency = (time.perf_counter() - start) * 1000
         if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
             raise transport_error(model_id, self._base_url, failed, body, latency)
-        raw = redact(data.decode("utf-8", "replace"), secret)
+        text = data.decode("utf-8", "replace")
         try:
-            parsed: Any = json.loads(raw) if raw else None
+            clear: Any = json.loads(text) if text else None
         except ValueError:
-            parsed = None
-        return Exchange(status, parsed, raw, headers, latency)
+            clear = None
+        raw = redact(text, secret)
+        if raw == text:
+            parsed = clear
+        else:
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = None
+        return Exchange(status, parsed, raw, headers, latency, clear)
 
     @staticmethod
     def failure(exc: BaseException) -> str | None:

@@ -215,33 +215,39 @@ class OpenAICompatModel:
         built, omitted = self.build_request(messages, params)
         body, adjusted = self.memory.apply(built)
         ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
-        parsed = _unwrap(ex.parsed)
-        if ex.status in (400, 422) and http_error_block(ex.status, parsed) is None:
+        parsed, clear = _unwrap(ex.parsed), _unwrap(ex.clear)
+        # Blocks are detected on the body as received (``clear``), before any key redaction.
+        if ex.status in (400, 422) and http_error_block(ex.status, clear if clear is not None else parsed) is None:
             fix = self.memory.learn(ex.status, parsed, body)
             if fix is not None:  # retry once with exactly that parameter changed
                 body = fix.apply(body)
                 adjusted = [*adjusted, fix.record()]
                 ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
-                parsed = _unwrap(ex.parsed)
+                parsed, clear = _unwrap(ex.parsed), _unwrap(ex.clear)
         status, raw, headers, latency = ex.status, ex.raw, ex.headers, ex.latency_ms
         if status >= 400:
-            done = self._from_error(status, parsed, raw, headers, body, omitted, latency)
+            done = self._from_error(status, parsed, raw, headers, body, omitted, latency, clear)
         elif not isinstance(parsed, dict):
             raise ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not JSON",
                                  retryable=True, http_status=status, raw=raw, request=body,
                                  latency_ms=latency)
         else:
-            done = self._from_body(status, parsed, raw, headers, body, omitted, latency)
+            done = self._from_body(status, parsed, raw, headers, body, omitted, latency, clear)
         done.adjusted_params = adjusted
         return done
 
     def _from_body(self, status: int, parsed: dict[str, Any], raw: str, headers: Mapping[str, str],
-                   body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
+                   body: dict[str, Any], omitted: list[str], latency: float, clear_body: Any = None) -> Completion:
         choices = parsed.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
         finish = choice.get("finish_reason")
         finish_reason = str(finish) if finish is not None else None
-        block = completion_block(parsed, finish_reason)
+        clear = clear_body if isinstance(clear_body, dict) else parsed
+        clear_choices = clear.get("choices")
+        clear_choice = (clear_choices[0] if isinstance(clear_choices, list) and clear_choices
+                        and isinstance(clear_choices[0], dict) else {})
+        clear_finish = clear_choice.get("finish_reason")
+        block = completion_block(clear, str(clear_finish) if clear_finish is not None else None)
         if not choice and block is None:
             self._raise_in_body_error(status, parsed, raw, headers, body, latency)
         message = choice.get("message") or {}
@@ -281,8 +287,8 @@ class OpenAICompatModel:
                               request=body, latency_ms=latency)
 
     def _from_error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],
-                    body: dict[str, Any], omitted: list[str], latency: float) -> Completion:
-        block = http_error_block(status, parsed)
+                    body: dict[str, Any], omitted: list[str], latency: float, clear_body: Any = None) -> Completion:
+        block = http_error_block(status, clear_body if clear_body is not None else parsed)
         if block is not None:
             return Completion(text="", http_status=status, provider_code=block.provider_code,
                               latency_ms=latency, raw=raw, request=body, omitted_params=omitted,

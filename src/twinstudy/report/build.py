@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from twinstudy.analysis import Results
+from twinstudy.analysis.order import SIGNS
 from twinstudy.analysis.quality import quality_verdicts
 from twinstudy.report.numbers import share
 from twinstudy.report.plots import draw_figures
@@ -60,6 +61,7 @@ class ReportPage:
     self_perception: list[ItemReplies]
     compliance: dict[str, Any]
     quality: list[str]
+    signs: dict[str, str]
     tx_payload: str
     tx_encoding: str
     tinfo: TranscriptInfo
@@ -128,6 +130,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
         self_perception=build_replies(store, meta),
         compliance=compliance_context(store, frame, results, meta),
         quality=quality_verdicts(results.table("quality")),
+        signs=dict(SIGNS),
         tx_payload=tx_payload, tx_encoding=tx_encoding, tinfo=tinfo,
         method=method,
         measured=build_measured(store, roles),

@@ -233,8 +233,9 @@ def forest_plot(paired: pd.DataFrame, pairs: list[tuple[str, str]], meta: Meta) 
                          "ci_high": r["ci_high"], "colour": origin_colour(a, meta),
                          "marker": "D" if r["theme"] == "all" else "o"})
     return dot_plot(rows, title="Paired differences between twins, per theme (A − B, same questions)",
-                    xlabel="difference in mean score (−2 … +2), interval over items (a 95% CI from 10 items up);"
-                           "  * BH-adjusted p < 0.05")
+                    xlabel="difference A − B in mean score (−2 … +2), interval over items (a 95% CI from 10 items up);"
+                           "  * BH-adjusted p < 0.05\n"
+                           "A: the model whose origin comes first (CN, US, …), then the one listed first in the study")
 
 
 def user_effects_figure(syc: pd.DataFrame, ident: pd.DataFrame, meta: Meta) -> Any:

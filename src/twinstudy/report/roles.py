@@ -80,18 +80,19 @@ def add_role_columns(frame: pd.DataFrame, roles: dict[str, FramingRole]) -> pd.D
     return out
 
 
-def study_frame(store: Store) -> tuple[pd.DataFrame, dict[str, FramingRole]]:
-    """The scored frame with framing roles, and the roles themselves."""
+def study_frame(store: Store, design: str | None = None) -> tuple[pd.DataFrame, dict[str, FramingRole]]:
+    """The scored frame with framing roles, and the roles themselves. ``design``: which design of
+    the study (see :meth:`Store.scored_frame`); default the current one."""
     roles = framing_roles(store)
-    return add_role_columns(store.scored_frame(), roles), roles
+    return add_role_columns(store.scored_frame(design=design), roles), roles
 
 
 def analyze_store(store: Store, twins: list[tuple[str, str]] | None = None, n_boot: int | None = None,
-                  seed: int = DEFAULT_SEED) -> Results:
+                  seed: int = DEFAULT_SEED, design: str | None = None) -> Results:
     """``analysis.analyze`` on the store's frame: the one analysis all three commands render."""
     from twinstudy import analysis  # looked up at call time, so tests can count or break the calls
 
-    frame, _ = study_frame(store)
+    frame, _ = study_frame(store, design)
     return analysis.analyze(frame, twins=twins, n_boot=n_boot, seed=seed)
 
 

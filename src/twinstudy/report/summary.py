@@ -167,3 +167,9 @@ def render_plan(rs: ResolvedStudy, con: Console) -> None:
     total = "unknown for some models" if est.total_cost is None else f"${est.total_cost:,.2f}"
     con.print(f"total: {est.trials:,} trials, {est.requests:,} requests, estimated cost {total}. "
               "Token counts are estimated from prompt lengths and max_tokens (an upper bound on output).")
+    from twinstudy.study.design import skipped_cells
+
+    for sk in skipped_cells(rs):
+        con.print(f"not asked: framing '{sk.framing}' with {sk.items} {sk.item_type} item(s) "
+                  f"({sk.trials:,} trials): the framing applies only to "
+                  f"{', '.join(next(f for f in rs.framings if f.id == sk.framing).item_types())} items.")

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ from twinstudy.errors import BudgetExhausted, UserError
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
 from twinstudy.run.budget import Budget
 from twinstudy.run.concurrency import AccountLimits, AdaptiveLimit
+from twinstudy.run.lock import DatabaseLock, mark_interrupted
 from twinstudy.run.progress import Progress
 from twinstudy.run.retry import RUN_RETRY, RetryPolicy
-from twinstudy.scoring.logprobs import option_distribution
+from twinstudy.scoring.logprobs import label_distribution
 from twinstudy.scoring.trial_scoring import Reply, score_reply
 from twinstudy.store import AttemptRow, ScoreRow, Store, TrialRecord
 from twinstudy.study.design import Trial, count_trials, expand
@@ -74,6 +76,10 @@ class RunResult:
     def all_failed(self) -> list[str]:
         """Models whose every trial run now ended in an error (nothing was learned from them)."""
         return [m for m, c in self.model_outcomes.items() if c and set(c) == {"error"}]
+    design: str | None = None  # fingerprint of the design this run ran
+    previous_design: str | None = None  # the design current before, when it differs
+    previous_trials: int = 0
+    design_changes: list[str] = field(default_factory=list)  # what differs from the previous design
 
 
 @dataclass
@@ -103,8 +109,11 @@ def _params_for(trial: Trial) -> GenerateParams:
 
 class Runner:
     def __init__(self, rs: ResolvedStudy, store: Store, models: dict[str, Model],
-                 options: RunOptions | None = None) -> None:
+                 options: RunOptions | None = None, design: ResolvedStudy | None = None) -> None:
+        """``design``: the study as written, when ``rs`` runs only some of its models (models
+        skipped for a missing key are still part of the design the analysis reads)."""
         self.rs = rs
+        self.design_rs = design or rs
         self.store = store
         self.models = models
         self.opt = options or RunOptions()
@@ -214,8 +223,8 @@ class Runner:
         if comp is None:
             outcome = "error"
         else:
-            reply = Reply(comp.text, comp.finish_reason, comp.block is not None,
-                          _distribution(comp, trial.item.type), comp.option_mass)
+            dist, mass = _distribution(comp, trial.item.type)
+            reply = Reply(comp.text, comp.finish_reason, comp.block is not None, dist, mass)
             outcome, row = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
             if row:
                 scores.append(row)
@@ -291,12 +300,24 @@ class Runner:
                 t.cancel()
 
     async def run(self) -> RunResult:
+        # One writer per database: a second run stops here, before it could ask anything twice.
+        lock = DatabaseLock(self.store.path).acquire()
+        try:
+            return await self._run_locked(lock)
+        finally:
+            lock.release()
+
+    async def _run_locked(self, lock: DatabaseLock) -> RunResult:
+        if mark_interrupted(self.store.conn) and lock.stale_pid is not None:
+            print(f"note: an earlier run (pid {lock.stale_pid}) ended without finishing; it is marked "
+                  "interrupted and this run takes over its database.", file=sys.stderr)
         planned = count_trials(self.rs)
         skip = self.store.final_keys()
         self.store.upsert_models(self.rs.models)
         self.store.put_definitions(self.rs.instruments, self.rs.framings)
         run_id = self.run_id = self.store.start_run(self.rs.study.name, self.rs.text, self.rs.source, __version__, planned)
         result = RunResult(run_id, planned, 0)
+        self._record_design(run_id, result)
         t0 = time.monotonic()
         self.progress = Progress(self.rs, quiet=self.opt.quiet)
         writer = self._writer_task = asyncio.create_task(self._writer())
@@ -334,6 +355,31 @@ class Runner:
         result.first_errors = dict(self.first_errors)
         result.wall_s = time.monotonic() - t0
         return result
+
+
+    def _record_design(self, run_id: int, result: RunResult) -> None:
+        """Record the design this run runs; when it differs from the last one, say how."""
+        from twinstudy.store import designs
+        from twinstudy.study.fingerprint import describe_changes, design_keys, design_summary, fingerprint_of
+
+        keys = design_keys(self.design_rs)
+        summary = design_summary(self.design_rs)
+        result.design = fingerprint_of(keys)
+        previous = designs.record(self.store.conn, run_id, self.rs.study.name, result.design, keys, summary)
+        if previous is not None:
+            result.previous_design = previous.fingerprint
+            result.previous_trials = int(self.store.conn.execute(
+                "SELECT count(*) FROM design_trials d JOIN trials t ON t.key = d.trial_key "
+                "WHERE d.design = ? AND d.trial_key NOT IN (SELECT trial_key FROM design_trials WHERE design = ?)",
+                (previous.fingerprint, result.design)).fetchone()[0])
+            result.design_changes = describe_changes(previous.summary, summary) or [
+                "the text sent changed (e.g. a new twinstudy version's prompt wording)"]
+        elif len(designs.designs(self.store.conn)) == 1:
+            # The first recorded design of a database that already held trials: those asked under
+            # an earlier study file (before designs were recorded) are left out of the analysis too.
+            result.previous_trials = int(self.store.conn.execute(
+                "SELECT count(*) FROM trials WHERE key NOT IN "
+                "(SELECT trial_key FROM design_trials WHERE design = ?)", (result.design,)).fetchone()[0])
 
 
 @contextlib.contextmanager
@@ -383,13 +429,13 @@ def limit_for(info: ModelInfo, model: Model) -> AdaptiveLimit:
     return AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY), maximum=min(cap, MAX_CONCURRENCY))
 
 
-def _distribution(comp: Completion, item_type: str) -> dict[str, float] | None:
-    """Answer distribution read from logits (embedded model) or from returned top logprobs."""
+def _distribution(comp: Completion, item_type: str) -> tuple[dict[str, float] | None, float | None]:
+    """Answer distribution and label mass, read from logits (embedded model) or from returned
+    top logprobs (HTTP); the same renormalised reading either way."""
     if comp.option_probs:
-        return comp.option_probs
-    if not comp.top_logprobs:
-        return None
-    return option_distribution(comp.top_logprobs, item_type)
+        return comp.option_probs, comp.option_mass
+    reading = label_distribution(comp.top_logprobs, item_type) if comp.top_logprobs else None
+    return (reading[0], reading[1]) if reading else (None, None)
 
 
 def _trial_record(study: str, t: Trial, outcome: str, comp: Completion | None, follow: Completion | None,

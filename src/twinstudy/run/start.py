@@ -37,9 +37,13 @@ def ready_models(rs: ResolvedStudy, *, skip_unavailable: bool, max_cost: float |
     return rs, models, unavailable
 
 
-def run_to_end(rs: ResolvedStudy, store: Store, models: dict[str, Model], options: RunOptions) -> RunResult:
-    """Run on a fresh event loop; inside a running loop (a notebook) on a thread of its own."""
-    runner = Runner(rs, store, models, options)
+def run_to_end(rs: ResolvedStudy, store: Store, models: dict[str, Model], options: RunOptions,
+               design: ResolvedStudy | None = None) -> RunResult:
+    """Run on a fresh event loop; inside a running loop (a notebook) on a thread of its own.
+
+    ``design``: the study as written, before unavailable models were set aside (what the design
+    fingerprint records); default ``rs``."""
+    runner = Runner(rs, store, models, options, design=design)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

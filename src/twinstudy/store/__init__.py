@@ -199,11 +199,24 @@ class Store:
     def integrity(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
-    def trial_table(self) -> pd.DataFrame:
-        """The design columns and outcome of every trial (``trial_key`` for ``key``)."""
+    def trial_table(self, design: str | None = None) -> pd.DataFrame:
+        """The design columns and outcome of every trial of one design (``trial_key`` for ``key``;
+        ``design`` as in :func:`twinstudy.store.designs.resolve`, default the current one), with
+        the option order and, for choice trials, the prompt that showed the options."""
+        from twinstudy.store.designs import resolve
+
+        chosen = resolve(self.conn, design)
+        where = " WHERE key IN (SELECT trial_key FROM design_trials WHERE design = ?)" if chosen else ""
         return pd.read_sql_query(
             "SELECT key AS trial_key, model, instrument, item, theme, item_type, reverse, lang, framing, "
-            "paraphrase, sample, outcome, correct_letter FROM trials", self.conn)
+            "paraphrase, sample, outcome, correct_letter, option_order, "
+            "CASE WHEN option_order IS NOT NULL THEN messages_json END AS choice_messages FROM trials" + where,
+            self.conn, params=(chosen.fingerprint,) if chosen else None)
+
+    def model_order(self) -> dict[str, int]:
+        """Each model's place in the study (runs write models in study order), for the sign
+        convention of :mod:`twinstudy.analysis.order`."""
+        return {r[0]: i for i, r in enumerate(self.conn.execute("SELECT id FROM models ORDER BY rowid"))}
 
     def score_table(self, turn: int, scorer: str | None = None) -> pd.DataFrame:
         """Every score of one turn (``scorer`` given: that scorer's only), as stored."""
@@ -236,10 +249,11 @@ class Store:
                             distribution=json.loads(r[10]) if r[10] else None, distribution_mass=r[11])
                 for r in rows]
 
-    def scored_frame(self, scorer: str | None = None) -> pd.DataFrame:
-        """One row per trial with its chosen score: the frame twinstudy.analysis expects."""
-        return build_scored_frame(self.trial_table(), self.models(), self.chosen_scores(0, scorer),
-                                  self.chosen_scores(1, scorer))
+    def scored_frame(self, scorer: str | None = None, design: str | None = None) -> pd.DataFrame:
+        """One row per trial of one design (default: the current) with its chosen score: the frame
+        twinstudy.analysis expects."""
+        return build_scored_frame(self.trial_table(design), self.models(), self.chosen_scores(0, scorer),
+                                  self.chosen_scores(1, scorer), self.model_order())
 
     def table(self, name: str) -> pd.DataFrame:
         """One of :data:`TABLES`, whole and as stored, ordered as written."""

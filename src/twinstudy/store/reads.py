@@ -50,6 +50,7 @@ class TranscriptRow(NamedTuple):
     provider_code: str | None
     answer: str | None        # the picked score's parsed answer, first turn
     final_answer: str | None  # the same after a follow-up turn
+    choice_messages: str | None = None  # choice trials: the conversation as this trial sent it (options shuffled)
 
 
 CellKey = tuple[str, str, str, str, int]  # instrument, item, lang, framing, paraphrase
@@ -61,9 +62,10 @@ def transcript_rows(store: Store) -> list[TranscriptRow]:
     first, follow = _picked_values(store, 0), _picked_values(store, 1)
     rows = conn.execute(
         "SELECT key, instrument, item, lang, framing, paraphrase, sample, model, outcome, answer_text, reasoning, "
-        "followup_text, provider_code FROM trials").fetchall()
+        "followup_text, provider_code, CASE WHEN option_order IS NOT NULL THEN messages_json END FROM trials"
+    ).fetchall()
     return [TranscriptRow(r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), r[7], r[8], r[9], r[10], r[11], r[12],
-                          first.get(r[0]), follow.get(r[0])) for r in rows]
+                          first.get(r[0]), follow.get(r[0]), r[13]) for r in rows]
 
 
 def cell_messages(src: Store | sqlite3.Connection) -> dict[CellKey, str]:

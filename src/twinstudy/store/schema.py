@@ -8,7 +8,7 @@ add the migration that adds it there and bump :data:`SCHEMA_VERSION`.
 from __future__ import annotations
 
 # Version 1: the first schema. Version 2: scores.distribution_mass (was text in scores.detail).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS migrations (
@@ -106,3 +106,23 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (trial_key, scorer, turn)
 );
 """
+
+#: The designs tables (schema 4), also run by that migration.
+DESIGNS_DDL = """
+-- Which trials belong to which design of a study (twinstudy.store.designs), so the analysis never
+-- pools two designs when the study file changed between runs.
+CREATE TABLE IF NOT EXISTS designs (
+    fingerprint TEXT PRIMARY KEY,      -- hash of the design's trial keys: see twinstudy.study.fingerprint
+    study TEXT NOT NULL,
+    first_run INTEGER NOT NULL,
+    last_run INTEGER NOT NULL,         -- the design with the highest last_run is the current one
+    n_trials INTEGER NOT NULL,
+    summary_json TEXT NOT NULL         -- flat fields (params.max_tokens, item.<id>, ...) to say what changed
+);
+CREATE TABLE IF NOT EXISTS design_trials (
+    design TEXT NOT NULL,
+    trial_key TEXT NOT NULL,
+    PRIMARY KEY (design, trial_key)
+) WITHOUT ROWID;
+"""
+SCHEMA += DESIGNS_DDL

@@ -108,8 +108,33 @@ def n_paraphrases(item: Item, wanted: int) -> int:
 
 def count_trials(rs: ResolvedStudy) -> int:
     s = rs.study
-    per_model = sum(n_paraphrases(it, s.paraphrases) for _inst, it in rs.items)
-    return len(rs.models) * per_model * len(s.languages) * len(rs.framings) * s.samples
+    per_model = sum(n_paraphrases(it, s.paraphrases) for f in rs.framings for _inst, it in rs.items
+                    if f.applies(it.type))
+    return len(rs.models) * per_model * len(s.languages) * s.samples
+
+
+@dataclass(frozen=True)
+class SkippedCells:
+    """Framing x item-type cells the design leaves out because the framing does not apply."""
+
+    framing: str
+    item_type: str
+    items: int
+    trials: int
+
+
+def skipped_cells(rs: ResolvedStudy) -> list[SkippedCells]:
+    """What the design leaves out, so that `plan` can say so instead of dropping it silently."""
+    s = rs.study
+    per: dict[tuple[str, str], list[int]] = {}
+    for f in rs.framings:
+        for _inst, it in rs.items:
+            if not f.applies(it.type):
+                n = n_paraphrases(it, s.paraphrases) * len(s.languages) * s.samples * len(rs.models)
+                cell = per.setdefault((f.id, it.type), [0, 0])
+                cell[0] += 1
+                cell[1] += n
+    return [SkippedCells(f, t, v[0], v[1]) for (f, t), v in per.items()]
 
 
 def expand(rs: ResolvedStudy, model: ModelInfo | None = None) -> Iterator[Trial]:
@@ -124,6 +149,8 @@ def _model_trials(rs: ResolvedStudy, model: ModelInfo) -> Iterator[Trial]:
         system = model.system_prompt(lang)
         for framing in rs.framings:
             for inst, item in rs.items:
+                if not framing.applies(item.type):
+                    continue  # e.g. "I agree with the statement below" in front of a question
                 yield from _item_trials(model, inst, item, lang, framing, system, s.paraphrases,
                                         s.samples, s.params)
 

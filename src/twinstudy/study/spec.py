@@ -20,7 +20,7 @@ from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.schema import Framing, Instrument, Item
 from twinstudy.models.base import ModelInfo
 from twinstudy.run.prices import price_of
-from twinstudy.study.yamlfile import _node_at, load_model, read_yaml
+from twinstudy.study.yamlfile import _key_line, _node_at, load_model, read_yaml
 from twinstudy.vocab import Lang
 
 Language = Lang  # the study file's name for it
@@ -241,6 +241,7 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str, *
                             f"unknown framing '{fid}'; known framings are {', '.join(sorted(known))}, "
                             "or define your own in a framings_file.")
         framings.append(known[fid])
+        _check_framing_languages(known[fid], study.languages, framings_path, src, node, i)
     return ResolvedStudy(study, src, text, infos, instruments, items, framings)
 
 
@@ -252,6 +253,29 @@ def study_warnings(rs: ResolvedStudy) -> list[str]:
             out.append(f"model '{m.id}' has no origin, so the origin contrast leaves it out; "
                        "add `origin: CN` (or US, FR, ...) to its entry.")
     return out
+
+
+def _check_framing_languages(framing: Framing, languages: list[Language], framings_path: str | None,
+                             src: str, node: yaml.Node | None, index: int) -> None:
+    """A framing with a prefix in one language but none in a study language would send the neutral
+    prompt under the framing's label in that language: refuse it where the framing is written."""
+    written = [lang for lang in ("en", "zh") if framing.prefix.get(lang).strip()]
+    missing = [lang for lang in languages if lang not in written]
+    if not written or not missing:
+        return
+    lang = missing[0]
+    message = (f"framing '{framing.id}' has no {lang} prefix but the study asks in {lang}; add "
+               f"`{lang}:` under its prefix, or leave {lang} out of the study's languages.")
+    if framings_path is not None:
+        data, fnode = read_yaml(Path(framings_path))
+        entries = data.get("framings") if isinstance(data, dict) else None
+        if isinstance(entries, list):
+            for j, entry in enumerate(entries):
+                if isinstance(entry, dict) and entry.get("id") == framing.id:
+                    loc: tuple[int | str, ...] = ("framings", j, "prefix")
+                    raise SpecError(framings_path, _key_line(fnode, loc) or _line(fnode, loc),
+                                    f"framings[{j}].prefix.{lang}", message)
+    raise SpecError(src, _line(node, ("framings", index)), f"framings[{index}]", message)
 
 
 def load_study(path: str | Path, *, allow_retired: bool = False) -> ResolvedStudy:

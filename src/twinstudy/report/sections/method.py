@@ -104,8 +104,14 @@ def build_method(store: Store, meta: dict[str, dict[str, Any]], results: Results
                                    if k not in ("id", "system") and v not in (None, "", [], {})},
                                 **({"parameters changed after a 400": healed[m]} if m in healed else {})},
                                info.get("system")))
-    runs = [RunRow(r.id, r.source, r.version, _ts(r.started_at), _ts(r.finished_at), r.status, r.stop_reason or "",
-                   r.planned) for r in reads.run_records(store)]
+    from twinstudy.run.lock import INTERRUPTED_REASON, shown_status
+
+    runs = []
+    for r in reads.run_records(store):
+        status = shown_status(r.status, store.path)  # a "running" run no process holds was killed
+        reason = (r.stop_reason or "") if status == r.status else INTERRUPTED_REASON
+        runs.append(RunRow(r.id, r.source, r.version, _ts(r.started_at), _ts(r.finished_at), status, reason,
+                           r.planned))
     design = reads.design_counts(store)
     s = results.settings
     return Method(models, present, "unknown for some models" if total_cost is None else f"${total_cost:,.4f}",

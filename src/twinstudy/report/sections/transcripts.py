@@ -7,6 +7,7 @@ textContent. Encoding the blob (plain JSON or gzip + base64) is :mod:`twinstudy.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,24 @@ def _turns(messages_json: str | None) -> list[tuple[Any, Any]]:
     except ValueError:
         return []
     return [(m[0], m[1]) if isinstance(m, list) else (m.get("role"), m.get("content")) for m in msgs]
+
+
+_OPTION_LINE = re.compile(r"^([A-H])\. (.+)$", re.M)
+
+
+def options_seen(messages_json: str | None, parsed: str | None) -> tuple[str | None, str | None]:
+    """A choice trial's options in the order this trial showed them, and the parsed letter's option.
+
+    Options are shuffled per trial, so the cell's prompt shows one order only; each reply carries
+    the order it saw, read from its own stored prompt."""
+    if not messages_json:
+        return None, None
+    lines = _OPTION_LINE.findall(prompt_of(messages_json))
+    if not lines:
+        return None, None
+    shown = "\n".join(f"{letter}. {text}" for letter, text in lines)
+    chosen = next((f"{letter}. {text}" for letter, text in lines if letter == parsed), None)
+    return shown, chosen
 
 
 def prompt_of(messages_json: str | None) -> str:
@@ -154,9 +173,10 @@ def build_blob(src: TranscriptSource, budget: int) -> tuple[dict[str, Any], Tran
     for cell, sample, model, outcome, r in src.rows:
         texts = ((r.answer_text, answer_cap), (r.reasoning, other_cap), (r.followup_text, other_cap))
         shortened += sum(1 for t, c in texts if t and len(t) > c)
+        shown, chosen = options_seen(r.choice_messages, r.answer)
         out_rows.append([cell, sample, model, outcome, _shorten(r.answer_text, answer_cap),
                          _shorten(r.reasoning, other_cap) or None, _shorten(r.followup_text, other_cap),
-                         r.provider_code, r.answer, r.final_answer])
+                         r.provider_code, r.answer, r.final_answer, shown, chosen])
     blob = {"models": src.models, "items": src.items, "langs": src.langs, "framings": src.framings,
             "outcomes": src.outcomes, "cells": src.cells, "rows": out_rows, "page": PAGE_SIZE,
             "origins": src.origins}

@@ -38,7 +38,8 @@ function viewer(D) {
     return e;
   };
   // rows: [cell, sample, model, outcome, answer, reasoning, followup, provider_code, parsed answer,
-  //        parsed answer after the follow-up], sorted by cell, sample, model
+  //        parsed answer after the follow-up, choice options as this trial showed them,
+  //        the parsed letter's option], sorted by cell, sample, model
   var groups = [];
   var last = null;
   for (var i = 0; i < D.rows.length; i++) {
@@ -79,7 +80,15 @@ function viewer(D) {
     if (!r) { td.appendChild(el("span", "muted", "not run")); return td; }
     var outcome = D.outcomes[r[3]];
     td.appendChild(el("span", "badge o-" + outcome, outcome + (r[7] ? " · " + r[7] : "")));
-    if (r[8] !== null && r[8] !== undefined) { td.appendChild(el("span", "badge parsed", "parsed: " + r[8])); }
+    if (r[8] !== null && r[8] !== undefined) {
+      td.appendChild(el("span", "badge parsed", "parsed: " + (r[11] ? r[11] : r[8])));
+    }
+    if (r[10]) {  // choice options in the order this trial showed them (shuffled per trial)
+      var opts = el("details", "options-seen");
+      opts.appendChild(el("summary", null, "options as this model saw them"));
+      opts.appendChild(el("div", "txt", r[10]));
+      td.appendChild(opts);
+    }
     td.setAttribute("data-outcome", outcome);
     if (r[5]) {
       var det = el("details", "reasoning");
@@ -132,6 +141,10 @@ function viewer(D) {
       info.appendChild(line);
       info.appendChild(el("div", "prompt", c[4]));
       if (c[5]) { info.appendChild(el("div", "prompt follow", "follow-up: " + c[5])); }
+      if (Object.keys(G.by).some(function (k) { return G.by[k][10]; })) {
+        info.appendChild(el("div", "muted", "options are shuffled per trial: the order above is one " +
+          "trial's; each reply shows the order it saw and the option its letter meant."));
+      }
       tr.appendChild(info);
       cols.forEach(function (k) { tr.appendChild(modelCell(G.by[k])); });
       frag.appendChild(tr);
