@@ -1,0 +1,169 @@
+"""Extraction: every answer candidate and every signal in a normalised reply.
+
+Nothing is decided here; :mod:`twinstudy.scoring.answers.resolve` weighs what was found. A
+candidate is a value read at a place where replies state picks: after a marker ("Answer:", "我选"),
+at the start of the reply or of a sentence, after a conclusion cue ("Overall,"), after a revision
+marker ("actually,"), or after a dash/colon that ends a sentence ("I'd lean agree — 4.").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from twinstudy.scoring.answers.lexicon import Lexicon
+from twinstudy.scoring.answers.readers import Reader, Value, label_at
+from twinstudy.scoring.answers.text import sentence_end, sentence_starts
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One value found in the reply; ``source`` is the lexicon id (or structural rule) that found it."""
+
+    value: Value
+    start: int  # where the evidence starts (marker or value)
+    vstart: int  # where the value itself starts
+    end: int
+    source: str
+    final: bool = False
+    revised: bool = False
+
+
+@dataclass(frozen=True)
+class Signal:
+    cls: str
+    id: str
+    start: int
+    end: int
+
+
+_SKIP = re.compile(r"[\s,:，、:：]*")
+# After a candidate read at a sentence start, what may follow for it to be a stated pick:
+# nothing, punctuation, a dash or bracket (a label or explanation), or the end of the line.
+_TAIL_OK = re.compile(
+    r"\s*(?:$|[.,;:!?)\]。，；：！？、）/\"'”」』]|[-–—(（]|\n|out of\s*\d|或|和|与|及|\bor\b|\band\b|选项|项)"
+    r"|\s+(?:is|seems|would be|sounds|looks)\s+(?:the\s+)?(?:best|most|right|correct|closest|my|preferable|likeliest)\b"
+    r"|\s*(?:非常|完全|比较|有点|基本|不太)?不?(?:同意|赞同|赞成|反对|中立)"
+    r"|\s+(?:strongly\s+|somewhat\s+)?(?:agree|disagree|neutral)\b",
+    re.I,
+)
+_LIST_PREFIX = re.compile(r"(?:^|\n)[ \t]*(?:[-•][ \t]*)?\(?(\d{1,2})[.)、][ \t]*$")
+_DASH_COLON = re.compile(r"(?:\s[—–-]{1,2}|[—–]|[:：=])\s*")
+_ENUM_ITEM = re.compile(r"^(?:[-•]\s*)?\(?(\d{1,2})[.)、]\s*\S", re.M)
+_INLINE_ENUM = re.compile(r"(?:^|\s)(\d)[.)]\s+[A-Za-z\u4e00-\u9fff]")
+
+
+_JUNK = re.compile(r"[\s\"'“”「」『』(\[（]*")
+
+
+def _junk_end(s: str, pos: int) -> int:
+    m = _JUNK.match(s, pos)
+    return m.end() if m else pos
+
+
+def find_signals(lex: Lexicon, s: str) -> list[Signal]:
+    out: list[Signal] = []
+    for cls, phrases in lex.signals.items():
+        for ph in phrases:
+            for m in ph.pattern.finditer(s):
+                out.append(Signal(cls, ph.id, m.start(), m.end()))
+    return sorted(out, key=lambda g: g.start)
+
+
+def _enumeration_numbers(s: str) -> set[int]:
+    """Offsets of list numbers ("1. Progress: … 2. …"): numbered items in a run of 2+ or after ':'."""
+    items = [(m.start(1), int(m.group(1))) for m in _ENUM_ITEM.finditer(s)]
+    items += [(m.start(1), int(m.group(1))) for m in _INLINE_ENUM.finditer(s)]
+    items = sorted(set(items))
+    nums = {n for _, n in items}
+    out: set[int] = set()
+    for off, n in items:
+        if (n + 1) in nums or (n - 1) in nums:
+            out.add(off)
+            continue
+        before = s[:off].rstrip(" \t\n-•(")
+        if n == 1 and before.endswith((":", "：")):  # "my ratings:\n\n1. Governments should …"
+            out.add(off)
+    return out
+
+
+def _preamble_starts(lex: Lexicon, s: str, pos: int) -> list[int]:
+    starts = [pos]
+    for ph in lex.preambles:
+        m = ph.pattern.match(s, pos)
+        if m and m.end() > pos:
+            starts.append(m.end())
+            m2 = ph.pattern.match(s, m.end())  # "Honestly, I think 3"
+            if m2 and m2.end() > m.end():
+                starts.append(m2.end())
+    return starts
+
+
+def extract(lex: Lexicon, s: str, read: Reader) -> list[Candidate]:
+    """All candidates, in order of position; duplicates of one value span are merged."""
+    found: list[Candidate] = []
+    enum_offsets = _enumeration_numbers(s)
+
+    def add(value: Value, start: int, vstart: int, end: int, source: str, *, final: bool = False,
+            revised: bool = False) -> None:
+        if vstart in enum_offsets:
+            return
+        found.append(Candidate(value, start, vstart, end, source, final, revised))
+
+    for ph in lex.markers:
+        for m in ph.pattern.finditer(s):
+            r = read(s, m.end())
+            if r is not None:
+                add(r[0], m.start(), m.end(), r[1], ph.id, final=ph.extra == "true")
+    for ph in lex.signals.get("revision", ()):
+        for m in ph.pattern.finditer(s):
+            for st in _preamble_starts(lex, s, m.end()):
+                r = read(s, st)
+                if r is not None:
+                    add(r[0], m.start(), st, r[1], ph.id, revised=True)
+                    break
+    # sentence starts (the reply's start is "leading"); a value there must end its phrase
+    for pos in sentence_starts(s):
+        lp = _LIST_PREFIX.search(s, 0, pos)
+        if lp and lp.end() == pos and lp.start(1) in enum_offsets:
+            continue  # the text of a list item ("1. 安全与对齐：…"), not a stated pick
+        for st in _preamble_starts(lex, s, pos):
+            r = read(s, st)
+            if r is None:
+                continue
+            if _TAIL_OK.match(s, r[1]) or label_at(lex, s, _junk_end(s, st)) is not None:
+                add(r[0], pos, st, r[1], "leading" if pos == 0 else "sentence-start")
+            break
+    # a value closing a sentence after a dash or colon: "Absolutely not — 1.", "…的话：3。"
+    for m in _DASH_COLON.finditer(s):
+        r = read(s, m.end())
+        if r is not None and r[1] <= sentence_end(s, r[1]) and not s[r[1]:sentence_end(s, r[1])].strip(" )）"):
+            add(r[0], m.start(), m.end(), r[1], "sentence-final")
+    # conclusion cues in the last paragraph
+    para_start = s.rfind("\n\n") + 2 if "\n\n" in s else 0
+    for ph in lex.cues:
+        for m in ph.pattern.finditer(s, para_start):
+            sk = _SKIP.match(s, m.end())
+            pos = sk.end() if sk else m.end()
+            for st in _preamble_starts(lex, s, pos):
+                r = read(s, st)
+                if r is not None:
+                    add(r[0], m.start(), st, r[1], ph.id)
+                    break
+    # merge: one candidate per value span, keeping the most specific source
+    best: dict[tuple[int, int], Candidate] = {}
+    rank = {"leading": 3, "sentence-start": 2, "sentence-final": 1}
+    for c in found:
+        key = (c.vstart, c.end)
+        old = best.get(key)
+        if old is None or (c.final, c.revised, -rank.get(c.source, 0)) > (old.final, old.revised,
+                                                                            -rank.get(old.source, 0)):
+            best[key] = c
+    # a value inside a longer one ("2" of "2 - Disagree" read by two rules) counts once
+    out = sorted(best.values(), key=lambda c: (c.vstart, -c.end))
+    kept: list[Candidate] = []
+    for c in out:
+        if kept and c.vstart < kept[-1].end and c.value == kept[-1].value:
+            continue
+        kept.append(c)
+    return kept

@@ -1,0 +1,203 @@
+"""Value readers: each reads one answer value *at* a position of the normalised reply.
+
+A reader returns ``(value, end)`` or None. Values outside the scale or option list come back as
+:data:`OUT_OF_RANGE` so that the resolver can say so instead of ignoring them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+
+from twinstudy.scoring.answers.lexicon import Lexicon
+
+Value = int | str | None
+OUT_OF_RANGE = "__out_of_range__"
+LETTERS = "ABCDEFGH"
+Reader = Callable[[str, int], "tuple[Value, int] | None"]
+
+# Things after a number that show it is a quantity, not an answer.
+_UNIT = (
+    r"(?:\s*(?:%|percent\b|per cent\b|years?\b|decades?\b|months?\b|weeks?\b|days?\b|hours?\b|minutes?\b|"
+    r"times\b|people\b|countries\b|companies\b|major\b|million\b|billion\b|trillion\b|in \d|of the\b|of (?:these|them|my)\b|"
+    r"out of (?![57]\b)\d|st\b|nd\b|rd\b|th\b|x\b|things?\b|reasons?\b|points?\b(?!\s*(?:[.,;:!)]|$))|ways?\b|factors?\b|"
+    r"steps?\b|kinds?\b|types?\b|options\b|°|am\b|pm\b)|年|个|倍|月|日|天|周|小时|亿|万|类|种|名|位|家|次|项|条|岁|％|点|方面|大)"
+)
+_NUM = re.compile(r"(?<![\d.,])(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(?:\s*分(?![制中之]))?")
+_ZH_DIGITS = "一二三四五六七八九十"
+_ZH_NUM = re.compile(r"([一二三四五六七八九十])(?=分|$|[\s。，,.!！?？;；)\]、])")
+_OPEN_JUNK = re.compile(r"[\s\"'“”「」『』(\[（]*(?:option\s+|选项\s*)?[\s\"'“”「」『』(\[（]*", re.I)
+_ARTICLE = re.compile(r"an?\s+(?=\d)", re.I)
+_LABEL_AFTER_EN = re.compile(
+    r"\s*(?:$|[.,;:!?)(\]\[\-–—/\n\"']|(?:with|on|here|overall|to some extent|in principle|because|since|"
+    r"as|but|though|although|for|and|by)\b)",
+    re.I,
+)
+_LABEL_AFTER_ZH = re.compile(r"(?:$|[\s，。；：！？、,.;:!?()\[\]\-–—/\"'”]|这|该|此|上述|以上|您|你|因为|但)")
+
+
+def label_at(lex: Lexicon, s: str, pos: int) -> tuple[str, int] | None:
+    """A Likert label ("somewhat agree", "比较同意") starting at ``pos``: (pole, end)."""
+    for ph in lex.likert_labels:
+        m = ph.pattern.match(s, pos)
+        if not m:
+            continue
+        zh = ph.id.startswith("zh")
+        if not zh and pos > 0 and s[pos - 1].isalpha() and s[pos - 1].isascii():
+            continue
+        after = _LABEL_AFTER_ZH if zh else _LABEL_AFTER_EN
+        if after.match(s, m.end()):
+            return ph.extra, m.end()
+    return None
+
+
+def likert_reader(lex: Lexicon, n: int) -> Reader:
+    scale = lex.scales[n]
+
+    def read(s: str, pos: int) -> tuple[Value, int] | None:
+        p = _OPEN_JUNK.match(s, pos)
+        p_end = p.end() if p else pos
+        a = _ARTICLE.match(s, p_end)
+        if a:
+            p_end = a.end()
+        m = _NUM.match(s, p_end)
+        if m:
+            v = int(m.group(1))
+            return (v if 1 <= v <= n else OUT_OF_RANGE), m.end()
+        z = _ZH_NUM.match(s, p_end)
+        if z:
+            v = _ZH_DIGITS.index(z.group(1)) + 1
+            return (v if 1 <= v <= n else OUT_OF_RANGE), z.end()
+        lab = label_at(lex, s, p_end)
+        if lab:
+            return scale[lab[0]], lab[1]
+        return None
+
+    return read
+
+
+def _norm_opt(t: str) -> str:
+    t = unicodedata.normalize("NFKC", t).lower().strip()
+    return re.sub(r"[\s\"'“”.。!！,，;；:：]+$", "", re.sub(r"^[\s\"'“”]+", "", t))
+
+
+def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequence[str] | None) -> Reader:
+    nopt = len(options) if options else len(LETTERS)
+    texts: list[tuple[str, int]] = []
+    for opts in (options, alt_options):
+        for i, o in enumerate(opts or []):
+            t = _norm_opt(o)
+            if t:
+                texts.append((t, i))
+    texts.sort(key=lambda x: -len(x[0]))
+    letter_re = re.compile(r"([A-Ha-h])(?![A-Za-z])")
+    en_ord = "|".join(sorted(lex.ordinals_en, key=len, reverse=True)) + "|last"
+    ord_en = re.compile(rf"(?:the\s+)?({en_ord})\b(?:\s+(option|one|choice|answer|alternative)\b)?", re.I)
+    ord_zh = re.compile(r"第\s*([" + "".join(lex.ordinals_zh) + r"])\s*(?:个|项|种|条)?(?:选项|选择|答案)?|选项\s*([一二三四五六七八])")
+
+    def index_value(idx: int) -> Value:
+        return LETTERS[idx] if 0 <= idx < nopt else OUT_OF_RANGE
+
+    def read(s: str, pos: int) -> tuple[Value, int] | None:
+        p = _OPEN_JUNK.match(s, pos)
+        p_end = p.end() if p else pos
+        low = s.lower()
+        for t, i in texts:  # option text first: "A single global regulator" is not letter A
+            if low.startswith(t, p_end):
+                end = p_end + len(t)
+                if end == len(s) or not (s[end].isalnum() and s[end].isascii()):
+                    return LETTERS[i], end
+        o = ord_zh.match(s, p_end)
+        if o:
+            k = o.group(1) or o.group(2)
+            return index_value(lex.ordinals_zh[k] - 1), o.end()
+        o = ord_en.match(s, p_end)
+        if o and (o.group(2) or re.match(r"\s*(?:$|[.,;:!?)—–-])", s[o.end():])):
+            word = o.group(1).lower()
+            idx = nopt - 1 if word == "last" else lex.ordinals_en[word] - 1
+            return index_value(idx), o.end()
+        m = letter_re.match(s, p_end)
+        if not m:
+            return None
+        letter, end = m.group(1), m.end()
+        rest = s[end:]
+        wrapped = p_end > pos and s[p_end - 1] in "([（" and rest[:1] in ")]）"
+        alone = s.strip(" .\"'()[]").upper() == letter.upper()
+        if letter.islower() and not (wrapped or alone or re.match(r"\s*(?:$|[.)\]:,;。，；、]\s*$)", rest)):
+            return None
+        # what may follow a letter: end, punctuation, a dash/bracket, CJK, or the option text
+        if not (
+            rest == ""
+            or re.match(r"[.)\]:,;!?、。，；：！？\n）/&]", rest)
+            or re.match(r"\s*[-–—(（\n]", rest)
+            or re.match(r"\s*[\u4e00-\u9fff]", rest)
+            or re.match(r"\s+(?:and|or|&)\s+[A-H]\b", rest)
+            or any(rest.lower().lstrip().startswith(t) for t, _ in texts)
+        ):
+            return None
+        if re.match(r"\s*[\u4e00-\u9fff]", rest) and not re.match(r"\s*(?:[。，；、：！？]|选项|项|和|与|或|也|吧|啊|呀|了|，)", rest):
+            # "A可能过于简化" is a sentence about A, not the pick A
+            if not any(rest.lstrip().lower().startswith(t) for t, _ in texts):
+                return None
+        return index_value(LETTERS.index(letter.upper())), end
+
+    return read
+
+
+_ZH_BOUNDARY = re.compile(r"(?:的|了|啊|呀|吧|呢)?(?=$|[\s.,;:!?。，；：！？、)\"'”/—–-])")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{1,4}")
+
+
+def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
+    """Yes/no in English phrases or Chinese words, incl. a verb echoed from the question."""
+    q = unicodedata.normalize("NFKC", question or "")
+
+    def zh_verb_ok(v: str) -> bool:
+        if v in lex.zh_yes:
+            return True
+        return bool(q) and len(v) >= 1 and v in q and v not in ("吗", "呢", "你", "我", "的")
+
+    def read(s: str, pos: int) -> tuple[Value, int] | None:
+        p = re.compile(r"[\s\"'“”(\[（]*").match(s, pos)
+        p_end = p.end() if p else pos
+        for ph in lex.yesno_en:
+            m = ph.pattern.match(s, p_end)
+            if m:
+                if ph.extra == "from-negation":
+                    return ("no" if m.group("neg") else "yes"), m.end()
+                return ph.extra, m.end()
+        # Chinese: [adverb] [negation] [verb] + boundary; "当然。" is itself a yes, so the bare
+        # start is tried after the adverb-stripped one.
+        starts = [p_end]
+        for adv in lex.zh_adverbs:
+            if s.startswith(adv, p_end):
+                starts.insert(0, p_end + len(adv))
+                break
+        for i in starts:
+            r = _zh_at(s, i)
+            if r is not None:
+                return r
+        return None
+
+    def _zh_at(s: str, i: int) -> tuple[Value, int] | None:
+        neg = ""
+        for n in lex.zh_neg:
+            if s.startswith(n, i):
+                neg, i = n, i + len(n)
+                break
+        run = _CJK_RUN.match(s, i)
+        if run:
+            word = run.group(0)
+            for k in range(len(word), 0, -1):  # longest echo first: "不相信" -> 相信
+                v = word[:k]
+                b = _ZH_BOUNDARY.match(s, i + k)
+                if b and zh_verb_ok(v):
+                    return ("no" if neg else "yes"), b.end()
+        if neg and neg not in ("并不", "不太"):  # a bare "不。" / "没有。" / "否"
+            b = _ZH_BOUNDARY.match(s, i)
+            if b:
+                return "no", b.end()
+        return None
+
+    return read

@@ -1,0 +1,168 @@
+"""Resolution: from candidates and signals to one verdict.
+
+1. Candidates that are mentions, not picks, are set aside: numbers inside a restated scale ("on a
+   scale of 1 to 5"), negated values ("所以我没有选5", "rather than 4"), quoted values outside a
+   marker ("如果回答“是”"), and any value in the same clause as a decline signal ("picking a
+   number — whether 1, 3 or 5 — would be taking a side").
+2. No pick left: a decline/uncertainty/depends/both-sides/ask-the-user signal makes it
+   ``refused``; otherwise ``unparseable`` (cut off, unrelated, empty).
+3. Picks left: a "final answer" marker wins; otherwise picks are read in order and a different
+   later pick replaces the earlier one only after a revision marker ("actually", "不对，") — a
+   change without one is ``unparseable``, as is a revision taken back ("到底是1还是5呢").
+4. The pick must not come with an alternative in the same sentence ("2, or maybe 4", "A、D",
+   "3-4"), nor sit next to a label that contradicts it ("3 - Agree" on a 5-point scale).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from twinstudy.scoring.answers.candidates import Candidate, Signal
+from twinstudy.scoring.answers.lexicon import DECLINE_CLASSES, Lexicon
+from twinstudy.scoring.answers.readers import OUT_OF_RANGE, Reader, Value, label_at
+from twinstudy.scoring.answers.text import clause_span, looks_cut_off, sentence_end
+
+
+@dataclass(frozen=True)
+class Verdict:
+    value: Value
+    status: str
+    reason: str
+
+
+_NEG_EN = re.compile(
+    r"(?:\bnot|n't|\bnever|\brather than|\binstead of|\bwhy not|\bexcept|\bother than|\bwouldn't|\bwon't)\s+"
+    r"(?:[a-z']+\s+){0,3}(?:an?\s+)?$",
+    re.I,
+)
+_NEG_ZH = re.compile(r"(?:没有|没|不是|而不是|并非|不|未)(?:选择?|给出?|打|是|考虑)?\s*$")
+_QUOTE_OPEN = "\"'“「『"
+_ALT_SEP = re.compile(
+    r"\s*(?:\([^)\n]{0,30}\)|（[^）\n]{0,30}）)?\s*"
+    r"(?:,?\s*(?:\bor\b|\band\b|\bplus\b|\bas well as\b)(?:\s+(?:maybe|perhaps|possibly|even|also))?"
+    r"|,?\s*(?:but\s+)?(?:it\s+|that\s+)?(?:could|might|may)\s+(?:also\s+|well\s+)?be|,?\s*(?:or\s+)?(?:maybe|perhaps|possibly)"
+    r"|[,，、/&]\s*(?:也|还)?(?:选择?|可以选)?|(?:，|,)?\s*(?:也|还)(?:可以)?选择?|或者?|或是|和|与|及|以及|也可能是?|也许是?)\s*"
+    r"(?:even\s+|maybe\s+|perhaps\s+|possibly\s+|an?\s+)?",
+    re.I,
+)
+_RANGE = re.compile(r"\s*(?:-|–|—|~|to\b|到|至|/|out of\b)\s*")
+
+
+def _is_mention(lex: Lexicon, s: str, c: Candidate, signals: list[Signal]) -> str | None:
+    """Why a candidate is not a pick (a rule id), or None if it may be one."""
+    for ph in lex.scale_restatements:
+        for m in ph.pattern.finditer(s):
+            if m.start() <= c.vstart < m.end():
+                return ph.id
+    cs, ce = clause_span(s, c.vstart)
+    before = s[cs:c.vstart]
+    if _NEG_EN.search(before) or _NEG_ZH.search(before):
+        return "negated-mention"
+    marker = not c.source.startswith(("leading", "sentence"))
+    if not marker and c.vstart > 0 and s[c.vstart - 1] in _QUOTE_OPEN:
+        return "quoted-mention"
+    for g in signals:
+        if g.cls not in DECLINE_CLASSES or c.vstart <= g.start < c.end:
+            continue  # the signal phrase itself may be the pick ("I don't think so")
+        # a decline earlier in the clause, or one whose phrase spans the value, voids it; one
+        # after it explains the pick ("I'd rate this a 3 — I genuinely don't know")
+        if cs <= g.start < c.vstart or g.start < c.vstart < g.end:
+            return f"in-decline:{g.id}"
+    return None
+
+
+_BARE = re.compile(r"(?:option\s+|选项)?([A-H](?![A-Za-z])|\d{1,2}(?!\d))")
+
+
+def _run(s: str, c: Candidate, read: Reader) -> list[Value]:
+    """Values listed right after the candidate in its sentence ("A and C", "医疗、教育、就业和科研")."""
+    end = sentence_end(s, c.end)
+    pos, out = c.end, [c.value]
+    while pos < end:
+        m = _ALT_SEP.match(s, pos)
+        if not m or m.end() == pos:
+            break
+        r = read(s, m.end())
+        if r is None:  # a bare letter or number also counts here: "A and C are both right"
+            b = _BARE.match(s, m.end())
+            if not b or type(c.value) is not (int if b.group(1).isdigit() else str):
+                break
+            r = (int(b.group(1)) if b.group(1).isdigit() else b.group(1)), b.end()
+        out.append(r[0])
+        pos = r[1]
+    return out
+
+
+def _alternative(s: str, c: Candidate, read: Reader, n_scale: int | None) -> bool:
+    """Does the candidate's sentence offer another value ("2, or maybe 4", "3-4", "A、D")?"""
+    rest = s[c.end :]
+    if isinstance(c.value, int):
+        m = _RANGE.match(rest)
+        if m:
+            d = re.match(r"(\d{1,3})(?!\d)", rest[m.end() :])
+            if d:
+                other = int(d.group(1))
+                sep = m.group(0).strip()
+                if sep in ("/", "out of") and other in (n_scale, 10, 100):
+                    return False
+                if other != c.value and (sep not in ("-", "–", "—") or 1 <= other <= (n_scale or 0)):
+                    return True
+    return len(set(map(str, _run(s, c, read)))) > 1
+
+
+def _label_mismatch(lex: Lexicon, s: str, c: Candidate, n: int) -> bool:
+    """'3 - Agree' on a 5-point scale: a number and the label right next to it disagree."""
+    rest = s[c.end :]
+    scale = lex.scales[n]
+    if isinstance(c.value, int):
+        m = re.match(r"\s*(?:/\s*\d+\s*)?[-–—:=(（\s]*", rest)
+        lab = label_at(lex, s, c.end + (m.end() if m else 0))
+        if lab and scale[lab[0]] != c.value:
+            return True
+    m2 = re.match(r"\s*\.?\s*[(（]\s*(\d)\s*[)）]", rest)
+    return bool(m2 and int(m2.group(1)) != c.value)
+
+
+def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal], read: Reader,
+            n_scale: int | None) -> Verdict:
+    picks = [c for c in cands if _is_mention(lex, s, c, signals) is None]
+    declines = [g for g in signals if g.cls in DECLINE_CLASSES]
+    # A list of three or more values is a survey of the options, not a pick; in a reply that
+    # declines it is only a mention ("自由、平等、安全、繁荣都是重要的价值").
+    for c in list(picks):
+        if c in picks and len(set(map(str, _run(s, c, read)))) >= 3 and declines:
+            lo, hi = c.vstart, sentence_end(s, c.end)
+            picks = [p for p in picks if not lo <= p.vstart <= hi]
+    if not picks:
+        refusals = [g for g in declines if g.cls == "decline"]
+        if declines and looks_cut_off(s) and len(s) > 25 and not refusals:
+            return Verdict(None, "unparseable", "cut-off")
+        if declines:
+            return Verdict(None, "refused", f"decline:{declines[0].id}")
+        return Verdict(None, "unparseable", "cut-off" if looks_cut_off(s) else "no-answer")
+    finals = [c for c in picks if c.final]
+    if finals:
+        if len({c.value for c in finals}) > 1:
+            return Verdict(None, "unparseable", "conflicting-final")
+        chosen = finals[-1]
+    else:
+        revisions = [g for g in signals if g.cls == "revision"]
+        chosen = picks[0]
+        for c in picks[1:]:
+            if c.value == chosen.value:
+                continue
+            if c.revised or any(chosen.end <= g.start <= c.vstart for g in revisions):
+                chosen = c
+                continue
+            return Verdict(None, "unparseable", f"conflicting-picks:{chosen.source}/{c.source}")
+        if any(g.cls == "waver" and g.start >= chosen.start for g in signals):
+            waver = next(g for g in signals if g.cls == "waver" and g.start >= chosen.start)
+            return Verdict(None, "unparseable", f"waver:{waver.id}")
+    if chosen.value == OUT_OF_RANGE:
+        return Verdict(None, "unparseable", "out-of-range")
+    if _alternative(s, chosen, read, n_scale):
+        return Verdict(None, "unparseable", "multiple-picks")
+    if n_scale is not None and _label_mismatch(lex, s, chosen, n_scale):
+        return Verdict(None, "unparseable", "label-number-mismatch")
+    return Verdict(chosen.value, "answered", chosen.source)
