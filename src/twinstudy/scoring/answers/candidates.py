@@ -41,13 +41,16 @@ _SKIP = re.compile(r"[\s,:，、:：]*")
 # After a candidate read at a sentence start, what may follow for it to be a stated pick:
 # nothing, punctuation, a dash or bracket (a label or explanation), or the end of the line.
 _TAIL_OK = re.compile(
-    r"\s*(?:$|[.,;:!?)\]。，；：！？、）/\"'”」』]|[-–—(（]|\n|out of\s*\d|或|和|与|及|\bor\b|\band\b|选项|项)"
+    r"\s*(?:$|[.,;:!?)\]。，；：！？、）/\"'”」』]|[-–—(（]|\n|out of\s*\d|选项|项)"
     r"|\s+(?:is|seems|would be|sounds|looks)\s+(?:the\s+)?(?:best|most|right|correct|closest|my|preferable|likeliest)\b"
     r"|\s*(?:非常|完全|比较|有点|基本|不太)?不?(?:同意|赞同|赞成|反对|中立)"
     r"|\s+(?:strongly\s+|somewhat\s+)?(?:agree|disagree|neutral)\b",
     re.I,
 )
+# A value followed by "and"/"or" states picks only at the start of the reply ("A and C", "B或C")
+_TAIL_CONJ = re.compile(r"\s*(?:或|和|与|及|\bor\b|\band\b)", re.I)
 _LIST_PREFIX = re.compile(r"(?:^|\n)[ \t]*(?:[-•][ \t]*)?\(?(\d{1,2})[.)、][ \t]*$")
+_CONTRAST = re.compile(r"(?:\b(?:but|that said|still|however|anyway|even so)\b|但是|但|不过|然而)[\s,，:：]*", re.I)
 _DASH_COLON = re.compile(r"(?:\s[—–-]{1,2}|[—–]|[:：=])\s*")
 _ENUM_ITEM = re.compile(r"^(?:[-•]\s*)?\(?(\d{1,2})[.)、]\s*\S", re.M)
 _INLINE_ENUM = re.compile(r"(?:^|\s)(\d)[.)]\s+[A-Za-z\u4e00-\u9fff]")
@@ -131,8 +134,18 @@ def extract(lex: Lexicon, s: str, read: Reader) -> list[Candidate]:
             r = read(s, st)
             if r is None:
                 continue
-            if _TAIL_OK.match(s, r[1]) or label_at(lex, s, _junk_end(s, st)) is not None:
+            if (_TAIL_OK.match(s, r[1]) or label_at(lex, s, _junk_end(s, st)) is not None
+                    or (pos == 0 and _TAIL_CONJ.match(s, r[1]))):
                 add(r[0], pos, st, r[1], "leading" if pos == 0 else "sentence-start")
+            break
+    # a value right after a contrast: "I'm not an expert, but yes.", "不过我选2"
+    for m in _CONTRAST.finditer(s):
+        for st in _preamble_starts(lex, s, m.end()):
+            r = read(s, st)
+            if r is None:
+                continue
+            if _TAIL_OK.match(s, r[1]) or label_at(lex, s, _junk_end(s, st)) is not None:
+                add(r[0], m.start(), st, r[1], "after-contrast")
             break
     # a value closing a sentence after a dash or colon: "Absolutely not — 1.", "…的话：3。"
     for m in _DASH_COLON.finditer(s):
@@ -152,7 +165,7 @@ def extract(lex: Lexicon, s: str, read: Reader) -> list[Candidate]:
                     break
     # merge: one candidate per value span, keeping the most specific source
     best: dict[tuple[int, int], Candidate] = {}
-    rank = {"leading": 3, "sentence-start": 2, "sentence-final": 1}
+    rank = {"leading": 4, "sentence-start": 3, "after-contrast": 2, "sentence-final": 1}
     for c in found:
         key = (c.vstart, c.end)
         old = best.get(key)

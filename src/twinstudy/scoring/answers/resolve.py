@@ -41,6 +41,7 @@ _QUOTE_OPEN = "\"'“「『"
 _ALT_SEP = re.compile(
     r"\s*(?:\([^)\n]{0,30}\)|（[^）\n]{0,30}）)?\s*"
     r"(?:,?\s*(?:\bor\b|\band\b|\bplus\b|\bas well as\b)(?:\s+(?:maybe|perhaps|possibly|even|also))?"
+    r"|(?:[,，]\s*)?(?:也可能是?|也许是?|可能是|或许是?)"
     r"|,?\s*(?:but\s+)?(?:it\s+|that\s+)?(?:could|might|may)\s+(?:also\s+|well\s+)?be|,?\s*(?:or\s+)?(?:maybe|perhaps|possibly)"
     r"|[,，、/&]\s*(?:也|还)?(?:选择?|可以选)?|(?:，|,)?\s*(?:也|还)(?:可以)?选择?|或者?|或是|和|与|及|以及|也可能是?|也许是?)\s*"
     r"(?:even\s+|maybe\s+|perhaps\s+|possibly\s+|an?\s+)?",
@@ -59,8 +60,8 @@ def _is_mention(lex: Lexicon, s: str, c: Candidate, signals: list[Signal]) -> st
     before = s[cs:c.vstart]
     if _NEG_EN.search(before) or _NEG_ZH.search(before):
         return "negated-mention"
-    marker = not c.source.startswith(("leading", "sentence"))
-    if not marker and c.vstart > 0 and s[c.vstart - 1] in _QUOTE_OPEN:
+    marker = not c.source.startswith(("leading", "sentence", "after-contrast"))
+    if not marker and ((c.vstart > 0 and s[c.vstart - 1] in _QUOTE_OPEN) or s[c.vstart] in _QUOTE_OPEN) and c.start > 0:
         return "quoted-mention"
     for g in signals:
         if g.cls not in DECLINE_CLASSES or c.vstart <= g.start < c.end:
