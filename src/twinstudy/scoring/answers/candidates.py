@@ -42,7 +42,7 @@ _SKIP = re.compile(r"[\s,:，、:：]*")
 # nothing, punctuation, a dash or bracket (a label or explanation), or the end of the line.
 _TAIL_OK = re.compile(
     r"\s*(?:$|[.,;:!?)\]。，；：！？、）/\"'”」』]|[-–—(（]|\n|out of\s*\d|选项|项)"
-    r"|\s+(?:is|seems|would be|sounds|looks)\s+(?:the\s+)?(?:best|most|right|correct|closest|my|preferable|likeliest)\b"
+    r"|\s+(?:is|are|seems?|would be|sounds?|looks?|feels?|strikes me as)\s+(?:the\s+)?(?:best|most|right|correct|closest|my|preferable|likeliest|better)\b"
     r"|\s*(?:非常|完全|比较|有点|基本|不太)?不?(?:同意|赞同|赞成|反对|中立)"
     r"|\s+(?:strongly\s+|somewhat\s+)?(?:agree|disagree|neutral)\b",
     re.I,

@@ -28,7 +28,7 @@ _NUM = re.compile(r"(?<![\d.,])(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(
 _ZH_DIGITS = "一二三四五六七八九十"
 _ZH_NUM = re.compile(r"([一二三四五六七八九十])(?=分|$|[\s。，,.!！?？;；)\]、])")
 _OPEN_JUNK = re.compile(r"[\s\"'“”「」『』(\[（]*(?:option\s+|选项\s*)?[\s\"'“”「」『』(\[（]*", re.I)
-_ARTICLE = re.compile(r"an?\s+(?=\d)", re.I)
+_ARTICLE = re.compile(r"(?:(?:around|about|roughly|approximately)\s+)?(?:an?\s+)?(?=\d)", re.I)
 _LABEL_AFTER_EN = re.compile(
     r"\s*(?:$|[.,;:!?)(\]\[\-–—/\n\"']|(?:with|on|here|overall|to some extent|in principle|because|since|"
     r"as|but|though|although|for|and|by)\b)",
@@ -133,6 +133,7 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
             or re.match(r"\s*[-–—(（\n]", rest)
             or re.match(r"\s*[\u4e00-\u9fff]", rest)
             or re.match(r"\s+(?:and|or|&)\s+[A-H]\b", rest)
+            or re.match(r"\s+(?:instead\b|(?:is|would be|seems)\s+(?:better|best|right|correct|my\s+(?:answer|pick|choice)))", rest)
             or any(rest.lower().lstrip().startswith(t) for t, _ in texts)
         ):
             return None

@@ -160,6 +160,8 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
         if any(g.cls == "waver" and g.start >= chosen.start for g in signals):
             waver = next(g for g in signals if g.cls == "waver" and g.start >= chosen.start)
             return Verdict(None, "unparseable", f"waver:{waver.id}")
+    # the pick's last restatement is the one to check for alternatives: "C和D都有道理，但我最终选C"
+    chosen = [c for c in picks if c.value == chosen.value and c.start >= chosen.start][-1]
     if chosen.value == OUT_OF_RANGE:
         return Verdict(None, "unparseable", "out-of-range")
     if _alternative(s, chosen, read, n_scale):
