@@ -337,6 +337,16 @@ class OpenAICompatModel:
                 omitted.append("logprobs")
         if self.info.thinking is not None and not self._apply_thinking(body, self.info.thinking):
             omitted.append("thinking")
+        if params.answer_schema is not None:  # structured closed answer (recorded in the request)
+            if "response_format" in self._refused:
+                omitted.append("response_format")
+            elif params.schema_style == "json_object" or (
+                    params.schema_style == "auto" and self._preset.name == "llamacpp"):
+                # llama-cpp-python's server (which answers json_schema with HTTP 500) and llama-server
+                body["response_format"] = {"type": "json_object", "schema": params.answer_schema}
+            else:  # OpenAI, vLLM, llama.cpp's llama-server
+                body["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": "closed_answer", "strict": True, "schema": params.answer_schema}}
         return body, omitted
 
     def _apply_thinking(self, body: dict[str, Any], on: bool) -> bool:

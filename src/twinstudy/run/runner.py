@@ -26,6 +26,7 @@ from twinstudy.models.base import Completion, GenerateParams, Message, Model, Mo
 from twinstudy.run.progress import Progress
 from twinstudy.study.prompts import LETTERS
 from twinstudy.scoring.logprobs import option_distribution
+from twinstudy.scoring.parse import answer_schema
 from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_reply
 from twinstudy.study.spec import ResolvedStudy
 from twinstudy.store import AttemptRow, ScoreRow, Store
@@ -93,9 +94,14 @@ def _params_for(trial: Trial) -> GenerateParams:
             options = tuple(str(k) for k in range(1, LIKERT_POINTS[trial.item.type] + 1))
         elif trial.option_order is not None:
             options = tuple(LETTERS[: len(trial.option_order)])
+    schema = None
+    if p.structured and trial.item.type != "open":
+        n_opts = len(trial.option_order) if trial.option_order is not None else None
+        schema = answer_schema(trial.item.type, n_opts)
     return GenerateParams(max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p,
                           seed=trial.seed, logprobs=LOGPROB_ALTERNATIVES if p.logprobs else None,
-                          options=options)
+                          options=options, answer_schema=schema,
+                          schema_style="auto" if p.structured is True else str(p.structured))
 
 
 class Runner:

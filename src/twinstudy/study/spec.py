@@ -34,6 +34,20 @@ class Params(BaseModel):
     max_tokens: int = Field(default=256, ge=1, le=200_000)
     seed: int = 0
     logprobs: bool = False
+    # Ask for a constrained closed answer {"answer": ...} where the backend supports it:
+    # "json_schema" sends OpenAI's response_format json_schema (OpenAI, vLLM, llama-server);
+    # "json_object" sends {"type": "json_object", "schema": ...} (llama-cpp-python's server and
+    # llama-server); true picks json_object for the llamacpp provider, json_schema otherwise.
+    # The embedded model uses a llama.cpp grammar either way. Text parsing stays the fallback.
+    structured: bool | Literal["json_schema", "json_object"] = False
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields hashed into trial keys; ``structured`` only when on, so that the keys of
+        studies written before it existed stay the same."""
+        d = self.model_dump()
+        if not d.get("structured"):
+            d.pop("structured", None)
+        return d
 
 
 class InstrumentRef(BaseModel):
