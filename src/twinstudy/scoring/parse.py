@@ -164,10 +164,10 @@ def parse_answer(
         read = choice_reader(lex, options, alt_options)
     else:
         read = yesno_reader(lex, question)
-    cands = extract(lex, s, read)
+    cands = extract(lex, s, read, phrase_values=item_type == "yesno")
     signals = find_signals(lex, s)
-    v = resolve(lex, s, cands, signals, read, n_scale)
-    if v.status == "unparseable" and v.reason in ("no-answer",) and is_refusal_hedge(s, lang):
+    v = resolve(lex, s, cands, signals, read, n_scale, question)
+    if v.status == "unparseable" and v.reason == "no-answer" and is_refusal_hedge(s, lang):
         return ParsedAnswer(None, "refused", "decline:refusal-rules")
     status: Status = "answered" if v.status == "answered" else ("refused" if v.status == "refused" else "unparseable")
     return ParsedAnswer(v.value, status, v.reason)

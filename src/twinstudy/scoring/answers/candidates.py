@@ -52,7 +52,7 @@ _TAIL_CONJ = re.compile(r"\s*(?:或|和|与|及|\bor\b|\band\b)", re.I)
 _LIST_PREFIX = re.compile(r"(?:^|\n)[ \t]*(?:[-•][ \t]*)?\(?(\d{1,2})[.)、][ \t]*$")
 _CONTRAST = re.compile(r"(?:\b(?:but|that said|still|however|anyway|even so)\b|但是|但|不过|然而)[\s,，:：]*", re.I)
 _DASH_COLON = re.compile(r"(?:\s[—–-]{1,2}|[—–]|[:：=])\s*")
-_ENUM_ITEM = re.compile(r"^(?:[-•]\s*)?\(?(\d{1,2})[.)、]\s*\S", re.M)
+_ENUM_ITEM = re.compile(r"^(?:[-•]\s*)?\(?(\d{1,2})(?:[.)]\s+|、\s*)[^\W\d_]", re.M)
 _INLINE_ENUM = re.compile(r"(?:^|\s)(\d)[.)]\s+[A-Za-z\u4e00-\u9fff]")
 
 
@@ -102,8 +102,12 @@ def _preamble_starts(lex: Lexicon, s: str, pos: int) -> list[int]:
     return starts
 
 
-def extract(lex: Lexicon, s: str, read: Reader) -> list[Candidate]:
-    """All candidates, in order of position; duplicates of one value span are merged."""
+def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False) -> list[Candidate]:
+    """All candidates, in order of position; duplicates of one value span are merged.
+
+    ``phrase_values``: values are words whose own pattern ends them (yes/no), so a value at a
+    sentence start need not end its phrase ("It's a yes from me").
+    """
     found: list[Candidate] = []
     enum_offsets = _enumeration_numbers(s)
 
@@ -134,7 +138,7 @@ def extract(lex: Lexicon, s: str, read: Reader) -> list[Candidate]:
             r = read(s, st)
             if r is None:
                 continue
-            if (_TAIL_OK.match(s, r[1]) or label_at(lex, s, _junk_end(s, st)) is not None
+            if (phrase_values or _TAIL_OK.match(s, r[1]) or label_at(lex, s, _junk_end(s, st)) is not None
                     or (pos == 0 and _TAIL_CONJ.match(s, r[1]))):
                 add(r[0], pos, st, r[1], "leading" if pos == 0 else "sentence-start")
             break

@@ -41,6 +41,7 @@ class Lexicon:
     zh_adverbs: tuple[str, ...]
     signals: dict[str, tuple[Phrase, ...]]
     scale_restatements: tuple[Phrase, ...]
+    off_task: tuple[Phrase, ...]
 
 
 def _phrases(raw: Any, section: str, extra_key: str | None = None) -> tuple[Phrase, ...]:
@@ -89,10 +90,11 @@ def load_lexicon() -> Lexicon:
         zh_adverbs=_sorted_words(raw["yesno_zh_adverbs"]),
         signals=signals,
         scale_restatements=_phrases(raw["scale_restatements"], "scale_restatements"),
+        off_task=_phrases(raw["off_task"], "off_task"),
     )
     seen: set[str] = set()
     groups: list[tuple[Phrase, ...]] = [lex.markers, lex.cues, lex.preambles, lex.likert_labels, lex.yesno_en,
-                                        lex.scale_restatements, *signals.values()]
+                                        lex.scale_restatements, lex.off_task, *signals.values()]
     for group in groups:
         for ph in group:
             if ph.id in seen:

@@ -26,7 +26,7 @@ _UNIT = (
 )
 _NUM = re.compile(r"(?<![\d.,])(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(?:\s*分(?![制中之]))?")
 _ZH_DIGITS = "一二三四五六七八九十"
-_ZH_NUM = re.compile(r"([一二三四五六七八九十])(?=分|$|[\s。，,.!！?？;；)\]、])")
+_ZH_NUM = re.compile(r"([一二三四五六七八九十])(?:分(?![制中之]))?(?=$|[\s。，,.!！?？;；)\]、（(])")
 _OPEN_JUNK = re.compile(r"[\s\"'“”「」『』(\[（]*(?:option\s+|选项\s*)?[\s\"'“”「」『』(\[（]*", re.I)
 _ARTICLE = re.compile(r"(?:(?:around|about|roughly|approximately)\s+)?(?:an?\s+)?(?=\d)", re.I)
 _LABEL_AFTER_EN = re.compile(

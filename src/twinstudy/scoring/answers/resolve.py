@@ -47,6 +47,7 @@ _ALT_SEP = re.compile(
     r"(?:even\s+|maybe\s+|perhaps\s+|possibly\s+|an?\s+)?",
     re.I,
 )
+_ELLIPSIS = re.compile(r"\s*(?:\.{2,}|…+)")
 _RANGE = re.compile(r"\s*(?:-|–|—|~|to\b|到|至|/|out of\b)\s*")
 
 
@@ -78,8 +79,9 @@ _BARE = re.compile(r"(?:option\s+|选项)?([A-H](?![A-Za-z])|\d{1,2}(?!\d))")
 
 def _run(s: str, c: Candidate, read: Reader) -> list[Value]:
     """Values listed right after the candidate in its sentence ("A and C", "医疗、教育、就业和科研")."""
-    end = sentence_end(s, c.end)
-    pos, out = c.end, [c.value]
+    ell = _ELLIPSIS.match(s, c.end)  # "4... or 5": an ellipsis does not end the thought
+    end = sentence_end(s, ell.end() if ell else c.end)
+    pos, out = (ell.end() if ell else c.end), [c.value]
     while pos < end:
         m = _ALT_SEP.match(s, pos)
         if not m or m.end() == pos:
@@ -125,8 +127,50 @@ def _label_mismatch(lex: Lexicon, s: str, c: Candidate, n: int) -> bool:
     return bool(m2 and int(m2.group(1)) != c.value)
 
 
+_WORD = re.compile(r"[a-z]{4,}")
+_STOP = frozenset("""about above after again against also answer because been before being below between
+both could does doing down during each from further have having here into itself just more most much
+only other over same should some such than that their them then there these they this those through
+under until very what when where which while whom will with would your yours following statement
+scale strongly agree disagree neither rate rating question""".split())
+_CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
+_PERSONAL = re.compile(r"\b(?:i|i'm|i'd|i'll|my|me|you|your)\b|我|您|你", re.I)
+_DEGENERATE = re.compile(r"\b(\w+)\b(?:\W+\1\b){3,}", re.I)
+
+
+def _on_topic(s: str, question: str | None) -> bool:
+    """Does a reply without any pick speak to the question (shared words) or to the asker (I/you)?"""
+    if _PERSONAL.search(s):
+        return True
+    if not question:
+        return False
+    q_words = set(_WORD.findall(question.lower())) - _STOP
+    if q_words & (set(_WORD.findall(s.lower())) - _STOP):
+        return True
+    return len(set(_CJK_PAIR.findall(question)) & set(_CJK_PAIR.findall(s))) >= 2
+
+
+def _no_pick(lex: Lexicon, s: str, question: str | None) -> Verdict:
+    """No pick and no decline phrase: a finished, on-topic reply that never picks declined by
+    not picking (refused); a cut-off, degenerate, off-task or unrelated reply is unparseable."""
+    if looks_cut_off(s):
+        return Verdict(None, "unparseable", "cut-off")
+    for ph in lex.off_task:
+        if ph.pattern.search(s):
+            return Verdict(None, "unparseable", f"off-task:{ph.id}")
+    if _DEGENERATE.search(s):
+        return Verdict(None, "unparseable", "degenerate")
+    for ph in lex.markers:  # "I'd go with a mix of A and B", "我认为最重要的是正义": a pick, not readable
+        m = ph.pattern.search(s)
+        if m and s[m.end():].strip(" .。!！"):
+            return Verdict(None, "unparseable", f"unreadable-pick:{ph.id}")
+    if len(s) >= 12 and _on_topic(s, question):
+        return Verdict(None, "refused", "no-pick")
+    return Verdict(None, "unparseable", "no-answer")
+
+
 def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal], read: Reader,
-            n_scale: int | None) -> Verdict:
+            n_scale: int | None, question: str | None = None) -> Verdict:
     picks = [c for c in cands if _is_mention(lex, s, c, signals) is None]
     declines = [g for g in signals if g.cls in DECLINE_CLASSES]
     # A list of three or more values is a survey of the options, not a pick; in a reply that
@@ -141,7 +185,9 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
             return Verdict(None, "unparseable", "cut-off")
         if declines:
             return Verdict(None, "refused", f"decline:{declines[0].id}")
-        return Verdict(None, "unparseable", "cut-off" if looks_cut_off(s) else "no-answer")
+        if cands and not picks:  # every value found was a mention: "whether 1, 3 or 5 would …"
+            return Verdict(None, "unparseable", "mentions-only")
+        return _no_pick(lex, s, question)
     finals = [c for c in picks if c.final]
     if finals:
         if len({c.value for c in finals}) > 1:
