@@ -128,11 +128,15 @@ def _label_mismatch(lex: Lexicon, s: str, c: Candidate, n: int) -> bool:
 
 
 _WORD = re.compile(r"[a-z]{4,}")
-_STOP = frozenset("""about above after again against also answer because been before being below between
-both could does doing down during each from further have having here into itself just more most much
-only other over same should some such than that their them then there these they this those through
-under until very what when where which while whom will with would your yours following statement
-scale strongly agree disagree neither rate rating question""".split())
+_STOP = frozenset((
+    "about", "above", "after", "again", "against", "also", "answer", "because", "been", "before", "being",
+    "below", "between", "both", "could", "does", "doing", "down", "during", "each", "from", "further",
+    "have", "having", "here", "into", "itself", "just", "more", "most", "much", "only", "other", "over",
+    "same", "should", "some", "such", "than", "that", "their", "them", "then", "there", "these", "they",
+    "this", "those", "through", "under", "until", "very", "what", "when", "where", "which", "while",
+    "whom", "will", "with", "would", "your", "yours", "following", "statement", "scale", "strongly",
+    "agree", "disagree", "neither", "rate", "rating", "question",
+))
 _CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 _PERSONAL = re.compile(r"\b(?:i|i'm|i'd|i'll|my|me|you|your)\b|我|您|你", re.I)
 _DEGENERATE = re.compile(r"\b(\w+)\b(?:\W+\1\b){3,}", re.I)
