@@ -122,6 +122,10 @@ def _structured(text: str, item_type: str, n_options: int | None) -> ParsedAnswe
     return ParsedAnswer(value, "answered", "structured")
 
 
+def _read_nothing(s: str, pos: int) -> tuple[Value, int] | None:
+    return None
+
+
 def parse_answer(
     text: str,
     item_type: str,
@@ -164,7 +168,11 @@ def parse_answer(
         read = choice_reader(lex, options, alt_options)
     else:
         read = yesno_reader(lex, question)
-    cands = extract(lex, s, read, phrase_values=item_type == "yesno")
+    shown = tuple(options or ()) if item_type == "choice" else ()
+    cands = extract(lex, s, read, phrase_values=item_type == "yesno", item_type=item_type, options=shown)
+    if shown and alt_options:  # the same options quoted in the other language (same order)
+        cands += extract(lex, s, _read_nothing, options=tuple(alt_options[: len(shown)]))
+        cands.sort(key=lambda c: (c.vstart, -c.end))
     signals = find_signals(lex, s)
     v = resolve(lex, s, cands, signals, read, n_scale, question)
     if v.status == "unparseable" and v.reason == "no-answer" and is_refusal_hedge(s, lang):

@@ -27,6 +27,7 @@ class Candidate:
     source: str
     final: bool = False
     revised: bool = False
+    weak: bool = False  # an option's text mentioned mid-sentence: a pick only if nothing else is
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def _preamble_starts(lex: Lexicon, s: str, pos: int) -> list[int]:
     return starts
 
 
-def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False) -> list[Candidate]:
+def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, item_type: str = "",
+            options: tuple[str, ...] = ()) -> list[Candidate]:
     """All candidates, in order of position; duplicates of one value span are merged.
 
     ``phrase_values``: values are words whose own pattern ends them (yes/no), so a value at a
@@ -112,12 +114,24 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False) 
     enum_offsets = _enumeration_numbers(s)
 
     def add(value: Value, start: int, vstart: int, end: int, source: str, *, final: bool = False,
-            revised: bool = False) -> None:
+            revised: bool = False, weak: bool = False) -> None:
         if vstart in enum_offsets:
             return
-        found.append(Candidate(value, start, vstart, end, source, final, revised))
+        found.append(Candidate(value, start, vstart, end, source, final, revised, weak))
 
+    low = s.lower()
+    for idx, text in enumerate(options):  # option text anywhere ("Light-touch regulation strikes …")
+        t = text.lower().strip(" .。")
+        if len(t) < 2:
+            continue
+        for m in re.finditer(re.escape(t), low):
+            if (m.start() > 0 and low[m.start() - 1].isalnum() and low[m.start() - 1].isascii()) or (
+                    m.end() < len(low) and low[m.end()].isalnum() and low[m.end()].isascii()):
+                continue
+            add("ABCDEFGH"[idx], m.start(), m.start(), m.end(), "option-mention", weak=True)
     for ph in lex.markers:
+        if ph.only and item_type not in ph.only:
+            continue
         for m in ph.pattern.finditer(s):
             r = read(s, m.end())
             if r is not None:
@@ -173,8 +187,8 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False) 
     for c in found:
         key = (c.vstart, c.end)
         old = best.get(key)
-        if old is None or (c.final, c.revised, -rank.get(c.source, 0)) > (old.final, old.revised,
-                                                                            -rank.get(old.source, 0)):
+        if old is None or (not c.weak, c.final, c.revised, -rank.get(c.source, 0)) > (
+                not old.weak, old.final, old.revised, -rank.get(old.source, 0)):
             best[key] = c
     # a value inside a longer one ("2" of "2 - Disagree" read by two rules) counts once
     out = sorted(best.values(), key=lambda c: (c.vstart, -c.end))

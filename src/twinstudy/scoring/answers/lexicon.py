@@ -24,6 +24,7 @@ class Phrase:
     id: str
     pattern: re.Pattern[str]
     extra: str = ""
+    only: tuple[str, ...] = ()  # item types the phrase applies to (empty: all)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def _phrases(raw: Any, section: str, extra_key: str | None = None) -> tuple[Phra
         extra = ""
         if extra_key is not None:
             extra = str(item.get(extra_key, "")).lower()
-        out.append(Phrase(str(item["id"]), rx, extra))
+        only = item.get("only") or ()
+        out.append(Phrase(str(item["id"]), rx, extra, tuple(str(t) for t in only)))
     return tuple(out)
 
 

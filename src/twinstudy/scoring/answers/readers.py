@@ -148,6 +148,8 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
 
 
 _ZH_BOUNDARY = re.compile(r"(?:的|了|啊|呀|吧|呢)?(?=$|[\s.,;:!?。，；：！？、)\"'”/—–-])")
+# Words of a question that are not its predicate: "你认为…应该…吗" is answered by 应该, not 认为.
+_NOT_ECHO = frozenset(("吗", "呢", "你", "我", "的", "认为", "觉得", "以为", "看来", "是否", "如何", "怎么"))
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{1,4}")
 
 
@@ -158,7 +160,22 @@ def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
     def zh_verb_ok(v: str) -> bool:
         if v in lex.zh_yes:
             return True
-        return bool(q) and len(v) >= 1 and v in q and v not in ("吗", "呢", "你", "我", "的")
+        return bool(q) and v in q and v not in _NOT_ECHO
+
+    q_pairs = {q[i:i + 2] for i in range(len(q) - 1)}
+
+    def _echo_end(s: str, pos: int) -> int | None:
+        """End of a clause that repeats the question's own words (half its character pairs)."""
+        if not q_pairs:
+            return None
+        m = re.compile(r"[^，。！？；,.!?;\n]{2,24}").match(s, pos)
+        if not m:
+            return None
+        clause = m.group(0)
+        pairs = [clause[i:i + 2] for i in range(len(clause) - 1)]
+        if pairs and sum(p in q_pairs for p in pairs) * 2 >= len(pairs):
+            return m.end()
+        return None
 
     def read(s: str, pos: int) -> tuple[Value, int] | None:
         p = re.compile(r"[\s\"'“”(\[（]*").match(s, pos)
@@ -193,9 +210,14 @@ def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
             word = run.group(0)
             for k in range(len(word), 0, -1):  # longest echo first: "不相信" -> 相信
                 v = word[:k]
+                if not zh_verb_ok(v):
+                    continue
                 b = _ZH_BOUNDARY.match(s, i + k)
-                if b and zh_verb_ok(v):
+                if b:
                     return ("no" if neg else "yes"), b.end()
+                echo = _echo_end(s, i + k)  # "应该被赋予有限的法律人格" echoes "应该被赋予法律人格吗"
+                if echo is not None and len(v) >= 1:
+                    return ("no" if neg else "yes"), echo
         if neg and neg not in ("并不", "不太"):  # a bare "不。" / "没有。" / "否"
             b = _ZH_BOUNDARY.match(s, i)
             if b:

@@ -138,7 +138,8 @@ _STOP = frozenset((
     "agree", "disagree", "neither", "rate", "rating", "question",
 ))
 _CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
-_PERSONAL = re.compile(r"\b(?:i|i'm|i'd|i'll|my|me|you|your)\b|我|您|你", re.I)
+_PERSONAL = re.compile(r"\b(?:i|i'm|i'd|i'll|my|me|you|your)\b|我|您|你"
+                       r"|\bth(?:is|e) (?:question|issue|topic|statement|claim)\b|这个(?:问题|话题|说法|观点)|该问题", re.I)
 _DEGENERATE = re.compile(r"\b(\w+)\b(?:\W+\1\b){3,}", re.I)
 
 
@@ -177,6 +178,12 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
             n_scale: int | None, question: str | None = None) -> Verdict:
     picks = [c for c in cands if _is_mention(lex, s, c, signals) is None]
     declines = [g for g in signals if g.cls in DECLINE_CLASSES]
+    # An option's text mentioned mid-sentence counts only when nothing else was found, nothing
+    # declines, and no other option is mentioned: "Light-touch regulation strikes the right balance."
+    weak = [c for c in picks if c.weak]
+    picks = [c for c in picks if not c.weak]
+    if not picks and not declines and weak and len({c.value for c in weak}) == 1:
+        picks = weak[-1:]
     # A list of three or more values is a survey of the options, not a pick; in a reply that
     # declines it is only a mention ("自由、平等、安全、繁荣都是重要的价值").
     for c in list(picks):
@@ -189,7 +196,7 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
             return Verdict(None, "unparseable", "cut-off")
         if declines:
             return Verdict(None, "refused", f"decline:{declines[0].id}")
-        if cands and not picks:  # every value found was a mention: "whether 1, 3 or 5 would …"
+        if any(not c.weak for c in cands):  # every value found was a mention: "whether 1, 3 or 5 would …"
             return Verdict(None, "unparseable", "mentions-only")
         return _no_pick(lex, s, question)
     finals = [c for c in picks if c.final]

@@ -82,7 +82,7 @@ def looks_cut_off(s: str) -> bool:
     tail = s.rstrip()
     if not tail:
         return True
-    if tail[-1] in ":：,，、-–—(":
+    if tail[-1] in ":：,，、-–—(" or re.search(r"\n\s*\d{1,2}[.)、]$", tail):  # "…\n3." stops at an item
         return True
     # Latin text that does not end a sentence; CJK text ending without 。 is ambiguous (short
     # Chinese replies often omit it), so it only counts when the reply is long or punctuates
