@@ -1,6 +1,7 @@
 """Accuracy and throughput of twinstudy.scoring.parse_answer on the labelled parse corpora.
 
-Corpora: the project's own main and holdout sets (tests/data/), the blind development half
+Corpora: the project's own main and holdout sets (tests/data/), the rule author's own phrasings
+(regression cases, not a measurement), the blind development half
 (tests/data/blind/parse_dev.yaml) and, when present, the blind test half
 (tests/data/blind/parse_test.yaml, added by the lead; whoever writes parser rules never opens it).
 A case is correct when both status and value match the label.
@@ -30,6 +31,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 CORPORA = {
     "main": DATA / "parse_corpus.yaml",
     "holdout": DATA / "parse_holdout.yaml",
+    "phrasings": DATA / "parse_phrasings.yaml",  # written by the rule author: regression, not a measurement
     "blind-dev": DATA / "blind" / "parse_dev.yaml",
     "blind-test": DATA / "blind" / "parse_test.yaml",
 }

@@ -97,7 +97,8 @@ def _load(name: str) -> list[dict[str, Any]]:
     return cases
 
 
-@pytest.mark.parametrize("corpus", ["parse_corpus.yaml", "parse_holdout.yaml", "blind/parse_dev.yaml"])
+@pytest.mark.parametrize("corpus", ["parse_corpus.yaml", "parse_holdout.yaml", "blind/parse_dev.yaml",
+                                    "parse_phrasings.yaml"])
 def test_corpus_accuracy(corpus: str) -> None:
     cases = _load(corpus)
     fails = []
