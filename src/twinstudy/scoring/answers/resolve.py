@@ -61,7 +61,10 @@ def _is_mention(lex: Lexicon, s: str, c: Candidate, signals: list[Signal]) -> st
     before = s[cs:c.vstart]
     if _NEG_EN.search(before) or _NEG_ZH.search(before):
         return "negated-mention"
-    marker = not c.source.startswith(("leading", "sentence", "after-contrast"))
+    marker = not c.source.startswith(("leading", "sentence", "after-contrast", "option-mention"))
+    se = sentence_end(s, c.end)
+    if not marker and s[se:se + 1] in ("?", "？"):  # "The European Union? No — …": asked, not stated
+        return "question-mention"
     if not marker and ((c.vstart > 0 and s[c.vstart - 1] in _QUOTE_OPEN) or s[c.vstart] in _QUOTE_OPEN) and c.start > 0:
         return "quoted-mention"
     for g in signals:
