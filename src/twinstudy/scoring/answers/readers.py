@@ -28,7 +28,8 @@ _NUM = re.compile(r"(?<![\d.,])(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(
 _ZH_DIGITS = "一二三四五六七八九十"
 _ZH_NUM = re.compile(r"([一二三四五六七八九十])(?:分(?![制中之]))?(?=$|[\s。，,.!！?？;；)\]、（(])")
 _OPEN_JUNK = re.compile(r"[\s\"'“”「」『』(\[（]*(?:option\s+|选项\s*)?[\s\"'“”「」『』(\[（]*", re.I)
-_ARTICLE = re.compile(r"(?:(?:around|about|roughly|approximately)\s+)?(?:an?\s+)?(?=\d)", re.I)
+_ARTICLE = re.compile(r"(?:(?:around|about|roughly|approximately)\s+)?(?:an?\s+)?"
+                      r"(?:(?:solid|firm|clear|strong|weak|soft|low|high|tentative|cautious)\s+)?(?=\d)", re.I)
 _LABEL_AFTER_EN = re.compile(
     r"\s*(?:$|[.,;:!?)(\]\[\-–—/\n\"']|(?:with|on|here|overall|to some extent|in principle|because|since|"
     r"as|but|though|although|for|and|by)\b)",
@@ -153,14 +154,44 @@ _NOT_ECHO = frozenset(("吗", "呢", "你", "我", "的", "认为", "觉得", "�
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{1,4}")
 
 
+_AUX = (r"will|would|should|can|could|does|do|did|is|are|was|were|has|have|must|might|may|won't|wouldn't|"
+        r"shouldn't|can't|cannot|couldn't|doesn't|don't|didn't|isn't|aren't|wasn't|weren't|hasn't|haven't")
+_EN_ECHO = re.compile(rf"([a-z][\w' -]{{0,40}}?)\s+({_AUX})(\s+not)?\s+([^.,;:!?\n—–]{{1,80}})", re.I)
+_AUX_BASE = {"won't": "will", "can't": "can", "cannot": "can"}
+_EN_CONTENT = re.compile(r"[a-z]{3,}")
+_EN_FUNCTION = frozenset(("the", "and", "for", "that", "this", "with", "are", "was", "its", "their", "them",
+                          "they", "not", "but", "all", "any", "some", "more", "most", "very", "really"))
+
+
+def _content(text: str) -> set[str]:
+    return set(_EN_CONTENT.findall(text.lower())) - _EN_FUNCTION
+
+
 def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
     """Yes/no in English phrases or Chinese words, incl. a verb echoed from the question."""
     q = unicodedata.normalize("NFKC", question or "")
+    q_first = (q.split() or [""])[0].lower()
+    q_words = _content(q)
+
+    def en_echo(s: str, pos: int) -> tuple[Value, int] | None:
+        """"AI won't replace doctors." to "Will AI replace doctors?": the question's own clause."""
+        m = _EN_ECHO.match(s, pos)
+        if not m or not q_words:
+            return None
+        aux = m.group(2).lower()
+        neg = bool(m.group(3)) or aux.endswith("n't") or aux == "cannot"
+        base = _AUX_BASE.get(aux, aux[:-3] if aux.endswith("n't") else aux)
+        if base != q_first:
+            return None
+        said = _content(m.group(1) + " " + m.group(4))
+        if not said or len(said & q_words) * 2 < len(said):
+            return None
+        return ("no" if neg else "yes"), m.end()
 
     def zh_verb_ok(v: str) -> bool:
         if v in lex.zh_yes:
             return True
-        return bool(q) and v in q and v not in _NOT_ECHO
+        return bool(q) and len(v) >= 2 and v in q and v not in _NOT_ECHO
 
     q_pairs = {q[i:i + 2] for i in range(len(q) - 1)}
 
@@ -173,7 +204,8 @@ def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
             return None
         clause = m.group(0)
         pairs = [clause[i:i + 2] for i in range(len(clause) - 1)]
-        if pairs and sum(p in q_pairs for p in pairs) * 2 >= len(pairs):
+        hits = sum(p in q_pairs for p in pairs)
+        if pairs and (hits * 2 >= len(pairs) or (hits and len(clause) <= 6)):
             return m.end()
         return None
 
@@ -186,6 +218,9 @@ def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
                 if ph.extra == "from-negation":
                     return ("no" if m.group("neg") else "yes"), m.end()
                 return ph.extra, m.end()
+        echo = en_echo(s, p_end)
+        if echo is not None:
+            return echo
         # Chinese: [adverb] [negation] [verb] + boundary; "当然。" is itself a yes, so the bare
         # start is tried after the adverb-stripped one.
         starts = [p_end]

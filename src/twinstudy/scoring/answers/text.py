@@ -29,6 +29,7 @@ def strip_think(text: str) -> tuple[str, bool]:
 def normalise(text: str) -> str:
     """NFKC (full-width digits, letters, colons), straight quotes, no markdown, one space per run."""
     text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "So")  # emoji: "👍 Agree!"
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\ufe0f", "").replace("\u20e3", "")
     text = _MD.sub("", text)
     lines = [_SPACES.sub(" ", ln).strip() for ln in text.splitlines()]
