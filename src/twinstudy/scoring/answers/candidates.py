@@ -58,6 +58,8 @@ _ENUM_ITEM = re.compile(r"^(?:[-•]\s*)?\(?(\d{1,2})(?:[.)]\s+|、\s*)[^\W\d_]"
 _INLINE_ENUM = re.compile(r"(?:^|\s)(\d)[.)]\s+[A-Za-z\u4e00-\u9fff]")
 
 
+_OPTION_FILLER = frozenset(("approach", "option", "with", "only", "more", "less", "than", "that", "this", "some",
+                            "very", "about", "most", "none", "other", "something", "kind", "after", "before"))
 _JUNK = re.compile(r"[\s\"'“”「」『』(\[（]*")
 
 
@@ -121,8 +123,13 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, 
         found.append(Candidate(value, start, vstart, end, source, final, revised, weak))
 
     low = s.lower()
-    for idx, text in enumerate(options):  # option text anywhere ("Light-touch regulation strikes …")
-        t = text.lower().strip(" .。")
+    texts = [(idx, text.lower().strip(" .。")) for idx, text in enumerate(options)]
+    # an option's distinctive word ("Hybrid" for "A hybrid approach") counts as a weak mention too
+    words = [set(re.findall(r"[a-z][a-z-]{3,}", t)) - _OPTION_FILLER for _, t in texts]
+    for idx, ws in enumerate(words):
+        others = set().union(*(w for j, w in enumerate(words) if j != idx)) if len(words) > 1 else set()
+        texts += [(idx, w) for w in sorted(ws - others) if len(ws - others) == 1 and len(w) >= 5]
+    for idx, t in texts:  # option text anywhere ("Light-touch regulation strikes …")
         if len(t) < 2:
             continue
         for m in re.finditer(re.escape(t), low):

@@ -7,6 +7,7 @@ reviewer can read the whole vocabulary in one file.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -53,7 +54,8 @@ def _phrases(raw: Any, section: str, extra_key: str | None = None) -> tuple[Phra
         if not isinstance(item, dict) or "id" not in item or "pattern" not in item:
             raise ValueError(f"parse lexicon: entry {i} of {section!r} needs an id and a pattern")
         try:
-            rx = re.compile(str(item["pattern"]), _FLAGS)
+            # replies are NFKC-normalised ("，" -> ","), so the patterns are too
+            rx = re.compile(unicodedata.normalize("NFKC", str(item["pattern"])), _FLAGS)
         except re.error as e:
             raise ValueError(f"parse lexicon: {section} entry {item['id']!r} is not a valid pattern: {e}") from e
         extra = ""
@@ -65,7 +67,7 @@ def _phrases(raw: Any, section: str, extra_key: str | None = None) -> tuple[Phra
 
 
 def _sorted_words(raw: Any) -> tuple[str, ...]:
-    return tuple(sorted((str(w) for w in raw or []), key=len, reverse=True))
+    return tuple(sorted((unicodedata.normalize("NFKC", str(w)) for w in raw or []), key=len, reverse=True))
 
 
 @lru_cache(maxsize=1)

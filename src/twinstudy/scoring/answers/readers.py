@@ -95,7 +95,8 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
     letter_re = re.compile(r"([A-Ha-h])(?![A-Za-z])")
     en_ord = "|".join(sorted(lex.ordinals_en, key=len, reverse=True)) + "|last"
     ord_en = re.compile(rf"(?:the\s+)?({en_ord})\b(?:\s+(option|one|choice|answer|alternative)\b)?", re.I)
-    ord_zh = re.compile(r"第\s*([" + "".join(lex.ordinals_zh) + r"])\s*(?:个|项|种|条)?(?:选项|选择|答案)?|选项\s*([一二三四五六七八])")
+    ord_zh = re.compile(r"第\s*([" + "".join(lex.ordinals_zh) + r"])\s*(?:个|项|种|条)?(?:选项|选择|答案)?|选项\s*([一二三四五六七八])"
+                        r"|(最后)(?:一)?(?:个|项|种|条)(?:选项)?")
 
     def index_value(idx: int) -> Value:
         return LETTERS[idx] if 0 <= idx < nopt else OUT_OF_RANGE
@@ -111,6 +112,8 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
                     return LETTERS[i], end
         o = ord_zh.match(s, p_end)
         if o:
+            if o.group(3):
+                return index_value(nopt - 1), o.end()
             k = o.group(1) or o.group(2)
             return index_value(lex.ordinals_zh[k] - 1), o.end()
         o = ord_en.match(s, p_end)

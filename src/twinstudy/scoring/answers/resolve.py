@@ -37,6 +37,15 @@ _NEG_EN = re.compile(
     re.I,
 )
 _NEG_ZH = re.compile(r"(?:没有|没|不是|而不是|并非|不|未)(?:选择?|给出?|打|是|考虑)?\s*$")
+# signals that weigh listed options against each other (rather than failing to decide between them)
+WEIGHING = ("both_sides", "depends")
+_ATTRIBUTED = re.compile(
+    r"(?:\b(?:some|many|most)\s+(?:people|experts|analysts|researchers|scholars|would|say|argue|think|believe|"
+    r"might|may|will)|\b(?:others?|experts?|people|critics|supporters|proponents|opponents|analysts|"
+    r"researchers|scholars|they|he|she|someone|skeptics|optimists|pessimists)\b)[^,;.!?]*$"
+    r"|(?:有人|有些人|一些人|另一些人|不少人|很多人|专家|学者|支持者|反对者|批评者|他们|乐观者|悲观者)[^，。；]*$",
+    re.I,
+)
 _QUOTE_OPEN = "\"'“「『"
 _ALT_SEP = re.compile(
     r"\s*(?:\([^)\n]{0,30}\)|（[^）\n]{0,30}）)?\s*"
@@ -57,11 +66,14 @@ def _is_mention(lex: Lexicon, s: str, c: Candidate, signals: list[Signal]) -> st
         for m in ph.pattern.finditer(s):
             if m.start() <= c.vstart < m.end():
                 return ph.id
-    cs, ce = clause_span(s, c.vstart)
+    marker = not c.source.startswith(("leading", "sentence", "after-contrast", "option-mention"))
+    # explicit markers stand on their own comma-separated clause; other values on the sentence's
+    cs, ce = clause_span(s, c.vstart, commas=marker)
     before = s[cs:c.vstart]
     if _NEG_EN.search(before) or _NEG_ZH.search(before):
         return "negated-mention"
-    marker = not c.source.startswith(("leading", "sentence", "after-contrast", "option-mention"))
+    if _ATTRIBUTED.search(before):  # "many experts would put it at 4", "有人会打2分"
+        return "attributed-mention"
     se = sentence_end(s, c.end)
     if not marker and s[se:se + 1] in ("?", "？"):  # "The European Union? No — …": asked, not stated
         return "question-mention"
@@ -82,6 +94,11 @@ _BARE = re.compile(r"(?:option\s+|选项)?([A-H](?![A-Za-z])|\d{1,2}(?!\d))")
 
 def _run(s: str, c: Candidate, read: Reader) -> list[Value]:
     """Values listed right after the candidate in its sentence ("A and C", "医疗、教育、就业和科研")."""
+    return _run_span(s, c, read)[0]
+
+
+def _run_span(s: str, c: Candidate, read: Reader) -> tuple[list[Value], int]:
+    """The listed values and where the list ends."""
     ell = _ELLIPSIS.match(s, c.end)  # "4... or 5": an ellipsis does not end the thought
     end = sentence_end(s, ell.end() if ell else c.end)
     pos, out = (ell.end() if ell else c.end), [c.value]
@@ -97,7 +114,7 @@ def _run(s: str, c: Candidate, read: Reader) -> list[Value]:
             r = (int(b.group(1)) if b.group(1).isdigit() else b.group(1)), b.end()
         out.append(r[0])
         pos = r[1]
-    return out
+    return out, pos
 
 
 def _alternative(s: str, c: Candidate, read: Reader, n_scale: int | None) -> bool:
@@ -189,10 +206,16 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
         picks = weak[-1:]
     # A list of three or more values is a survey of the options, not a pick; in a reply that
     # declines it is only a mention ("自由、平等、安全、繁荣都是重要的价值").
+    # Two values listed together in a clause that weighs them ("开源和闭源各有利弊") are discussed too.
     for c in list(picks):
-        if c in picks and len(set(map(str, _run(s, c, read)))) >= 3 and declines:
-            lo, hi = c.vstart, sentence_end(s, c.end)
-            picks = [p for p in picks if not lo <= p.vstart <= hi]
+        if c not in picks:
+            continue
+        values, run_end = _run_span(s, c, read)
+        n_run = len(set(map(str, values)))
+        cs, ce = clause_span(s, c.vstart)
+        weighed = any(g.cls in WEIGHING and cs <= g.start < ce for g in signals)
+        if (n_run >= 3 and declines) or (n_run == 2 and weighed):
+            picks = [p for p in picks if not c.vstart <= p.vstart < run_end]
     if not picks:
         refusals = [g for g in declines if g.cls == "decline"]
         if declines and looks_cut_off(s) and len(s) > 25 and not refusals:

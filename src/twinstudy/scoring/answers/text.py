@@ -42,7 +42,7 @@ SENT_END = re.compile(r"(?:[.!?;](?!\d)|[。！？；…]|\n)+")
 # is said on its own terms ("I can't be sure, but I'd say 4").
 _CLAUSE_END = re.compile(
     r"(?:[.!?;](?!\d)|[。！？；…]|\n)+"
-    r"|\b(?:but|however|that said|though|although|yet|still|so|therefore|anyway|nonetheless|nevertheless)\b"
+    r"|\b(?:but|however|that said|yet|still|so|therefore|anyway|nonetheless|nevertheless)\b"
     r"|但是|但|不过|然而|可是|所以|因此|话虽如此|尽管如此",
     re.I,
 )
@@ -65,14 +65,30 @@ def sentence_end(s: str, pos: int) -> int:
     return m.start() if m else len(s)
 
 
-def clause_span(s: str, pos: int) -> tuple[int, int]:
-    """The clause around offset ``pos``: between the nearest clause ends on either side."""
+_CONCESSIVE = re.compile(r"\s*(?:while|whilst|although|though|even though|even if|as an ai\b|as a language model|"
+                         r"虽然|尽管|虽说|即使|作为)", re.I)
+_COMMA = re.compile(r"[,，]")
+
+
+def clause_span(s: str, pos: int, *, commas: bool = False) -> tuple[int, int]:
+    """The clause around offset ``pos``: between the nearest clause ends on either side.
+
+    A concessive opener ("Although I can't be sure, …", "作为AI，…") ends at its comma; with
+    ``commas`` every comma ends a clause (used for explicit markers: "我没有立场，我选3").
+    """
     start = 0
     for m in _CLAUSE_END.finditer(s, 0, pos):
         if m.end() <= pos:
             start = m.end()
     m2 = _CLAUSE_END.search(s, pos)
-    return start, (m2.start() if m2 else len(s))
+    end = m2.start() if m2 else len(s)
+    if commas or _CONCESSIVE.match(s, start):
+        for c in _COMMA.finditer(s, start, pos):
+            start = c.end()
+        c2 = _COMMA.search(s, pos, end)
+        if commas and c2:
+            end = c2.start()
+    return start, end
 
 
 _TERMINAL = re.compile(r"[.!?。！？…)）\]」』\"'”]\s*$|[\u4e00-\u9fff]$")
