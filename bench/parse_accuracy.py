@@ -47,7 +47,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 def run(case: dict[str, Any]) -> ParsedAnswer:
     return parse_answer(case["text"] or "", case["item_type"], case["lang"], case.get("options"),
-                        question=case.get("question"))
+                        alt_options=case.get("alt_options"), question=case.get("question"))
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

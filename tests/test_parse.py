@@ -103,7 +103,8 @@ def test_corpus_accuracy(corpus: str) -> None:
     cases = _load(corpus)
     fails = []
     for c in cases:
-        got = parse_answer(c["text"] or "", c["item_type"], c["lang"], c.get("options"), question=c.get("question"))
+        got = parse_answer(c["text"] or "", c["item_type"], c["lang"], c.get("options"),
+                           alt_options=c.get("alt_options"), question=c.get("question"))
         if (got.status, got.value) != (c["status"], c["value"]):
             fails.append(f"{c['item_type']}/{c['lang']} {c['text'][:60]!r}: want {c['status']}/{c['value']!r}, "
                          f"got {got.status}/{got.value!r} ({got.reason})")

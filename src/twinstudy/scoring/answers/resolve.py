@@ -202,7 +202,7 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
     # declines, and no other option is mentioned: "Light-touch regulation strikes the right balance."
     weak = [c for c in picks if c.weak]
     picks = [c for c in picks if not c.weak]
-    if not picks and not declines and weak and len({c.value for c in weak}) == 1:
+    if not picks and not declines and weak and len({c.value for c in weak}) == 1 and not looks_cut_off(s):
         picks = weak[-1:]
     # A list of three or more values is a survey of the options, not a pick; in a reply that
     # declines it is only a mention ("自由、平等、安全、繁荣都是重要的价值").
