@@ -68,10 +68,18 @@ def _junk_end(s: str, pos: int) -> int:
     return m.end() if m else pos
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
 def find_signals(lex: Lexicon, s: str) -> list[Signal]:
     out: list[Signal] = []
+    # a language's phrases cannot match a reply without its script: skipping them is only speed
+    has = {"zh": bool(_CJK.search(s)), "en": bool(_LATIN.search(s))}
     for cls, phrases in lex.signals.items():
         for ph in phrases:
+            if has.get(ph.id[:2], True) is False:
+                continue
             for m in ph.pattern.finditer(s):
                 out.append(Signal(cls, ph.id, m.start(), m.end()))
     return sorted(out, key=lambda g: g.start)
@@ -137,14 +145,17 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, 
                     m.end() < len(low) and low[m.end()].isalnum() and low[m.end()].isascii()):
                 continue
             add("ABCDEFGH"[idx], m.start(), m.start(), m.end(), "option-mention", weak=True)
+    has = {"zh": bool(_CJK.search(s)), "en": bool(_LATIN.search(s))}
     for ph in lex.markers:
-        if ph.only and item_type not in ph.only:
+        if (ph.only and item_type not in ph.only) or has.get(ph.id[:2], True) is False:
             continue
         for m in ph.pattern.finditer(s):
             r = read(s, m.end())
             if r is not None:
                 add(r[0], m.start(), m.end(), r[1], ph.id, final=ph.extra == "true")
     for ph in lex.signals.get("revision", ()):
+        if has.get(ph.id[:2], True) is False:
+            continue
         for m in ph.pattern.finditer(s):
             for st in _preamble_starts(lex, s, m.end()):
                 r = read(s, st)
@@ -181,6 +192,8 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, 
     # conclusion cues in the last paragraph
     para_start = s.rfind("\n\n") + 2 if "\n\n" in s else 0
     for ph in lex.cues:
+        if has.get(ph.id[:2], True) is False:
+            continue
         for m in ph.pattern.finditer(s, para_start):
             sk = _SKIP.match(s, m.end())
             pos = sk.end() if sk else m.end()
