@@ -46,7 +46,7 @@ _TAIL_OK = re.compile(
     r"|\s+(?:is|are|seems?|would be|sounds?|looks?|feels?|strikes me as)\s+(?:the\s+)?(?:best|most|right|correct|closest|my|preferable|likeliest|better)\b"
     r"|\s*(?:非常|完全|比较|有点|基本|不太)?不?(?:同意|赞同|赞成|反对|中立)"
     r"|\s+(?:strongly\s+|somewhat\s+)?(?:agree|disagree|neutral)\b"
-    r"|\s+i\s+(?:think|guess|suppose|believe|feel|reckon|would say)\b",
+    r"|\s+i\s+(?:think|guess|suppose|believe|feel|reckon|would say)\b|\s+it\s+is\b",
     re.I,
 )
 # A value followed by "and"/"or" states picks only at the start of the reply ("A and C", "B或C")

@@ -35,7 +35,7 @@ _LABEL_AFTER_EN = re.compile(
     r"as|but|though|although|for|and|by)\b)",
     re.I,
 )
-_LABEL_AFTER_ZH = re.compile(r"(?:$|[\s，。；：！？、,.;:!?()\[\]\-–—/\"'”]|这|该|此|上述|以上|您|你|因为|但)")
+_LABEL_AFTER_ZH = re.compile(r"(?:$|[\s，。；：！？、,.;:!?()\[\]\-–—/\"'”]|这|该|此|上述|以上|您|你|因为|但|态度|立场)")
 
 
 def label_at(lex: Lexicon, s: str, pos: int) -> tuple[str, int] | None:
