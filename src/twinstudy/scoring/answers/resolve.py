@@ -52,7 +52,8 @@ _ALT_SEP = re.compile(
     r"(?:,?\s*(?:\bor\b|\band\b|\bplus\b|\bas well as\b)(?:\s+(?:maybe|perhaps|possibly|even|also))?"
     r"|(?:[,，]\s*)?(?:也可能是?|也许是?|可能是|或许是?)"
     r"|,?\s*(?:but\s+)?(?:it\s+|that\s+)?(?:could|might|may)\s+(?:also\s+|well\s+)?be|,?\s*(?:or\s+)?(?:maybe|perhaps|possibly)"
-    r"|[,，、/&]\s*(?:也|还)?(?:选择?|可以选)?|(?:，|,)?\s*(?:也|还)(?:可以)?选择?|或者?|或是|和|与|及|以及|也可能是?|也许是?)\s*"
+    r"|[,，、/&]\s*(?:也|还)?(?:选择?|可以选)?|(?:，|,)?\s*(?:也|还)(?:可以)?选择?|(?:或者?|或是)(?:选择?|给|打)?|和|与|及|以及"
+    r"|也可能是?|也许是?)\s*"
     r"(?:even\s+|maybe\s+|perhaps\s+|possibly\s+|an?\s+)?",
     re.I,
 )
@@ -82,10 +83,13 @@ def _is_mention(lex: Lexicon, s: str, c: Candidate, signals: list[Signal]) -> st
     for g in signals:
         if g.cls not in DECLINE_CLASSES or c.vstart <= g.start < c.end:
             continue  # the signal phrase itself may be the pick ("I don't think so")
-        # a decline earlier in the clause, or one whose phrase spans the value, voids it; one
-        # after it explains the pick ("I'd rate this a 3 — I genuinely don't know")
+        # a decline earlier in the clause, or one whose phrase spans the value, voids it; doubt
+        # after it explains the pick ("I'd rate this a 3 — I genuinely don't know"), but an
+        # outright refusal later in the sentence takes it back ("给3分看似中立……所以我不打分")
         if cs <= g.start < c.vstart or g.start < c.vstart < g.end:
             return f"in-decline:{g.id}"
+        if g.cls == "decline" and c.end <= g.start < sentence_end(s, c.end):
+            return f"retracted:{g.id}"
     return None
 
 
@@ -213,7 +217,9 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
         values, run_end = _run_span(s, c, read)
         n_run = len(set(map(str, values)))
         cs, ce = clause_span(s, c.vstart)
-        weighed = any(g.cls in WEIGHING and cs <= g.start < ce for g in signals)
+        se = sentence_end(s, c.end)
+        weighed = any((g.cls in WEIGHING and cs <= g.start < ce) or (g.cls == "decline" and cs <= g.start < se)
+                      for g in signals)
         if (n_run >= 3 and declines) or (n_run == 2 and weighed):
             picks = [p for p in picks if not c.vstart <= p.vstart < run_end]
     if not picks:
