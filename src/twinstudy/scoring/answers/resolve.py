@@ -179,7 +179,7 @@ def _on_topic(s: str, question: str | None) -> bool:
     return len(set(_CJK_PAIR.findall(question)) & set(_CJK_PAIR.findall(s))) >= 2
 
 
-def _no_pick(lex: Lexicon, s: str, question: str | None) -> Verdict:
+def _no_pick(lex: Lexicon, s: str, question: str | None, names_options: bool = False) -> Verdict:
     """No pick and no decline phrase: a finished, on-topic reply that never picks declined by
     not picking (refused); a cut-off, degenerate, off-task or unrelated reply is unparseable."""
     if looks_cut_off(s):
@@ -193,7 +193,7 @@ def _no_pick(lex: Lexicon, s: str, question: str | None) -> Verdict:
         m = ph.pattern.search(s)
         if m and s[m.end():].strip(" .。!！"):
             return Verdict(None, "unparseable", f"unreadable-pick:{ph.id}")
-    if len(s) >= 12 and _on_topic(s, question):
+    if len(s) >= 12 and (names_options or _on_topic(s, question)):
         return Verdict(None, "refused", "no-pick")
     return Verdict(None, "unparseable", "no-answer")
 
@@ -230,7 +230,7 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
             return Verdict(None, "refused", f"decline:{declines[0].id}")
         if any(not c.weak for c in cands):  # every value found was a mention: "whether 1, 3 or 5 would …"
             return Verdict(None, "unparseable", "mentions-only")
-        return _no_pick(lex, s, question)
+        return _no_pick(lex, s, question, names_options=bool(weak))
     finals = [c for c in picks if c.final]
     if finals:
         if len({c.value for c in finals}) > 1:
