@@ -1,14 +1,20 @@
 """Resolution: from candidates and signals to one verdict.
 
 1. Candidates that are mentions, not picks, are set aside: numbers inside a restated scale ("on a
-   scale of 1 to 5"), negated values ("所以我没有选5", "rather than 4"), quoted values outside a
-   marker ("如果回答“是”"), and any value in the same clause as a decline signal ("picking a
-   number — whether 1, 3 or 5 — would be taking a side").
+   scale of 1 to 5"), negated values ("所以我没有选5", "rather than 4"), values attributed to
+   others ("many experts would put it at 4", "有人会打2分"), quoted values outside a marker
+   ("如果回答“是”"), values in a question ("The EU? No — …"), values after a decline in the same
+   clause ("picking a number — whether 1, 3 or 5 — would be taking a side"), values taken back by
+   an outright refusal later in the sentence, and lists of options that a clause weighs against
+   each other ("开源和闭源各有利弊") or that a declining reply surveys.
+   An option's text mentioned mid-sentence is a weak candidate: a pick only if nothing else is.
 2. No pick left: a decline/uncertainty/depends/both-sides/ask-the-user signal makes it
-   ``refused``; otherwise ``unparseable`` (cut off, unrelated, empty).
+   ``refused``. Without any signal, a finished reply that speaks to the question or the asker but
+   never picks is ``refused`` too (rule ``no-pick``); a cut-off, off-task (code, translation),
+   degenerate or unrelated reply, or a pick phrase whose pick cannot be read, is ``unparseable``.
 3. Picks left: a "final answer" marker wins; otherwise picks are read in order and a different
    later pick replaces the earlier one only after a revision marker ("actually", "不对，") — a
-   change without one is ``unparseable``, as is a revision taken back ("到底是1还是5呢").
+   change without one is ``unparseable``, as is wavering after the pick ("到底是1还是5呢").
 4. The pick must not come with an alternative in the same sentence ("2, or maybe 4", "A、D",
    "3-4"), nor sit next to a label that contradicts it ("3 - Agree" on a 5-point scale).
 """
