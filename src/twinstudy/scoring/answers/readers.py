@@ -27,6 +27,9 @@ _UNIT = (
 _NUM = re.compile(r"(?<![\d.,])(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(?:\s*分(?![制中之]))?")
 _ZH_DIGITS = "一二三四五六七八九十"
 _ZH_NUM = re.compile(r"([一二三四五六七八九十])(?:分(?![制中之]))?(?=$|[\s。，,.!！?？;；)\]、（(])")
+_EN_NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_EN_NUM = re.compile(r"(one|two|three|four|five|six|seven|eight|nine|ten)\b(?=\s*(?:$|[.,;:!)—–(-]|\n|out of))",
+                     re.I)
 _OPEN_JUNK = re.compile(r"[\s\"'“”「」『』(\[（]*(?:option\s+|选项\s*)?[\s\"'“”「」『』(\[（]*", re.I)
 _ARTICLE = re.compile(r"(?:(?:around|about|roughly|approximately)\s+)?(?:an?\s+)?"
                       r"(?:(?:solid|firm|clear|strong|weak|soft|low|high|tentative|cautious)\s+)?(?=\d)", re.I)
@@ -66,6 +69,10 @@ def likert_reader(lex: Lexicon, n: int) -> Reader:
         if m:
             v = int(m.group(1))
             return (v if 1 <= v <= n else OUT_OF_RANGE), m.end()
+        w = _EN_NUM.match(s, p_end)
+        if w:
+            v = _EN_NUMBERS.index(w.group(1).lower()) + 1
+            return (v if 1 <= v <= n else OUT_OF_RANGE), w.end()
         z = _ZH_NUM.match(s, p_end)
         if z:
             v = _ZH_DIGITS.index(z.group(1)) + 1
@@ -110,7 +117,7 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
                 end = p_end + len(t)
                 if end == len(s) or not (s[end].isalnum() and s[end].isascii()):
                     return LETTERS[i], end
-        o = ord_zh.match(s, p_end)
+        o = ord_zh.match(s, p_end) or ord_zh.match(s, pos)
         if o:
             if o.group(3):
                 return index_value(nopt - 1), o.end()

@@ -104,6 +104,6 @@ def looks_cut_off(s: str) -> bool:
     # Latin text that does not end a sentence; CJK text ending without 。 is ambiguous (short
     # Chinese replies often omit it), so it only counts when the reply is long or punctuates
     # its earlier sentences.
-    if re.search(r"[A-Za-z0-9]$", tail):
+    if re.search(r"[A-Za-z0-9]$", tail) and len(tail.split()) >= 4:  # "three", "Y": short, not cut
         return True
     return bool(re.search(r"[\u4e00-\u9fff]$", tail) and (len(tail) > 40 or re.search(r"[。！？]", tail)))
