@@ -197,9 +197,13 @@ def _no_pick(lex: Lexicon, s: str, question: str | None, names_options: bool = F
         return Verdict(None, "unparseable", "degenerate")
     for ph in lex.markers:  # "I'd go with a mix of A and B", "我认为最重要的是正义": a pick, not readable
         m = ph.pattern.search(s)
-        if m:  # nothing after the pick phrase ("My rating is") means the reply was cut off
-            rest = s[m.end():].strip(" .。!！")
-            return Verdict(None, "unparseable", f"unreadable-pick:{ph.id}" if rest else "cut-off")
+        if not m:
+            continue
+        rest = s[m.end():].strip(" .。!！")
+        if rest:
+            return Verdict(None, "unparseable", f"unreadable-pick:{ph.id}")
+        if not re.search(r"[.!?。！？…]\s*$", s):  # "My rating is": stopped right after the phrase
+            return Verdict(None, "unparseable", "cut-off")
     if len(s) >= 12 and (names_options or _on_topic(s, question)):
         return Verdict(None, "refused", "no-pick")
     return Verdict(None, "unparseable", "no-answer")
