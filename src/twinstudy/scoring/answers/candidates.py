@@ -138,7 +138,9 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, 
         others = set().union(*(w for j, w in enumerate(words) if j != idx)) if len(words) > 1 else set()
         texts += [(idx, w) for w in sorted(ws - others) if len(ws - others) == 1 and len(w) >= 5]
     for idx, t in texts:  # option text anywhere ("Light-touch regulation strikes …")
-        if len(t) < 2:
+        if len(t) < 2:  # a one-character option ("高") only when quoted: 风险等级为“高”
+            for m in re.finditer(r"[\"“「『']" + re.escape(t) + r"[\"”」』']", low) if t else ():
+                add("ABCDEFGH"[idx], m.start() + 1, m.start() + 1, m.end() - 1, "option-mention", weak=True)
             continue
         for m in re.finditer(re.escape(t), low):
             if (m.start() > 0 and low[m.start() - 1].isalnum() and low[m.start() - 1].isascii()) or (

@@ -149,8 +149,8 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
         ):
             return None
         # "A可能过于简化" is a sentence about A, not the pick A
-        if (re.match(r"\s*[\u4e00-\u9fff]", rest)
-                and not re.match(r"\s*(?:[。，；、：！？]|选项|项|和|与|或|也|吧|啊|呀|了|，)", rest)
+        if (re.match(r"[ \t]*[\u4e00-\u9fff]", rest)
+                and not re.match(r"[ \t]*(?:[。，；、：！？]|选项|项|和|与|或|也|吧|啊|呀|了|，)", rest)
                 and not any(rest.lstrip().lower().startswith(t) for t, _ in texts)):
             return None
         return index_value(LETTERS.index(letter.upper())), end

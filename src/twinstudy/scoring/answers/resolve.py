@@ -84,7 +84,8 @@ def _is_mention(lex: Lexicon, s: str, c: Candidate, signals: list[Signal]) -> st
     se = sentence_end(s, c.end)
     if not marker and s[se:se + 1] in ("?", "？"):  # "The European Union? No — …": asked, not stated
         return "question-mention"
-    if not marker and ((c.vstart > 0 and s[c.vstart - 1] in _QUOTE_OPEN) or s[c.vstart] in _QUOTE_OPEN) and c.start > 0:
+    quoted = (c.vstart > 0 and s[c.vstart - 1] in _QUOTE_OPEN) or s[c.vstart] in _QUOTE_OPEN
+    if not marker and not c.weak and quoted and c.start > 0:
         return "quoted-mention"
     for g in signals:
         if g.cls not in DECLINE_CLASSES or c.vstart <= g.start < c.end:
