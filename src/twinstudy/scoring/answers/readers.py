@@ -166,8 +166,8 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{1,4}")
 
 _AUX = (r"will|would|should|can|could|does|do|did|is|are|was|were|has|have|must|might|may|won't|wouldn't|"
         r"shouldn't|can't|cannot|couldn't|doesn't|don't|didn't|isn't|aren't|wasn't|weren't|hasn't|haven't")
-_EN_ECHO = re.compile(rf"([a-z][\w' -]{{0,40}}?)\s+({_AUX})(\s+not)?\s+([^.,;:!?\n—–]{{1,80}})", re.I)
-_AUX_BASE = {"won't": "will", "can't": "can", "cannot": "can"}
+_EN_ECHO = re.compile(rf"([a-z][\w -]{{0,40}}?)(?:\s+({_AUX})|'(d|ll))(\s+not)?\s+([^.,;:!?\n—–]{{1,80}})", re.I)
+_AUX_BASE = {"won't": "will", "can't": "can", "cannot": "can", "d": "would", "ll": "will"}
 _EN_CONTENT = re.compile(r"[a-z]{3,}")
 _EN_FUNCTION = frozenset(("the", "and", "for", "that", "this", "with", "are", "was", "its", "their", "them",
                           "they", "not", "but", "all", "any", "some", "more", "most", "very", "really"))
@@ -188,12 +188,12 @@ def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
         m = _EN_ECHO.match(s, pos)
         if not m or not q_words:
             return None
-        aux = m.group(2).lower()
-        neg = bool(m.group(3)) or aux.endswith("n't") or aux == "cannot"
+        aux = (m.group(2) or m.group(3)).lower()
+        neg = bool(m.group(4)) or aux.endswith("n't") or aux == "cannot"
         base = _AUX_BASE.get(aux, aux[:-3] if aux.endswith("n't") else aux)
         if base != q_first:
             return None
-        said = _content(m.group(1) + " " + m.group(4))
+        said = _content(m.group(1) + " " + m.group(5))
         if not said or len(said & q_words) * 2 < len(said):
             return None
         return ("no" if neg else "yes"), m.end()
