@@ -101,7 +101,7 @@ def _params_for(trial: Trial) -> GenerateParams:
     return GenerateParams(max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p,
                           seed=trial.seed, logprobs=LOGPROB_ALTERNATIVES if p.logprobs else None,
                           options=options, answer_schema=schema,
-                          schema_style="auto" if p.structured is True else str(p.structured))
+                          schema_style=p.structured if isinstance(p.structured, str) else "auto")
 
 
 class Runner:
