@@ -46,7 +46,9 @@ _TAIL_OK = re.compile(
     r"|\s+(?:is|are|seems?|would be|sounds?|looks?|feels?|strikes me as)\s+(?:the\s+)?(?:best|most|right|correct|closest|my|preferable|likeliest|better)\b"
     r"|\s*(?:非常|完全|比较|有点|基本|不太)?不?(?:同意|赞同|赞成|反对|中立)"
     r"|\s+(?:strongly\s+|somewhat\s+)?(?:agree|disagree|neutral)\b"
-    r"|\s+i\s+(?:think|guess|suppose|believe|feel|reckon|would say)\b|\s+it\s+is\b",
+    r"|\s+i\s+(?:think|guess|suppose|believe|feel|reckon|would say)\b|\s+it\s+is\b"
+    r"|\s+(?:clearly\s+|still\s+)?(?:leads?|is\s+(?:ahead|leading|winning|best|most\s+\w+)|wins?)\b"
+    r"|[ \t]*(?:明显|仍然|目前)?(?:领先|占优|胜出|更强|更好|最好|最重要|最合适|最可能|最大)",
     re.I,
 )
 # A value followed by "and"/"or" states picks only at the start of the reply ("A and C", "B或C")
