@@ -140,3 +140,15 @@ def test_study_with_structured_answers_records_the_mode(tmp_path: Path) -> None:
         assert json.loads(params_json)["structured"] is True
         assert json.loads(request_json)["response_format"]["type"] == "grammar"
         assert detail.split(";")[0] in ("structured", "structured-decline")
+
+
+def test_scoring_reads_the_structured_answer_and_says_so() -> None:
+    from twinstudy.instruments.schema import Item
+    from twinstudy.scoring.trial_scoring import Reply, score_reply
+
+    item = Item.model_validate({"id": "q1", "theme": "t", "type": "likert5",
+                                "text": {"en": ["AI helps."], "zh": ["AI有帮助。"]}})
+    outcome, row = score_reply("k", item, "en", None, None, Reply('{"answer": 4}', "stop"))
+    assert outcome == "answered" and row is not None and row.value == "4" and row.detail == "structured"
+    outcome, row = score_reply("k", item, "en", None, None, Reply('{"answer": "decline"}', "stop"))
+    assert outcome == "refused" and row is not None and row.detail == "structured-decline"
