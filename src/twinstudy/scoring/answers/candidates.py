@@ -48,7 +48,8 @@ _TAIL_OK = re.compile(
     r"|\s+(?:strongly\s+|somewhat\s+)?(?:agree|disagree|neutral)\b"
     r"|\s+i\s+(?:think|guess|suppose|believe|feel|reckon|would say)\b|\s+it\s+is\b"
     r"|\s+(?:clearly\s+|still\s+)?(?:leads?|is\s+(?:ahead|leading|winning|best|most\s+\w+)|wins?)\b"
-    r"|[ \t]*(?:明显|仍然|目前)?(?:领先|占优|胜出|更强|更好|最好|最重要|最合适|最可能|最大)",
+    r"|[ \t]*(?:明显|仍然|目前)?(?:领先|占优|胜出|更强|更好|最好|最重要|最合适|最可能|最大)"
+    r"|[ \t]*(?:比较|更|最|较|相对|很|挺)?(?:合理|合适|可取|正确|恰当|可行)",
     re.I,
 )
 # A value followed by "and"/"or" states picks only at the start of the reply ("A and C", "B或C")

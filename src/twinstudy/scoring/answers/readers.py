@@ -145,12 +145,14 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
             or re.match(r"\s*[\u4e00-\u9fff]", rest)
             or re.match(r"\s+(?:and|or|&)\s+[A-H]\b", rest)
             or re.match(r"\s+(?:instead\b|(?:is|would be|seems)\s+(?:better|best|right|correct|my\s+(?:answer|pick|choice)))", rest)
+            or re.match(r"\s+(?:because|since|given|as\s+it|which)\b", rest)
             or any(rest.lower().lstrip().startswith(t) for t, _ in texts)
         ):
             return None
         # "A可能过于简化" is a sentence about A, not the pick A
         if (re.match(r"[ \t]*[\u4e00-\u9fff]", rest)
-                and not re.match(r"[ \t]*(?:[。，；、：！？]|选项|项|和|与|或|也|吧|啊|呀|了|，)", rest)
+                and not re.match(r"[ \t]*(?:[。，；、：！？]|选项|项|和|与|或|也|吧|啊|呀|了|，|"
+                                 r"(?:比较|更|最|较|相对|很|挺)?(?:合理|合适|好|可取|正确|恰当|可行|重要))", rest)
                 and not any(rest.lstrip().lower().startswith(t) for t, _ in texts)):
             return None
         return index_value(LETTERS.index(letter.upper())), end
