@@ -18,6 +18,8 @@ LETTERS = "ABCDEFGH"
 Reader = Callable[[str, int], "tuple[Value, int] | None"]
 
 # Things after a number that show it is a quantity, not an answer.
+_OPTION_FILLER = frozenset(("approach", "option", "other", "something", "about", "after", "before", "their",
+                            "these", "those", "which", "while", "would", "could", "should"))
 _UNIT = (
     r"(?:\s*(?:%|percent\b|per cent\b|years?\b|decades?\b|months?\b|weeks?\b|days?\b|hours?\b|minutes?\b|"
     r"times\b|people\b|countries\b|companies\b|major\b|million\b|billion\b|trillion\b|in \d|of the\b|of (?:these|them|my)\b|"
@@ -98,6 +100,11 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
             t = _norm_opt(o)
             if t:
                 texts.append((t, i))
+    # an option's one distinctive word reads as the option too ("Retraining, mainly.")
+    words = [set(re.findall(r"[a-z][a-z-]{4,}", t)) for t, _ in texts[: len(options or [])]]
+    for i, ws in enumerate(words):
+        others = set().union(*(w for j, w in enumerate(words) if j != i)) if len(words) > 1 else set()
+        texts += [(w, i) for w in ws - others - _OPTION_FILLER]
     texts.sort(key=lambda x: -len(x[0]))
     letter_re = re.compile(r"([A-Ha-h])(?![A-Za-z])")
     en_ord = "|".join(sorted(lex.ordinals_en, key=len, reverse=True)) + "|last"
