@@ -175,8 +175,12 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{1,4}")
 
 _AUX = (r"will|would|should|can|could|does|do|did|is|are|was|were|has|have|must|might|may|won't|wouldn't|"
         r"shouldn't|can't|cannot|couldn't|doesn't|don't|didn't|isn't|aren't|wasn't|weren't|hasn't|haven't")
-_EN_ECHO = re.compile(rf"([a-z][\w -]{{0,40}}?)(?:\s+({_AUX})|'(d|ll))(\s+not)?\s+([^.,;:!?\n—–]{{1,80}})", re.I)
-_AUX_BASE = {"won't": "will", "can't": "can", "cannot": "can", "d": "would", "ll": "will"}
+_EN_ECHO = re.compile(rf"([a-z][\w -]{{0,40}}?)(?:\s+({_AUX})|'(d|ll|s|re))(\s+not)?\s+([^.,;:!?\n—–]{{1,80}})", re.I)
+_AUX_BASE = {"won't": "will", "can't": "can", "cannot": "can", "d": "would", "ll": "will", "s": "is", "re": "are"}
+_SUBORDINATE = re.compile(r"(?:whether|if|when|because|although|though|that|since|unless|while|how|why|what)\b",
+                          re.I)
+_NEG_THINK = re.compile(r"i\s+(?:don't|do\s+not)\s+(?:think|believe|feel)\s+(?:that\s+)?", re.I)
+_THINK = re.compile(r"i\s+(?:think|believe|feel|would\s+say|'d\s+say)\s+(?:that\s+)?", re.I)
 _EN_CONTENT = re.compile(r"[a-z]{3,}")
 _EN_FUNCTION = frozenset(("the", "and", "for", "that", "this", "with", "are", "was", "its", "their", "them",
                           "they", "not", "but", "all", "any", "some", "more", "most", "very", "really"))
@@ -193,19 +197,30 @@ def yesno_reader(lex: Lexicon, question: str | None) -> Reader:
     q_words = _content(q)
 
     def en_echo(s: str, pos: int) -> tuple[Value, int] | None:
-        """"AI won't replace doctors." to "Will AI replace doctors?": the question's own clause."""
+        """"AI won't replace doctors." to "Will AI replace doctors?": the question's own clause,
+        its predicate (the first content word after the verb) taken from the question."""
+        if not q_words:
+            return None
+        flip = False
+        t = _NEG_THINK.match(s, pos)
+        if t:  # "I don't think it's ethical" answers "Is it ethical?" with no
+            flip, pos = True, t.end()
+        else:
+            t = _THINK.match(s, pos)
+            pos = t.end() if t else pos
         m = _EN_ECHO.match(s, pos)
-        if not m or not q_words:
+        if not m or _SUBORDINATE.match(m.group(1)):  # "Whether it's ethical depends …" asks, not answers
             return None
         aux = (m.group(2) or m.group(3)).lower()
         neg = bool(m.group(4)) or aux.endswith("n't") or aux == "cannot"
         base = _AUX_BASE.get(aux, aux[:-3] if aux.endswith("n't") else aux)
         if base != q_first:
             return None
-        said = _content(m.group(1) + " " + m.group(5))
-        if not said or len(said & q_words) * 2 < len(said):
+        head = _EN_CONTENT.findall(m.group(5).lower())
+        head = [w for w in head if w not in _EN_FUNCTION][:1]
+        if not head or head[0] not in q_words:
             return None
-        return ("no" if neg else "yes"), m.end()
+        return ("no" if neg != flip else "yes"), m.end()
 
     def zh_verb_ok(v: str) -> bool:
         if v in lex.zh_yes:
