@@ -204,8 +204,8 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, 
             pos = sk.end() if sk else m.end()
             for st in _preamble_starts(lex, s, pos):
                 r = read(s, st)
-                if r is not None:
-                    add(r[0], m.start(), st, r[1], ph.id)
+                if r is not None:  # a conclusion settles earlier picks ("Agree in principle, …. Net: 3.")
+                    add(r[0], m.start(), st, r[1], ph.id, revised=ph.extra != "false")
                     break
     # merge: one candidate per value span, keeping the most specific source
     best: dict[tuple[int, int], Candidate] = {}

@@ -82,7 +82,7 @@ def load_lexicon() -> Lexicon:
     signals = {cls: _phrases(items, f"signals.{cls}") for cls, items in raw["signals"].items()}
     lex = Lexicon(
         markers=_phrases(raw["markers"], "markers", "final"),
-        cues=_phrases(raw["conclusion_cues"], "conclusion_cues"),
+        cues=_phrases(raw["conclusion_cues"], "conclusion_cues", "settles"),
         preambles=_phrases(raw["preambles"], "preambles"),
         likert_labels=_phrases(raw["likert_labels"], "likert_labels", "pole"),
         scales={int(k): {str(p): int(v) for p, v in m.items()} for k, m in raw["scales"].items()},

@@ -88,12 +88,12 @@ def _is_mention(lex: Lexicon, s: str, c: Candidate, signals: list[Signal]) -> st
     if not marker and not c.weak and quoted and c.start > 0:
         return "quoted-mention"
     for g in signals:
-        if g.cls not in DECLINE_CLASSES or c.vstart <= g.start < c.end:
-            continue  # the signal phrase itself may be the pick ("I don't think so")
+        if g.cls not in DECLINE_CLASSES or (g.start >= c.vstart and g.end <= c.end):
+            continue  # the signal phrase itself may be the pick ("Not sure" as an option)
         # a decline earlier in the clause, or one whose phrase spans the value, voids it; doubt
         # after it explains the pick ("I'd rate this a 3 — I genuinely don't know"), but an
         # outright refusal later in the sentence takes it back ("给3分看似中立……所以我不打分")
-        if cs <= g.start < c.vstart or g.start < c.vstart < g.end:
+        if cs <= g.start < c.vstart or g.start <= c.vstart < g.end:
             return f"in-decline:{g.id}"
         if g.cls == "decline" and c.end <= g.start < sentence_end(s, c.end):
             return f"retracted:{g.id}"
