@@ -57,6 +57,7 @@ _ALT_SEP = re.compile(
     r"\s*(?:\([^)\n]{0,30}\)|（[^）\n]{0,30}）)?\s*"
     r"(?:,?\s*(?:\bor\b|\band\b|\bplus\b|\bas well as\b)(?:\s+(?:maybe|perhaps|possibly|even|also))?"
     r"|(?:[,，]\s*)?(?:也可能是?|也许是?|可能是|或许是?)"
+    r"|[,;]\s*(?:but\s+)?(?:for|in|with|under|if)\s+[^,.;:!?\n]{1,30}?\s+(?=(?:an?\s+)?\d)"
     r"|,?\s*(?:but\s+)?(?:it\s+|that\s+)?(?:could|might|may)\s+(?:also\s+|well\s+)?be|,?\s*(?:or\s+)?(?:maybe|perhaps|possibly)"
     r"|[,，、/&]\s*(?:也|还)?(?:选择?|可以选)?|(?:，|,)?\s*(?:也|还)(?:可以)?选择?|(?:或者?|或是)(?:选择?|给|打)?|和|与|及|以及"
     r"|也可能是?|也许是?)\s*"
