@@ -26,7 +26,7 @@ _UNIT = (
     r"out of (?![57]\b)\d|st\b|nd\b|rd\b|th\b|x\b|things?\b|reasons?\b|points?\b(?!\s*(?:[.,;:!)]|$))|ways?\b|factors?\b|"
     r"steps?\b|kinds?\b|types?\b|options\b|°|am\b|pm\b)|年|个|倍|月|日|天|周|小时|亿|万|类|种|名|位|家|次|项|条|岁|％|点|方面|大)"
 )
-_NUM = re.compile(r"(?<![\d.,])(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(?:\s*分(?![制中之]))?")
+_NUM = re.compile(r"(?<![\d.])(?<!\d,)(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(?:\s*分(?![制中之]))?")
 _ZH_DIGITS = "一二三四五六七八九十"
 _ZH_NUM = re.compile(r"([一二三四五六七八九十])(?:分(?![制中之]))?(?=$|[\s。，,.!！?？;；)\]、（(])")
 _EN_NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")

@@ -49,7 +49,7 @@ _ATTRIBUTED = re.compile(
     r"(?:\b(?:some|many|most)\s+(?:people|experts|analysts|researchers|scholars|would|say|argue|think|believe|"
     r"might|may|will)|\b(?:others?|experts?|people|critics|supporters|proponents|opponents|analysts|"
     r"researchers|scholars|they|he|she|someone|skeptics|optimists|pessimists)\b)[^,;.!?]*$"
-    r"|(?:有人|有些人|一些人|另一些人|不少人|很多人|专家|学者|支持者|反对者|批评者|他们|乐观者|悲观者)[^，。；]*$",
+    r"|(?:有人|有些人|一些人|另一些人|不少人|很多人|专家|学者|支持者|反对者|批评者|他们|乐观者|悲观者)[^,，。;；]*$",
     re.I,
 )
 _QUOTE_OPEN = "\"'“「『"
@@ -184,7 +184,8 @@ def _on_topic(s: str, question: str | None) -> bool:
     q_words = set(_WORD.findall(question.lower())) - _STOP
     if q_words & (set(_WORD.findall(s.lower())) - _STOP):
         return True
-    return len(set(_CJK_PAIR.findall(question)) & set(_CJK_PAIR.findall(s))) >= 2
+    shared = len(set(_CJK_PAIR.findall(question)) & set(_CJK_PAIR.findall(s)))
+    return shared >= 2 or (shared == 1 and len(s) >= 15)
 
 
 def _no_pick(lex: Lexicon, s: str, question: str | None, names_options: bool = False) -> Verdict:

@@ -106,4 +106,4 @@ def looks_cut_off(s: str) -> bool:
     # its earlier sentences.
     if re.search(r"[A-Za-z0-9]$", tail) and len(tail.split()) >= 4:  # "three", "Y": short, not cut
         return True
-    return bool(re.search(r"[\u4e00-\u9fff]$", tail) and (len(tail) > 40 or re.search(r"[。！？]", tail)))
+    return bool(re.search(r"[\u4e00-\u9fff]$", tail) and (len(tail) > 40 or re.search(r"[。!?]", tail)))
