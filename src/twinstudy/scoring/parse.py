@@ -95,7 +95,25 @@ def answer_schema(item_type: str, n_options: int | None = None) -> dict[str, Any
     }
 
 
+_ANSWER_KEYS = ("answer", "rating", "score", "choice", "option", "pick", "response", "value", "label")
 _JSON_OBJ = re.compile(r"^\s*(?:```(?:json)?\s*)?(\{.*\})\s*(?:```)?\s*$", re.S)
+
+
+def _json_answer_text(text: str) -> str | None:
+    """The answer field of a JSON reply as text, when it is not already a schema value."""
+    m = _JSON_OBJ.match(text)
+    if not m:
+        return None
+    try:
+        obj = json.loads(m.group(1))
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    key = next((k for k in _ANSWER_KEYS if k in obj), None)
+    if key is None or isinstance(obj[key], (dict, list)):
+        return None
+    return str(obj[key])
 
 
 def _structured(text: str, item_type: str, n_options: int | None) -> ParsedAnswer | None:
@@ -107,9 +125,12 @@ def _structured(text: str, item_type: str, n_options: int | None) -> ParsedAnswe
         obj = json.loads(m.group(1))
     except ValueError:
         return None
-    if not isinstance(obj, dict) or "answer" not in obj:
+    if not isinstance(obj, dict):
         return None
-    raw = obj["answer"]
+    key = next((k for k in _ANSWER_KEYS if k in obj), None)
+    if key is None:
+        return None
+    raw = obj[key]
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in (DECLINE_TOKEN, "refuse", "refused")):
         return ParsedAnswer(None, "refused", "structured-decline")
     allowed = answer_schema(item_type, n_options)["properties"]["answer"]["enum"][:-1]
@@ -118,7 +139,7 @@ def _structured(text: str, item_type: str, n_options: int | None) -> ParsedAnswe
         v = raw.strip()
         value = int(v) if v.isdigit() else (v.upper() if item_type == "choice" else v.lower())
     if isinstance(value, bool) or value not in allowed:
-        return ParsedAnswer(None, "unparseable", "structured-out-of-range")
+        return None  # not a schema value ("是", "Beta"): read the JSON's answer as text instead
     return ParsedAnswer(value, "answered", "structured")
 
 
@@ -150,6 +171,10 @@ def parse_answer(
         st = _structured(visible, item_type, len(options) if options else None)
         if st is not None:
             return st
+        inner = _json_answer_text(visible)
+        if inner is not None:  # {"answer": "是"}: the value is read as a reply of its own
+            got = parse_answer(inner, item_type, lang, options, alt_options=alt_options, question=question)
+            return ParsedAnswer(got.value, got.status, f"structured-text:{got.reason}")
     s = normalise(visible)
     if not s:
         return ParsedAnswer(None, "unparseable", "unclosed-think" if unclosed else "empty")

@@ -216,6 +216,11 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
             n_scale: int | None, question: str | None = None) -> Verdict:
     picks = [c for c in cands if _is_mention(lex, s, c, signals) is None]
     declines = [g for g in signals if g.cls in DECLINE_CLASSES]
+    # "Healthcare: … / Education: …" lines describe options one by one; they pick none of them
+    entries = [c for c in picks if c.source.startswith(("leading", "sentence")) and s[c.end:c.end + 1] == ":"
+               and s[c.end + 1:].split("\n", 1)[0].strip()]
+    if len({c.value for c in entries}) >= 2:
+        picks = [c for c in picks if c not in entries]
     # An option's text mentioned mid-sentence counts only when nothing else was found, nothing
     # declines, and no other option is mentioned: "Light-touch regulation strikes the right balance."
     weak = [c for c in picks if c.weak]
@@ -242,9 +247,9 @@ def resolve(lex: Lexicon, s: str, cands: list[Candidate], signals: list[Signal],
             return Verdict(None, "unparseable", "cut-off")
         if declines:
             return Verdict(None, "refused", f"decline:{declines[0].id}")
-        if any(not c.weak for c in cands):  # every value found was a mention: "whether 1, 3 or 5 would …"
-            return Verdict(None, "unparseable", "mentions-only")
-        return _no_pick(lex, s, question, names_options=bool(weak))
+        # every value found was only mentioned ("whether 1, 3 or 5 would …", options described
+        # one by one): judged like a reply without values, and it is on the question's topic
+        return _no_pick(lex, s, question, names_options=bool(cands))
     finals = [c for c in picks if c.final]
     if finals:
         if len({c.value for c in finals}) > 1:

@@ -8,7 +8,7 @@ import unicodedata
 _THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
 _THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.I)
 _THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.I)
-_MD = re.compile(r"\*\*|__|\*|`+|^#+\s*|^>\s*", re.M)
+_MD = re.compile(r"\*\*|__|\*|`+|^#+\s*|^>\s*|</?[A-Za-z_][\w-]{0,20}>", re.M)
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 
 
@@ -33,7 +33,9 @@ def normalise(text: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\ufe0f", "").replace("\u20e3", "")
     text = _MD.sub("", text)
     lines = [_SPACES.sub(" ", ln).strip() for ln in text.splitlines()]
-    return "\n".join(lines).strip()
+    out = "\n".join(lines).strip()
+    # a one-line reply given as a bullet ("- 4"); bullets in longer replies list things instead
+    return re.sub(r"^[-•]\s+", "", out) if "\n" not in out else out
 
 
 # A sentence ends at . ! ? ; or a line break -- but not at the dot of "2.5" or of "e.g.".
