@@ -56,9 +56,9 @@ _TAIL_OK = re.compile(
 _TAIL_CONJ = re.compile(r"\s*(?:或|和|与|及|\bor\b|\band\b)", re.I)
 _LIST_PREFIX = re.compile(r"(?:^|\n)[ \t]*(?:[-•][ \t]*)?\(?(\d{1,2})[.)、][ \t]*$")
 _CONTRAST = re.compile(r"(?:\b(?:but|that said|still|however|anyway|even so)\b|但是|但|不过|然而)[\s,，:：]*", re.I)
-_DASH_COLON = re.compile(r"(?:\s[—–-]{1,2}|[—–]|[:：=])\s*")
+_DASH_COLON = re.compile(r"(?:\s-{1,2}\s|\s?[—–]|[:：=])\s*")
 _ENUM_ITEM = re.compile(r"^(?:[-•]\s*)?\(?(\d{1,2})(?:[.)]\s+|、\s*)[^\W\d_]", re.M)
-_INLINE_ENUM = re.compile(r"(?:^|\s)(\d)[.)]\s+[A-Za-z\u4e00-\u9fff]")
+_INLINE_ENUM = re.compile(r"(?:^|[\s。!?:：])(\d)[.)][ \t]+[A-Za-z\u4e00-\u9fff]")
 
 
 _OPTION_FILLER = frozenset(("approach", "option", "with", "only", "more", "less", "than", "that", "this", "some",
@@ -111,10 +111,11 @@ def _preamble_starts(lex: Lexicon, s: str, pos: int) -> list[int]:
         m = ph.pattern.match(s, pos)
         if m and m.end() > pos:
             starts.append(m.end())
-            m2 = ph.pattern.match(s, m.end())  # "Honestly, I think 3"
-            if m2 and m2.end() > m.end():
+            m2 = ph.pattern.match(s, m.end())  # "Honestly, I think 3" (not a list: "a, b, c")
+            if m2 and m2.end() > m.end() and ph.id != "en-pre-phrase":
                 starts.append(m2.end())
-    return starts
+    # the longest opener first: "Sure! No." is a no after an acknowledgement, not a yes and a no
+    return sorted(set(starts), reverse=True)
 
 
 def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, item_type: str = "",
@@ -194,12 +195,11 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, 
         r = read(s, m.end())
         if r is not None and r[1] <= sentence_end(s, r[1]) and not s[r[1]:sentence_end(s, r[1])].strip(" )）"):
             add(r[0], m.start(), m.end(), r[1], "sentence-final")
-    # conclusion cues in the last paragraph
-    para_start = s.rfind("\n\n") + 2 if "\n\n" in s else 0
+    # conclusion cues ("Overall, 3", "综上，我给4分")
     for ph in lex.cues:
         if has.get(ph.id[:2], True) is False:
             continue
-        for m in ph.pattern.finditer(s, para_start):
+        for m in ph.pattern.finditer(s):
             sk = _SKIP.match(s, m.end())
             pos = sk.end() if sk else m.end()
             for st in _preamble_starts(lex, s, pos):

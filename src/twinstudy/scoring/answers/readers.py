@@ -27,6 +27,7 @@ _UNIT = (
     r"steps?\b|kinds?\b|types?\b|options\b|°|am\b|pm\b)|年|个|倍|月|日|天|周|小时|亿|万|类|种|名|位|家|次|项|条|岁|％|点|方面|大)"
 )
 _NUM = re.compile(r"(?<![\d.])(?<!\d,)(\d{1,2})(?!\d)(?!\.\d)(?!,\d)(?!" + _UNIT + r")(?:\s*分(?![制中之]))?")
+_NEGATIVE = re.compile(r"-\d{1,2}(?![\d.])(?=\s*(?:$|[.,;!)\n]))")
 _ZH_DIGITS = "一二三四五六七八九十"
 _ZH_NUM = re.compile(r"([一二三四五六七八九十])(?:分(?![制中之]))?(?=$|[\s。，,.!！?？;；)\]、（(])")
 _EN_NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -71,6 +72,9 @@ def likert_reader(lex: Lexicon, n: int) -> Reader:
         if m:
             v = int(m.group(1))
             return (v if 1 <= v <= n else OUT_OF_RANGE), m.end()
+        neg = _NEGATIVE.match(s, p_end)
+        if neg:  # "-1": a number below the scale
+            return OUT_OF_RANGE, neg.end()
         w = _EN_NUM.match(s, p_end)
         if w:
             v = _EN_NUMBERS.index(w.group(1).lower()) + 1

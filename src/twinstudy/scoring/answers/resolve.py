@@ -170,13 +170,18 @@ _STOP = frozenset((
     "agree", "disagree", "neither", "rate", "rating", "question",
 ))
 _CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
-_PERSONAL = re.compile(r"\b(?:i|i'm|i'd|i'll|my|me|you|your)\b|我|您|你"
+_BOILERPLATE = re.compile(r"\b(?:let me know|feel free|hope this helps|happy to help)\b[^.!?\n]*[.!?]?|如需[^。!?\n]*[。!?]?"
+                         r"|\b(?:thanks|thank you) for (?:the|your|this) question\b|\b(?:good|great|interesting) question\b"
+                         r"|谢谢(?:你|您)?的?提问|好问题"
+                         r"|希望(?:这|以上)[^。!?\n]*[。!?]?", re.I)
+_PERSONAL = re.compile(r"\b(?:i|i'm|i'd|i'll|my|me)\b|我"
                        r"|\bth(?:is|e) (?:question|issue|topic|statement|claim)\b|这个(?:问题|话题|说法|观点)|该问题", re.I)
 _DEGENERATE = re.compile(r"\b(\w+)\b(?:\W+\1\b){3,}", re.I)
 
 
 def _on_topic(s: str, question: str | None) -> bool:
-    """Does a reply without any pick speak to the question (shared words) or to the asker (I/you)?"""
+    """Does a reply without any pick speak to the question (shared words) or of itself (I, 我)?"""
+    s = _BOILERPLATE.sub(" ", s)  # "Let me know if you'd like more detail" says nothing either way
     if _PERSONAL.search(s):
         return True
     if not question:

@@ -39,11 +39,11 @@ def normalise(text: str) -> str:
 
 
 # A sentence ends at . ! ? ; or a line break -- but not at the dot of "2.5" or of "e.g.".
-SENT_END = re.compile(r"(?:[.!?;](?!\d)|[。！？；…]|\n)+")
+SENT_END = re.compile(r"(?:\.(?!\d)|[!?;]|[。！？；…]|\n)+")
 # A clause additionally ends at a contrast or a conclusion word: what follows "but" / "不过" / "so"
 # is said on its own terms ("I can't be sure, but I'd say 4").
 _CLAUSE_END = re.compile(
-    r"(?:[.!?;](?!\d)|[。！？；…]|\n)+"
+    r"(?:\.(?!\d)|[!?;]|[。！？；…]|\n)+"
     r"|\b(?:but|however|that said|yet|still|so|therefore|anyway|nonetheless|nevertheless)\b"
     r"|但是|但|不过|然而|可是|所以|因此|话虽如此|尽管如此",
     re.I,
