@@ -104,6 +104,33 @@ def report(name: str, path: Path, cases: list[dict[str, Any]], show_failures: bo
                   f"{c['status']}/{c['value']!r}, got {got.status}/{got.value!r} ({got.reason})")
 
 
+# Wrappers real chat models put around an answer; a verdict should not change under any of them.
+PERTURBATIONS: dict[str, tuple[str, str, str, str]] = {
+    # name: (English prefix, English suffix, Chinese prefix, Chinese suffix)
+    "acknowledgement": ("Sure! ", "", "好的！", ""),
+    "sign-off": ("", "\n\nLet me know if you'd like more detail.", "", "\n\n如需进一步说明，请告诉我。"),
+    "thanks": ("Thanks for the question. ", "", "谢谢你的提问。", ""),
+    "bold": ("**", "**", "**", "**"),
+}
+
+
+def perturbed(name: str, path: Path, cases: list[dict[str, Any]]) -> None:
+    """Accuracy when each reply is wrapped; cut-off replies are skipped (a sign-off un-cuts them)."""
+    print(f"\n[{name}] robustness to wrappers (same labels; cut-off replies skipped):")
+    for pname, (ep, es, zp, zs) in PERTURBATIONS.items():
+        ok = n = 0
+        for c in cases:
+            if "cut" in str(c.get("note", "")).lower() or "截断" in str(c.get("note", "")):
+                continue
+            pre, suf = (zp, zs) if c["lang"] == "zh" else (ep, es)
+            text = pre + (c["text"] or "").strip() + suf
+            got = parse_answer(text, c["item_type"], c["lang"], c.get("options"),
+                               alt_options=c.get("alt_options"), question=c.get("question"))
+            ok += got.status == c["status"] and got.value == c["value"]
+            n += 1
+        print(f"    {pname:<28} {fmt(ok, n)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--show-failures", action="store_true",
@@ -122,6 +149,8 @@ def main() -> None:
         cases = load(path)
         all_cases += cases
         report(name, path, cases, args.show_failures and name != "blind-test")
+        if name.startswith("blind"):
+            perturbed(name, path, cases)
     if not all_cases:
         return
     t0 = time.perf_counter()

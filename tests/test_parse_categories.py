@@ -170,3 +170,16 @@ def test_numbered_list_is_not_the_likert_answer() -> None:
 def test_structured_json_answer(text: str, item_type: str, value: Any, status: str) -> None:
     got = parse_answer(text, item_type, "en", OPTS if item_type == "choice" else None)
     assert (got.status, got.value) == (status, value)
+
+
+@pytest.mark.parametrize("wrap", [("Sure! ", ""), ("", "\n\nLet me know if you'd like more detail."),
+                                  ("好的！", ""), ("", "\n\n如需进一步说明，请告诉我。"), ("**", "**")])
+def test_acknowledgement_or_sign_off_does_not_change_the_verdict(wrap: tuple[str, str]) -> None:
+    cases: list[Case] = [
+        ("4", "likert5", "en", 4, "answered"),
+        ("No.", "yesno", "en", "no", "answered"),
+        ("I'd rather not rate this.", "likert5", "en", None, "refused"),
+        ("不支持。", "yesno", "zh", "no", "answered"),
+        ("The weather in Lisbon is mild in spring.", "likert5", "en", None, "unparseable"),
+    ]
+    _check([(wrap[0] + t + wrap[1], it, lg, v, st) for t, it, lg, v, st in cases], question=Q_SUPPORT)
