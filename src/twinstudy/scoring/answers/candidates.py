@@ -58,7 +58,8 @@ _LIST_PREFIX = re.compile(r"(?:^|\n)[ \t]*(?:[-•][ \t]*)?\(?(\d{1,2})[.)、][ 
 _CONTRAST = re.compile(r"(?:\b(?:but|that said|still|however|anyway|even so)\b|但是|但|不过|然而)[\s,，:：]*", re.I)
 _DASH_COLON = re.compile(r"(?:\s-{1,2}\s|\s?[—–]|[:：=])\s*")
 _ENUM_ITEM = re.compile(r"^(?:[-•]\s*)?\(?(\d{1,2})(?:[.)]\s+|、\s*)[^\W\d_]", re.M)
-_INLINE_ENUM = re.compile(r"(?:^|[\s。!?:：])(\d)[.)][ \t]+[A-Za-z\u4e00-\u9fff]")
+# inline items follow a sentence end ("… design. 2. But …"), or open a list after a colon ("Key points: 1. cost")
+_INLINE_ENUM = re.compile(r"(?:^|(?<=[.。!?;\n])[ \t]*|(?<=[:：])[ \t]*(?=1))(\d)[.)][ \t]+[A-Za-z\u4e00-\u9fff]")
 
 
 _OPTION_FILLER = frozenset(("approach", "option", "with", "only", "more", "less", "than", "that", "this", "some",
@@ -156,9 +157,11 @@ def extract(lex: Lexicon, s: str, read: Reader, *, phrase_values: bool = False, 
         if (ph.only and item_type not in ph.only) or has.get(ph.id[:2], True) is False:
             continue
         for m in ph.pattern.finditer(s):
-            r = read(s, m.end())
-            if r is not None:
-                add(r[0], m.start(), m.end(), r[1], ph.id, final=ph.extra == "true")
+            for st in sorted(_preamble_starts(lex, s, m.end())):  # "my answer: In practice, yes"
+                r = read(s, st)
+                if r is not None:
+                    add(r[0], m.start(), st, r[1], ph.id, final=ph.extra == "true")
+                    break
     for ph in lex.signals.get("revision", ()):
         if has.get(ph.id[:2], True) is False:
             continue

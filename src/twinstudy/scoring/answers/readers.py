@@ -21,7 +21,7 @@ Reader = Callable[[str, int], "tuple[Value, int] | None"]
 _OPTION_FILLER = frozenset(("approach", "option", "other", "something", "about", "after", "before", "their",
                             "these", "those", "which", "while", "would", "could", "should"))
 _UNIT = (
-    r"(?:\s*(?:%|percent\b|per cent\b|years?\b|decades?\b|months?\b|weeks?\b|days?\b|hours?\b|minutes?\b|"
+    r"(?:[ \t]*(?:%|percent\b|per cent\b|years?\b|decades?\b|months?\b|weeks?\b|days?\b|hours?\b|minutes?\b|"
     r"times\b|people\b|countries\b|companies\b|major\b|million\b|billion\b|trillion\b|in \d|of the\b|of (?:these|them|my)\b|"
     r"out of (?![57]\b)\d|st\b|nd\b|rd\b|th\b|x\b|things?\b|reasons?\b|points?\b(?!\s*(?:[.,;:!)]|$))|ways?\b|factors?\b|"
     r"steps?\b|kinds?\b|types?\b|options\b|°|am\b|pm\b)|年|个|倍|月|日|天|周|小时|亿|万|类|种|名|位|家|次|项|条|岁|％|点|方面|大)"
@@ -146,7 +146,7 @@ def choice_reader(lex: Lexicon, options: Sequence[str] | None, alt_options: Sequ
         rest = s[end:]
         wrapped = p_end > pos and s[p_end - 1] in "([（" and rest[:1] in ")]）"
         alone = s.strip(" .\"'()[]").upper() == letter.upper()
-        if letter.islower() and not (wrapped or alone or re.match(r"\s*(?:$|[.)\]:,;。，；、]\s*$)", rest)):
+        if letter.islower() and not (wrapped or alone or re.match(r"(?:$|[.)\]:,;。，；、]|\s*$)", rest)):
             return None
         # what may follow a letter: end, punctuation, a dash/bracket, CJK, or the option text
         if not (
