@@ -110,6 +110,11 @@ class GenerateParams:
     # Answer labels ("1".."5", "A".."D") whose first-token probabilities a backend that can read
     # its own logits (the embedded model) reports in Completion.option_probs.
     options: tuple[str, ...] | None = None
+    # JSON schema of a constrained closed answer (study params.structured); None = free text.
+    # schema_style "json_schema" is OpenAI's response_format, "json_object" llama-cpp-python's,
+    # "auto" picks json_object for the llamacpp preset and json_schema for every other one.
+    answer_schema: dict[str, Any] | None = None
+    schema_style: str = "auto"
 
 
 @dataclass

@@ -16,6 +16,7 @@ the quickstart 40% slower on 2 cores, so that was not kept.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import threading
@@ -172,6 +173,11 @@ class LocalModel:
         request["min_p"] = 0.0
         if params.seed is not None:
             request["seed"] = params.seed
+        grammar = None
+        if params.answer_schema is not None:  # constrained closed answer: a llama.cpp grammar
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            grammar = LlamaGrammar.from_json_schema(json.dumps(params.answer_schema), verbose=False)
         t0 = time.perf_counter()
         probs: dict[str, float] | None = None
         mass: float | None = None
@@ -180,13 +186,15 @@ class LocalModel:
                 logits = _prime(engine, msgs)
                 if logits is not None:
                     probs, mass = label_probabilities(engine, logits, params.options)
-            out = engine.llm.create_chat_completion(**request)
+            out = engine.llm.create_chat_completion(**request, grammar=grammar)
         latency = (time.perf_counter() - t0) * 1000
         choice = out["choices"][0]
         text = choice["message"].get("content") or ""
         usage = out.get("usage") or {}
         if params.options:
             request["answer_labels"] = list(params.options)
+        if params.answer_schema is not None:
+            request["response_format"] = {"type": "grammar", "schema": params.answer_schema}
         return Completion(
             text=text,
             finish_reason=choice.get("finish_reason"),

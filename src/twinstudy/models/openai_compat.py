@@ -184,6 +184,16 @@ class OpenAICompatModel:
             else:
                 omitted.append("logprobs")
         self._thinking_fields(body, omitted)
+        if params.answer_schema is not None:  # structured closed answer (recorded in the request)
+            if "response_format" in self._refused:
+                omitted.append("response_format")
+            elif params.schema_style == "json_object" or (
+                    params.schema_style == "auto" and self._preset.name == "llamacpp"):
+                # llama-cpp-python's server (which answers json_schema with HTTP 500) and llama-server
+                body["response_format"] = {"type": "json_object", "schema": params.answer_schema}
+            else:  # OpenAI, vLLM, llama.cpp's llama-server
+                body["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": "closed_answer", "strict": True, "schema": params.answer_schema}}
         return body, omitted
 
     def _thinking_fields(self, body: dict[str, Any], omitted: list[str]) -> None:

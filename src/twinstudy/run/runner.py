@@ -26,6 +26,7 @@ from twinstudy.run.lock import DatabaseLock, mark_interrupted
 from twinstudy.run.progress import Progress
 from twinstudy.run.retry import RUN_RETRY, RetryPolicy
 from twinstudy.scoring.logprobs import label_distribution
+from twinstudy.scoring.parse import answer_schema
 from twinstudy.scoring.trial_scoring import Reply, score_reply
 from twinstudy.store import AttemptRow, ScoreRow, Store, TrialRecord
 from twinstudy.study.design import Trial, count_trials, expand
@@ -102,9 +103,14 @@ def _params_for(trial: Trial) -> GenerateParams:
             options = likert_labels(trial.item.type)
         elif trial.option_order is not None:
             options = tuple(LETTERS[: len(trial.option_order)])
+    schema = None
+    if p.structured and trial.item.type != "open":
+        n_opts = len(trial.option_order) if trial.option_order is not None else None
+        schema = answer_schema(trial.item.type, n_opts)
     return GenerateParams(max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p,
                           seed=trial.seed, logprobs=LOGPROB_ALTERNATIVES if p.logprobs else None,
-                          options=options)
+                          options=options, answer_schema=schema,
+                          schema_style=p.structured if isinstance(p.structured, str) else "auto")
 
 
 class Runner:

@@ -66,8 +66,10 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
                                  detail=",".join(verdict.rules))
     # Option texts in the other language too: a model may quote an option in the language it
     # chose to answer in rather than the one it was asked in.
+    # The item's wordings in the asked language let a Chinese verb echo ("支持") answer it.
     parsed = parse_answer(reply.text, item.type, lang, shown_options(item, lang, order),
-                          alt_options=shown_options(item, other_lang(lang), order))
+                          alt_options=shown_options(item, other_lang(lang), order),
+                          question=" ".join(item.text.get(lang)))
     status = parsed.status
     outcome = status
     if status == "unparseable" and reply.finish_reason == "length":

@@ -91,7 +91,7 @@ def trial_key(model: ModelInfo, item_id: str, lang: str, framing: Framing, parap
         "followup": framing.followup.model_dump() if framing.followup else None,
         "paraphrase": paraphrase,
         "sample": sample,
-        "params": params.model_dump(),
+        "params": params.key_fields(),
         "messages": [[m.role, m.content] for m in messages],
     })[:32]
 
@@ -164,7 +164,7 @@ def _item_trials(model: ModelInfo, inst: Instrument, item: Item, lang: str, fram
                 f',"framing":{_canonical(framing.id)},"item":{_canonical(item.id)},"lang":{_canonical(lang)}'
                 ',"messages":')
     key_mid = (f',"model":{_canonical(model_fingerprint(model))}'
-               f',"params":{_canonical(params.model_dump())},"paraphrase":')
+               f',"params":{_canonical(params.key_fields())},"paraphrase":')
     key_tail = f',"v":{KEY_VERSION}}}'
     seed_head = "[" + ",".join(_canonical(x) for x in (params.seed, model.id, item.id, lang, framing.id)) + ","
     choice = item.type == "choice"

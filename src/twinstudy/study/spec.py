@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -37,6 +37,20 @@ class Params(BaseModel):
     seed: int = Field(default=0, description="base seed; each trial derives its own from it and its cell")
     logprobs: bool = Field(default=False, description="read closed answers as label distributions where the "
                            "backend returns them (the embedded model always can)")
+    # "json_schema" sends OpenAI's response_format json_schema (OpenAI, vLLM, llama-server);
+    # "json_object" sends {"type": "json_object", "schema": ...} (llama-cpp-python's server and
+    # llama-server); true picks json_object for the llamacpp provider, json_schema otherwise.
+    structured: bool | Literal["json_schema", "json_object"] = Field(default=False, description=(
+        "ask for a constrained closed answer {\"answer\": ...} where the backend supports it (the embedded "
+        "model through a llama.cpp grammar); text parsing stays the fallback"))
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields hashed into trial keys; ``structured`` only when on, so that the keys of
+        studies written before it existed stay the same."""
+        d = self.model_dump()
+        if not d.get("structured"):
+            d.pop("structured", None)
+        return d
 
 
 class InstrumentRef(BaseModel):
