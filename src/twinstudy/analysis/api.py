@@ -7,19 +7,22 @@ table              one row per                                                 n
 =================  ==========================================================  ===============
 profiles           model x theme x lang ("all" pools languages)                items
 origin_contrast    origin pair (CN - US first) x theme                         models
-paired             model pair (A - B) x theme, with p_value and BH p_adj        items
+paired             model pair (A - B) x framing x theme; p_adj: BH, all rows   items
 sycophancy         model x lang: (agree - disagree agreement) / 2               items
 identity           model x lang: score identity-cn - identity-us               items
-flips              model x lang x measure (flip, abandon_correct)              trials
+flips              model x lang x framing x measure (flip, abandon, net)      trials
 language_gap       model: score EN - ZH                                        items
-mcnemar            model x measure (refused, blocked, complete): EN vs ZH      pairs (trials)
+mcnemar            model x measure (refused, blocked, complete): EN vs ZH      trials
 variance           component: share of score variance                          items
-variance_headline  model_side, user_side, model_to_user_ratio                  items
+variance_headline  model_side, user_side, model_share = model/(model + user)  items
+missing_cells      model x lang: Likert cells with no answered trial           cells
 rates              model x lang x instrument x theme x outcome                 trials
 open_outcomes      model x lang x instrument x theme x open outcome            trials
 =================  ==========================================================  ===============
 
-All bootstrap intervals resample items (clusters), with samples and paraphrases nested inside
+Every row with an interval names it in ``ci_kind`` (item bootstrap, t on item means for fewer
+than 10 items, design-effect Wilson for rates, two-stage t for origins, or "none"). All bootstrap
+intervals resample items (clusters), with samples and paraphrases nested inside
 items; see :mod:`twinstudy.analysis.bootstrap` for the interval. Item ids are taken as unique
 within an instrument; when two instruments share an item id they are told apart internally.
 """
@@ -34,22 +37,24 @@ import pandas as pd
 
 from .cells import likert_cells
 from .frame import validate_frame
+from .framings import with_roles
 from .language import language_gap, mcnemar_table
 from .paired import paired_differences
 from .profiles import origin_contrast, profiles
 from .rates import open_outcome_rates, outcome_rates
 from .sycophancy import flip_rates, identity_effect, sycophancy_index
-from .variance import decompose
+from .variance import decompose, missing_cells
 
 SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
-    "variance", "variance_headline", "rates", "open_outcomes",
+    "variance", "variance_headline", "rates", "open_outcomes", "missing_cells",
 )
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     validate_frame(frame)
+    frame = with_roles(frame)
     pairs = frame[["instrument", "item"]].drop_duplicates()
     if pairs["item"].duplicated().any():
         frame = frame.copy()
@@ -77,13 +82,14 @@ def analyze(
         "paired": paired_differences(df, twins=twins, n_boot=n_boot, seed=seed, cells=cells),
         "sycophancy": sycophancy_index(df, n_boot=n_boot, seed=seed, cells=cells),
         "identity": identity_effect(df, n_boot=n_boot, seed=seed, cells=cells),
-        "flips": flip_rates(df),
+        "flips": flip_rates(df, n_boot=n_boot, seed=seed),
         "language_gap": language_gap(df, n_boot=n_boot, seed=seed, cells=cells),
         "mcnemar": mcnemar_table(df, n_boot=n_boot, seed=seed),
         "variance": var,
         "variance_headline": head,
         "rates": outcome_rates(df),
         "open_outcomes": open_outcome_rates(df),
+        "missing_cells": missing_cells(df),
     }
 
 

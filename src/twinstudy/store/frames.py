@@ -53,4 +53,44 @@ def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:
     cols = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
             "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
             "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome"]
-    return df[cols].reset_index(drop=True)
+    out = df[cols].reset_index(drop=True)
+    return _with_framing_roles(out, store)
+
+
+# --- framing roles (stance, identity): a self-contained addition, see twinstudy.analysis.framings ---
+
+
+def _study_framings_file(store: Store) -> str | None:
+    """The framings_file of the last stored study, resolved against the study file's folder."""
+    from pathlib import Path
+
+    import yaml
+
+    spec = store.latest_spec()
+    if spec is None:
+        return None
+    try:
+        data = yaml.safe_load(spec[0])
+    except yaml.YAMLError:
+        return None
+    path = data.get("framings_file") if isinstance(data, dict) else None
+    if not isinstance(path, str) or not path:
+        return None
+    p = Path(path)
+    if not p.is_absolute():
+        p = Path(spec[1]).parent / p
+    return str(p) if p.is_file() else None
+
+
+def _with_framing_roles(df: pd.DataFrame, store: Store) -> pd.DataFrame:
+    """Add ``stance`` and ``identity`` from the framing definitions the study used (bundled + its file)."""
+    from twinstudy.instruments.loader import load_framings
+
+    try:
+        defs = load_framings(_study_framings_file(store))
+    except Exception:  # noqa: BLE001 - a moved or broken framings file: fall back to the bundled ones
+        defs = load_framings()
+    ids = df["framing"].astype(str)
+    df["stance"] = ids.map(lambda f: (defs[f].stance or "none") if f in defs else "none")
+    df["identity"] = ids.map(lambda f: (defs[f].identity or "none").lower() if f in defs else "none")
+    return df
