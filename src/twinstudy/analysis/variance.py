@@ -88,7 +88,8 @@ CI_KIND = "item bootstrap, expanded percentile; levels fixed"
 VARIANCE_COLUMNS = ["component", "estimate", "ci_low", "ci_high", "ci_kind", "variance", "n", "n_rows",
                     "empty_cells", "imputed_cells", "estimand", "note"]
 HEADLINE_COLUMNS = ["measure", "estimate", "ci_low", "ci_high", "ci_kind", "n", "note"]
-MISSING_COLUMNS = ["model", "lang", "cells", "empty_cells", "share"]
+MISSING_COLUMNS = ["model", "lang", "cells", "empty_cells", "share", "estimate", "ci_low", "ci_high", "n",
+                   "ci_kind"]
 ESTIMAND = "share of score variance; models, languages, framings fixed; items, paraphrases, samples random"
 _FIXED_NAMES: dict[frozenset[str], str] = {
     frozenset({"model"}): "model", frozenset({"lang"}): "lang", frozenset({"framing"}): "framing",
@@ -296,6 +297,8 @@ def missing_cells(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out["share"] = out["empty_cells"] / out["cells"]
     out[["cells", "empty_cells"]] = out[["cells", "empty_cells"]].astype(int)
+    out["estimate"], out["ci_low"], out["ci_high"] = out["share"], np.nan, np.nan
+    out["n"], out["ci_kind"] = out["cells"], "none: a count of this study's cells"
     return out.sort_values(["model", "lang"], kind="stable")[MISSING_COLUMNS].reset_index(drop=True)
 
 
