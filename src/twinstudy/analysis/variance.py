@@ -66,6 +66,7 @@ ratio is kept as a point estimate only, without an interval, for readers that st
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -171,10 +172,39 @@ def _terms(k: int) -> list[frozenset[int]]:
     return [frozenset(sub) for size in range(0, k + 1) for sub in combinations(range(k), size)]
 
 
+@lru_cache(maxsize=8)
+def _projections(levels: tuple[int, ...]) -> FloatArray | None:
+    """Every term's projection P_T flattened, (terms, J*J), in ``_terms`` order; None when too large."""
+    J = int(np.prod(levels)) if levels else 1
+    terms = _terms(len(levels))
+    if len(terms) * J * J > 4_000_000:
+        return None
+    out = np.empty((len(terms), J * J))
+    for r, t in enumerate(terms):
+        p = np.ones((1, 1))
+        for ax, n in enumerate(levels):
+            p = np.kron(p, (np.eye(n) - 1.0 / n) if ax in t else np.full((n, n), 1.0 / n))
+        out[r] = p.ravel()
+    return out
+
+
+def _all_traces(mat: FloatArray, levels: tuple[int, ...]) -> list[float]:
+    """``tr(P_T M)`` for every term, in ``_terms`` order (P_T symmetric)."""
+    proj = _projections(levels)
+    if proj is None:
+        return [_project_trace(mat, levels, t) for t in _terms(len(levels))]
+    return [float(v) for v in proj @ mat.ravel()]
+
+
+#: Small products avoid BLAS: a multi-threaded BLAS on a busy 2-core machine took 100x longer on a
+#: 60 x 144 product than einsum's plain loop. A caller that has pinned BLAS to one thread (the
+#: benchmark) may set this to False for the faster BLAS path.
+SMALL_PRODUCTS_WITHOUT_BLAS = True
+
+
 def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
-    """``a.T @ b``. Small products avoid BLAS: a multi-threaded BLAS on a busy machine took 100x longer
-    on a 60 x 144 product than a plain loop (measured on the 2-core CI box)."""
-    if a.shape[1] <= 256:
+    """``a.T @ b`` (see SMALL_PRODUCTS_WITHOUT_BLAS)."""
+    if SMALL_PRODUCTS_WITHOUT_BLAS and a.shape[1] <= 256:
         return np.asarray(np.einsum("ij,ik->jk", a, b), dtype=np.float64)
     return np.asarray(a.T @ b, dtype=np.float64)
 
@@ -207,6 +237,10 @@ def _estimate_one(grid: ItemGrid, w: FloatArray) -> dict[str, float]:
     k = len(levels)
     dims = {t: float(np.prod([levels[a] - 1 for a in t])) for t in _terms(k)}
     full = frozenset(range(k))
+    terms = _terms(k)
+    tr_cov = _all_traces(cov, levels)
+    tr_v = _all_traces(V, levels)
+    quad = _all_traces(np.outer(mu, mu), levels)
     # within-cell noise carried by a cell mean (cell scale), and per trial
     if grid.has_rep:
         sigma_e = float((w @ grid.within_ss) / max(float(w @ grid.within_df), 1.0))
@@ -214,11 +248,10 @@ def _estimate_one(grid: ItemGrid, w: FloatArray) -> dict[str, float]:
         noise_cell = sigma_e * float((w[:, None] * grid.inv_cnt).sum()) / max(wo, 1.0)
     else:
         sigma_e = float("nan")
-        noise_cell = _project_trace(cov, levels, full) / max(dims[full], 1.0)
+        noise_cell = tr_cov[-1] / max(dims[full], 1.0)
     rand: dict[frozenset[str], float] = {}
-    for t in _terms(k):
-        val = _project_trace(cov, levels, t) / J - noise_cell * dims[t] / J
-        rand[frozenset(factors[a] for a in t)] = val
+    for t, trc in zip(terms, tr_cov, strict=True):
+        rand[frozenset(factors[a] for a in t)] = trc / J - noise_cell * dims[t] / J
     # paraphrase is random: rescale the P observed indices to the paraphrase population
     if "paraphrase" in factors:
         n_p = levels[factors.index("paraphrase")]
@@ -227,11 +260,9 @@ def _estimate_one(grid: ItemGrid, w: FloatArray) -> dict[str, float]:
                 rand[name] = rand[name] * n_p / (n_p - 1.0)
                 rand[name - {"paraphrase"}] -= rand[name] / n_p
     fixed: dict[frozenset[str], float] = {}
-    for t in _terms(k):
-        if not t:
-            continue
-        P_mu = _project_quadratic(mu, levels, t)
-        fixed[frozenset(factors[a] for a in t)] = P_mu / J - _project_trace(V, levels, t) / J
+    for t, q, trv in zip(terms, quad, tr_v, strict=True):
+        if t:
+            fixed[frozenset(factors[a] for a in t)] = q / J - trv / J
     out = dict.fromkeys(COMPONENTS, 0.0)
     for term, val in fixed.items():
         out[_FIXED_NAMES.get(term, "other")] += val
@@ -244,17 +275,6 @@ def _estimate_one(grid: ItemGrid, w: FloatArray) -> dict[str, float]:
     out["residual"] = sigma_e if grid.has_rep else float("nan")
     out["unresolved"] = 0.0 if grid.has_rep else max(noise_cell, 0.0)
     return out
-
-
-def _project_quadratic(mu: FloatArray, levels: tuple[int, ...], term: frozenset[int]) -> float:
-    """``mu' P_T mu`` (P_T idempotent: the squared norm of the projected vector)."""
-    x = mu.reshape(levels)
-    for ax in range(len(levels)):
-        if ax in term:
-            x = x - x.mean(axis=ax, keepdims=True)
-        else:
-            x = np.broadcast_to(x.mean(axis=ax, keepdims=True), x.shape)
-    return float((x**2).sum())
 
 
 _HEADLINE = ("model_side", "user_side", "model_share", "model_to_user_ratio")
