@@ -88,16 +88,22 @@ def _answer_data(frame: pd.DataFrame, framing: str) -> pd.DataFrame:
     })
 
 
-def _refusal_info(ans: pd.DataFrame, model: str, theme: str) -> tuple[float, float, np.ndarray]:  # type: ignore[type-arg]
-    sel = (ans["model"] == model).to_numpy().copy()
-    if theme != "all":
-        sel = sel & (ans["theme"] == theme).to_numpy()
-    d = ans.loc[sel]
-    if d.empty:
-        return float("nan"), float("nan"), np.zeros(0)
-    answered = d["answered"].to_numpy()
-    return (float(d["not_answered"].mean()), float(answered.mean()),
-            d["score"].to_numpy(dtype=np.float64)[answered])
+def _refusal_info(ans: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float, np.ndarray]]:  # type: ignore[type-arg]
+    """(model, theme or "all") -> (not-answered share, answered share, answered scores)."""
+    out: dict[tuple[str, str], tuple[float, float, np.ndarray]] = {}  # type: ignore[type-arg]
+    if ans.empty:
+        return out
+    score = ans["score"].to_numpy(dtype=np.float64)
+    answered = ans["answered"].to_numpy()
+    not_ans = ans["not_answered"].to_numpy()
+    for keys in (["model", "theme"], ["model"]):
+        for key, idx in ans.groupby(keys, sort=False).indices.items():
+            model, theme = (key if isinstance(key, tuple) else (key, "all"))
+            if len(keys) == 1:
+                theme = "all"
+            a = answered[idx]
+            out[(str(model), str(theme))] = (float(not_ans[idx].mean()), float(a.mean()), score[idx][a])
+    return out
 
 
 def paired_differences(
@@ -158,14 +164,15 @@ def _pairs_for(cells: pd.DataFrame, frame: pd.DataFrame, pairs: list[tuple[str, 
                            n_cells[sel].sum(axis=0)))
     else:
         blocks[0] = (str(theme_levels[0]), blocks[0][1], blocks[0][2])
-    ans = _answer_data(frame, framing)
+    info = _refusal_info(_answer_data(frame, framing))
+    missing = (float("nan"), float("nan"), np.zeros(0))
     rows: list[dict[str, object]] = []
     for theme, res, nc in blocks:
         for k, (a, b) in enumerate(pairs):
             if res["n"][k] == 0:
                 continue
-            ra, sa, ya = _refusal_info(ans, a, theme)
-            rb, sb, yb = _refusal_info(ans, b, theme)
+            ra, sa, ya = info.get((a, theme), missing)
+            rb, sb, yb = info.get((b, theme), missing)
             lo, hi = lee_bounds(ya, yb, sa, sb)
             nk = float(res["n"][k])
             rows.append({"model_a": a, "model_b": b, "framing": framing, "theme": theme,
