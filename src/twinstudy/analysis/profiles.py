@@ -4,8 +4,9 @@ Profile: answered Likert trials under the profile framing (``neutral`` when the 
 neutral trials, otherwise all framings pooled; the ``framing`` column says which). Per model x
 theme x lang (lang "all" pools both languages; theme "all" pools every theme, item by item, and
 comes first because per-theme rows rest on few items): item means (samples, then cells, averaged)
-and their mean over items. Interval: cluster bootstrap over items, or a t interval on item means
-below 10 items, none below 3 (``ci_kind``; ``flag`` warns when a row rests on few items).
+and their mean over items. Interval: cluster bootstrap over items (within themes for the pooled
+row: the themes are fixed by the instrument), or a t interval on item means below 10 items, none
+below 3 (``ci_kind``; ``flag`` warns when a row rests on few items).
 ``n`` = number of items. ``refusal_rate`` is the share of the model's Likert trials in that row
 (same framing, theme and language, transport errors left out) that were refused, evasive or
 blocked, and ``empty_cells`` the share of its cells with no answered trial at all: the estimate
@@ -122,7 +123,11 @@ def profiles(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
             if c.empty:
                 continue
             mat = item_matrix(c, "score", "model")
-            res = summarize_columns(mat.to_numpy(dtype=np.float64), rng, n_boot)
+            strata = None
+            if theme == "all":
+                theme_of = c.drop_duplicates("item").set_index("item")["theme"]
+                strata = theme_of.reindex(mat.index).astype(str).to_numpy()
+            res = summarize_columns(mat.to_numpy(dtype=np.float64), rng, n_boot, strata=strata)
             for j, model in enumerate(mat.columns):
                 nj = float(res["n"][j])
                 rows.append({"model": model, "origin": origin_of.get(model), "theme": theme, "lang": lang,
