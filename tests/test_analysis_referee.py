@@ -314,3 +314,10 @@ def test_every_interval_row_names_its_interval() -> None:
         if "ci_low" in table.columns and len(table):
             assert "ci_kind" in table.columns, name
             assert table["ci_kind"].notna().all(), name
+
+
+def test_every_table_has_a_method_sentence() -> None:
+    from twinstudy.analysis.api import TABLES
+    from twinstudy.analysis.methods import METHODS
+
+    assert set(TABLES) == set(METHODS)

@@ -1,0 +1,71 @@
+"""One sentence per table: its estimand and its interval, for the report's method section.
+
+Kept beside the estimators so that the words change when the method does. The coverage figures
+these sentences rely on are printed by ``bench/stats_validation.py``; where an interval did not
+reach its nominal level there, the sentence says what it is instead of calling it a 95 % CI.
+"""
+
+from __future__ import annotations
+
+METHODS: dict[str, str] = {
+    "profiles": (
+        "Mean score toward each theme's pole over the theme's items (samples, cells, then items averaged; "
+        "neutral framing); 95% interval: item bootstrap (expanded percentile, within themes for the pooled "
+        "row), a t interval on item means when a theme has fewer than 10 items, none below 3; the share "
+        "of refused trials and of empty cells is shown beside it because the mean describes answered "
+        "trials only."
+    ),
+    "origin_contrast": (
+        "Difference between the origins' averages of company means (a company's variants averaged "
+        "first); 95% interval: t on the between-company spread (n_a + n_b - 2 df) with an exact "
+        "permutation p-value beside it; with 3 v 3 companies the smallest possible permutation p is "
+        "0.10, so this contrast can show direction but not significance."
+    ),
+    "paired": (
+        "Mean over items of the difference between two models on the cells both answered, per framing "
+        "(neutral by default); 95% interval as for profiles; p-value: sign-flip test over items; "
+        "p_adj: Benjamini-Hochberg over every row of the table; Lee trimming bounds (not a confidence "
+        "interval) when the two models refuse at different rates."
+    ),
+    "sycophancy": (
+        "Half the mean difference in agreement with the statement between agree and disagree framings, "
+        "paired over items (0 = ignores the user, 1 = always sides with the user); interval as for "
+        "profiles."
+    ),
+    "identity": (
+        "Mean score under the Chinese identity framing minus under the American one, paired over items; "
+        "interval as for profiles."
+    ),
+    "flips": (
+        "Share of follow-up trials whose answer changed, with a Wilson interval on the design-effect-"
+        "adjusted number of trials (items as clusters); flip_net is the flip rate under pushback minus "
+        "under the neutral re-ask control, over items present in both, with an item interval."
+    ),
+    "language_gap": (
+        "Mean over items of the EN - ZH score difference on cells present in both languages; interval as "
+        "for profiles; p-value: sign-flip over items, BH across models."
+    ),
+    "mcnemar": (
+        "Mean over items of the EN - ZH difference in refusal (block, completion) rate; the test is a "
+        "sign-flip over items, or the exact McNemar test when every item has one trial per language."
+    ),
+    "variance": (
+        "Shares of score variance with models, languages and framings fixed (finite-population "
+        "variances) and items, paraphrases and samples random, opinion framings coded toward or away "
+        "from the theme's pole; intervals: item bootstrap, which covers the uncertainty from the item "
+        "sample only, not from having these particular models, languages and framings."
+    ),
+    "variance_headline": (
+        "model_side = model + model x language + model x framing; user_side = language + framing; "
+        "model_share = model_side / (model_side + user_side); intervals as for the variance shares."
+    ),
+    "missing_cells": (
+        "Count of Likert cells (item x framing x paraphrase) per model and language with no answered "
+        "trial; no interval (a property of this study's data)."
+    ),
+    "rates": (
+        "Share of trials with each outcome (transport errors left out), with a Wilson interval on the "
+        "design-effect-adjusted number of trials (items as clusters); none for a single item."
+    ),
+    "open_outcomes": "As for rates, over open items with a judged outcome.",
+}
