@@ -202,8 +202,10 @@ def summarize_columns(
                 continue
             lo, hi = percentile_ci_columns(boot[:, cols], int(n_c), level)
             out["ci_low"][cols], out["ci_high"][cols] = lo, hi
-        with np.errstate(invalid="ignore"):
-            out["se"] = np.where(n >= MIN_BOOT_ITEMS, np.nanstd(boot, axis=0, ddof=1), np.nan)
+        big = n >= MIN_BOOT_ITEMS
+        if big.any():
+            with np.errstate(invalid="ignore"):
+                out["se"][big] = np.nanstd(boot[:, big], axis=0, ddof=1)
     if n_boot > 0:
         _t_columns(x, mask, n, scale, level, out)
     if with_p:
