@@ -53,7 +53,7 @@ class SimSpec:
     n_samples: int = 3
     origin_effect: float = 0.0
     sd_model: float = 0.3
-    sd_variant: float = 0.05
+    sd_variant: float = 0.0
     sd_lang: float = 0.15
     sd_framing: float = 0.15
     sd_model_lang: float = 0.15
@@ -227,6 +227,7 @@ def _truth(spec: SimSpec, models: Any, themes: Any, origins: Any, companies: Any
     g0 = G_names.index("neutral") if "neutral" in G_names else None
     level = mu[:, :, g0].mean(axis=1) if g0 is not None else mu.mean(axis=(1, 2))
     profiles = {(models[m], themes[t]): float(level[m] + theta[t]) for m in range(M) for t in range(len(themes))}
+    profiles.update({(models[m], "all"): float(level[m] + theta[t_idx].mean()) for m in range(M)})
     paired = {(models[i], models[j], t): float(level[i] - level[j])
               for i, j in combinations(range(M), 2) for t in [*themes, "all"]}
     langs = list(spec.langs)
