@@ -321,3 +321,14 @@ def test_every_table_has_a_method_sentence() -> None:
     from twinstudy.analysis.methods import METHODS
 
     assert set(TABLES) == set(METHODS)
+
+
+def test_pooled_profile_uses_a_stratified_t_interval() -> None:
+    from twinstudy.analysis.bootstrap import KIND_STRAT
+
+    vals = {"T1": [0.0, 0.5, 1.0], "T2": [-1.0, -0.5, 0.0]}
+    rows = [{"item": f"{t}{i}", "theme": t, "score": v} for t, vs in vals.items() for i, v in enumerate(vs)]
+    r = one(profiles(make(rows), n_boot=100), theme="all", lang="all")
+    se = math.sqrt((3 * 0.25 + 3 * 0.25) / 36)  # within-theme variances 0.25, 3 items each, n = 6
+    assert r["se"] == pytest.approx(se) and r["ci_kind"] == KIND_STRAT
+    assert r["ci_high"] - r["estimate"] == pytest.approx(2.776445 * se, rel=1e-5)  # t with 6 - 2 df

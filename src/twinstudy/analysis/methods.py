@@ -10,8 +10,8 @@ from __future__ import annotations
 METHODS: dict[str, str] = {
     "profiles": (
         "Mean score toward each theme's pole over the theme's items (samples, cells, then items averaged; "
-        "neutral framing); 95% interval: item bootstrap (expanded percentile, within themes for the pooled "
-        "row), a t interval on item means when a theme has fewer than 10 items, none below 3; the share "
+        "neutral framing); 95% interval: item bootstrap (expanded percentile; a stratified t interval "
+        "for the row that pools themes), a t interval on item means when a theme has fewer than 10 items, none below 3; the share "
         "of refused trials and of empty cells is shown beside it because the mean describes answered "
         "trials only."
     ),

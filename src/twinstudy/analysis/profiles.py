@@ -4,9 +4,10 @@ Profile: answered Likert trials under the profile framing (``neutral`` when the 
 neutral trials, otherwise all framings pooled; the ``framing`` column says which). Per model x
 theme x lang (lang "all" pools both languages; theme "all" pools every theme, item by item, and
 comes first because per-theme rows rest on few items): item means (samples, then cells, averaged)
-and their mean over items. Interval: cluster bootstrap over items (within themes for the pooled
-row: the themes are fixed by the instrument), or a t interval on item means below 10 items, none
-below 3 (``ci_kind``; ``flag`` warns when a row rests on few items).
+and their mean over items. Interval: cluster bootstrap over items, or a t interval on item means
+below 10 items, none below 3; the pooled row uses a stratified t interval (themes are fixed by the
+instrument, items random within them). ``ci_kind`` names it; ``flag`` warns when a row rests on
+few items.
 ``n`` = number of items. ``refusal_rate`` is the share of the model's Likert trials in that row
 (same framing, theme and language, transport errors left out) that were refused, evasive or
 blocked, and ``empty_cells`` the share of its cells with no answered trial at all: the estimate
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .bootstrap import ci_kind, few_items_flag, summarize_columns
+from .bootstrap import KIND_NONE, KIND_STRAT, ci_kind, few_items_flag, summarize_columns
 from .cells import item_matrix, likert_cells
 from .frame import LIKERT_TYPES
 from .inference import benjamini_hochberg
@@ -130,9 +131,12 @@ def profiles(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
             res = summarize_columns(mat.to_numpy(dtype=np.float64), rng, n_boot, strata=strata)
             for j, model in enumerate(mat.columns):
                 nj = float(res["n"][j])
+                kind = ci_kind(nj, n_boot > 0)
+                if strata is not None and kind != KIND_NONE and n_boot > 0:
+                    kind = KIND_STRAT
                 rows.append({"model": model, "origin": origin_of.get(model), "theme": theme, "lang": lang,
                              "framing": framing, **{k: float(v[j]) for k, v in res.items()},
-                             "ci_kind": ci_kind(nj, n_boot > 0), "flag": few_items_flag(nj)})
+                             "ci_kind": kind, "flag": few_items_flag(nj)})
     out = pd.DataFrame(rows)
     ref = refusal_table(frame, framing)
     out = out.merge(ref, on=["model", "theme", "lang"], how="left")
