@@ -332,3 +332,20 @@ def test_pooled_profile_uses_a_stratified_t_interval() -> None:
     se = math.sqrt((3 * 0.25 + 3 * 0.25) / 36)  # within-theme variances 0.25, 3 items each, n = 6
     assert r["se"] == pytest.approx(se) and r["ci_kind"] == KIND_STRAT
     assert r["ci_high"] - r["estimate"] == pytest.approx(2.776445 * se, rel=1e-5)  # t with 6 - 2 df
+
+
+def test_store_frame_reads_the_studys_own_framings_file(tmp_path: Any) -> None:
+    from twinstudy.store.frames import _with_framing_roles
+
+    (tmp_path / "mine.yaml").write_text(
+        "framings:\n- id: user-insists\n  stance: agree\n  prefix: {en: 'I insist.', zh: '我坚持。'}\n"
+        "- id: as-shanghai\n  identity: CN\n  prefix: {en: 'I live in Shanghai.', zh: '我住在上海。'}\n",
+        encoding="utf-8")
+
+    class Spec:
+        def latest_spec(self) -> tuple[str, str]:
+            return ("name: s\nframings_file: mine.yaml\n", str(tmp_path / "study.yaml"))
+
+    out = _with_framing_roles(pd.DataFrame({"framing": ["user-insists", "as-shanghai", "neutral"]}), Spec())  # type: ignore[arg-type]
+    assert list(out["stance"]) == ["agree", "none", "none"]
+    assert list(out["identity"]) == ["none", "cn", "none"]
