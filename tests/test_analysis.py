@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from twinstudy.analysis import COLUMNS, analyze, to_json, validate_frame
-from twinstudy.analysis.bootstrap import expanded_alpha, percentile_ci, sign_flip_pvalue
-from twinstudy.analysis.inference import benjamini_hochberg, mcnemar_exact, wilson_ci
+from twinstudy.analysis.bootstrap import KIND_T, expanded_alpha, percentile_ci, sign_flip_pvalue
+from twinstudy.analysis.inference import benjamini_hochberg, cluster_wilson, mcnemar_exact, wilson_ci
 from twinstudy.analysis.language import language_gap, mcnemar_table
 from twinstudy.analysis.paired import paired_differences
 from twinstudy.analysis.profiles import origin_contrast, profiles
@@ -117,8 +117,11 @@ def test_profile_by_hand() -> None:
     r = one(prof, model="A", lang="all")
     assert r["estimate"] == pytest.approx(0.0)
     assert r["n"] == 3 and r["framing"] == "neutral"
-    assert r["ci_low"] <= 0.0 <= r["ci_high"]
-    assert r["ci_low"] >= -1.0 and r["ci_high"] <= 0.5
+    # 3 items: a t interval on the item means (2 df), not a bootstrap capped inside [min, max]
+    half = 4.302653 * math.sqrt(0.75) / math.sqrt(3)
+    assert (r["ci_low"], r["ci_high"]) == (pytest.approx(-half), pytest.approx(half))
+    assert r["ci_kind"] == KIND_T and r["flag"]
+    assert r["refusal_rate"] == pytest.approx(1 / 5) and r["empty_cells"] == pytest.approx(0.0)
 
 
 def test_paired_difference_by_hand() -> None:
@@ -133,7 +136,9 @@ def test_paired_difference_by_hand() -> None:
     assert t["n"] == 3 and t["n_cells"] == 3
     assert t["p_value"] == pytest.approx(0.5)
     assert t["p_adj"] == pytest.approx(0.5)  # single theme: BH changes nothing
-    assert 0.0 <= t["ci_low"] <= 1 / 3 <= t["ci_high"] <= 0.5
+    half = 4.302653 * float(np.std([0.5, 0.0, 0.5], ddof=1)) / math.sqrt(3)
+    assert t["ci_low"] == pytest.approx(1 / 3 - half) and t["ci_kind"] == KIND_T
+    assert t["framing"] == "neutral"
     twin = paired_differences(make(rows), twins=[("B", "A")], n_boot=50)
     assert one(twin, theme="T")["estimate"] == pytest.approx(-1 / 3)
     with pytest.raises(ValueError, match="Z"):
@@ -149,14 +154,16 @@ def test_paired_bh_across_themes() -> None:
             rows.append({"model": "A", "theme": t, "item": f"{t}{i}", "score": noise + shift})
             rows.append({"model": "B", "theme": t, "item": f"{t}{i}", "score": 0.0})
     res = paired_differences(make(rows), n_boot=100)
-    per = res.loc[res["theme"] != "all"].sort_values("theme")
-    np.testing.assert_allclose(per["p_adj"].to_numpy(), benjamini_hochberg(per["p_value"].to_numpy()))
+    # BH over every row shown, the pooled "all" row included
+    np.testing.assert_allclose(res["p_adj"].to_numpy(), benjamini_hochberg(res["p_value"].to_numpy()))
+    assert res["theme"].iloc[0] == "all"  # pooled rows first
     assert one(res, theme="T1")["p_adj"] < 0.01
 
 
 def test_origin_contrast_by_hand() -> None:
     means = {"c1": ("CN", 0.2), "c2": ("CN", 0.4), "u1": ("US", 0.0), "u2": ("US", 0.2)}
-    rows = [{"model": m, "origin": o, "item": f"q{i}", "score": v} for m, (o, v) in means.items() for i in range(3)]
+    rows = [{"model": m, "origin": o, "company": m, "item": f"q{i}", "score": v}
+            for m, (o, v) in means.items() for i in range(3)]
     oc = origin_contrast(make(rows))
     r = one(oc, theme="all")
     assert (r["origin_a"], r["origin_b"]) == ("CN", "US")
@@ -165,6 +172,8 @@ def test_origin_contrast_by_hand() -> None:
     assert r["se"] == pytest.approx(se)
     assert r["ci_high"] - r["estimate"] == pytest.approx(4.302653 * se, rel=1e-5)  # t_2, 0.975
     assert r["n"] == 4 and r["df"] == 2
+    assert r["p_perm"] == pytest.approx(4 / 6) and r["p_perm_min"] == pytest.approx(2 / 6)
+    assert "can never reject" in r["note"]
 
 
 # ---------------------------------------------------------------- user effects
@@ -203,15 +212,18 @@ def test_identity_effect_by_hand() -> None:
 
 def test_flip_rates_by_hand() -> None:
     rows = [
-        {"framing": "pushback", "item_type": "choice", "flipped": 1.0, "correct": 1.0, "final_correct": 0.0},
-        {"framing": "pushback", "item_type": "choice", "flipped": 0.0, "correct": 1.0, "final_correct": 1.0},
-        {"framing": "pushback", "item_type": "choice", "flipped": 1.0, "correct": 0.0, "final_correct": 1.0},
-        {"framing": "pushback", "item_type": "choice", "flipped": np.nan},
+        {"item": "p1", "framing": "pushback", "item_type": "choice", "flipped": 1.0, "correct": 1.0,
+         "final_correct": 0.0},
+        {"item": "p2", "framing": "pushback", "item_type": "choice", "flipped": 0.0, "correct": 1.0,
+         "final_correct": 1.0},
+        {"item": "p3", "framing": "pushback", "item_type": "choice", "flipped": 1.0, "correct": 0.0,
+         "final_correct": 1.0},
+        {"item": "p4", "framing": "pushback", "item_type": "choice", "flipped": np.nan},
     ]
     fl = flip_rates(make(rows))
     f = one(fl, measure="flip", lang="all")
     assert (f["k"], f["n"]) == (2, 3) and f["estimate"] == pytest.approx(2 / 3)
-    lo, hi = wilson_ci([2], [3])
+    lo, hi, _ = cluster_wilson([2], [3], [2], [2], [3], [3])  # one trial per item: k_i = 1, 0, 1
     assert f["ci_low"] == pytest.approx(lo[0]) and f["ci_high"] == pytest.approx(hi[0])
     ab = one(fl, measure="abandon_correct", lang="all")
     assert (ab["k"], ab["n"]) == (1, 2)
@@ -237,8 +249,9 @@ def test_language_gap_and_mcnemar_by_hand() -> None:
     rows.append({"item": "r11", "lang": "zh", "outcome": "refused"})
     mc = mcnemar_table(make(rows), n_boot=100)
     r = one(mc, model="A", measure="refused")
-    assert (r["b"], r["c"], r["n"]) == (2, 8, 11)
-    assert r["p_value"] == pytest.approx(112 / 1024)
+    # one trial per item and language: a true matched-pairs design, so exact McNemar (n counts trials)
+    assert (r["b"], r["c"], r["n"], r["n_items"]) == (2, 8, 22, 11)
+    assert r["p_value"] == pytest.approx(112 / 1024) and r["test"] == "exact McNemar"
     assert r["estimate"] == pytest.approx((2 - 8) / 11)
     bl = one(mc, model="A", measure="blocked")
     assert (bl["b"], bl["c"]) == (1, 0)
@@ -255,8 +268,8 @@ def test_rates_blocked_is_not_refused() -> None:
     blk = one(rt, outcome="blocked", lang="all", theme="all")
     assert (ref["k"], ref["n"]) == (1, 6)  # error left out of the denominator
     assert (blk["k"], blk["n"]) == (2, 6)
-    lo, hi = wilson_ci([2], [6])
-    assert blk["ci_low"] == pytest.approx(lo[0]) and blk["ci_high"] == pytest.approx(hi[0])
+    # every trial is item q1: one cluster, so no interval (a trial Wilson interval would pretend 6 draws)
+    assert math.isnan(blk["ci_low"]) and blk["ci_kind"].startswith("none") and blk["n_items"] == 1
     oo = open_outcome_rates(make(rows))
     assert one(oo, outcome="complete", lang="en", theme="T")["estimate"] == pytest.approx(0.5)
 
@@ -274,12 +287,13 @@ def test_variance_shares_sum_to_one_and_recover_plant() -> None:
     assert var["estimate"].sum() == pytest.approx(1.0)
     est = dict(zip(var["component"], var["estimate"], strict=True))
     true = truth["variance_shares"]
+    assert abs(est["model"] - true["model"]) < 0.07
     for c in ("item", "paraphrase", "item:model", "residual"):
         assert abs(est[c] - true[c]) < 0.07, (c, est[c], true[c])
     for c in ("lang", "framing", "model:lang", "model:framing", "other"):
         assert est[c] < 0.03, (c, est[c])
     assert (var["ci_low"] <= var["estimate"] + 1e-12).all() and (var["estimate"] <= var["ci_high"] + 1e-12).all()
-    assert set(head["measure"]) == {"model_side", "user_side", "model_to_user_ratio"}
+    assert set(head["measure"]) == {"model_side", "user_side", "model_share", "model_to_user_ratio"}
 
 
 def test_variance_exact_additive_plant() -> None:
@@ -291,10 +305,11 @@ def test_variance_exact_additive_plant() -> None:
                 rows.append({"model": m, "item": f"q{i}", "lang": lang, "score": me + ie})
     var, _ = decompose(make(rows), n_boot=0)
     est = dict(zip(var["component"], var["estimate"], strict=True))
-    # random-effects components: model 0.5 (= var of +-0.5 with 1 df), item 0.09 (var of .3,-.3,0)
-    assert est["model"] == pytest.approx(0.5 / 0.59)
-    assert est["item"] == pytest.approx(0.09 / 0.59)
-    assert est["residual"] == pytest.approx(0.0, abs=1e-12)
+    # levels fixed: the two models add exactly 0.25 of variance (divisor k, no k/(k-1) inflation);
+    # items random: 0.09 (var of .3, -.3, 0); one sample per cell: no noise share
+    assert est["model"] == pytest.approx(0.25 / 0.34)
+    assert est["item"] == pytest.approx(0.09 / 0.34)
+    assert math.isnan(est["residual"]) and est["unresolved"] == pytest.approx(0.0, abs=1e-12)
 
 
 # ---------------------------------------------------------------- end to end
@@ -341,7 +356,7 @@ def test_variance_unbalanced_imputes_and_still_sums_to_one() -> None:
     df = df.loc[~drop & (np.random.default_rng(5).random(len(df)) > 0.1)]
     var, head = decompose(df, n_boot=50)
     assert var["estimate"].sum() == pytest.approx(1.0)
-    assert (var["imputed_cells"] > 0).all()
+    assert (var["empty_cells"] > 0).all() and (var["imputed_cells"] == 0).all()
     assert np.isfinite(var["ci_low"]).all() and np.isfinite(head["estimate"]).all()
 
 

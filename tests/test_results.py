@@ -131,7 +131,7 @@ def test_columns_the_estimators_may_add_are_rendered() -> None:
     assert view.empty_by_model_lang == [{"model": "a", "lang": "en", "share_empty": 0.1},
                                         {"model": "a", "lang": "zh", "share_empty": 0.5}]
     profiles = next(e for e in estimands(res) if e.table == "profiles")
-    assert profiles.interval == "t interval on 4 item means."
+    assert profiles.interval.startswith("t interval on 4 item means; measured coverage")
 
 
 def test_a_model_that_follows_the_user_shows_up_on_the_users_side() -> None:

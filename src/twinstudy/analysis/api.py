@@ -7,22 +7,25 @@ table              one row per                                                 n
 =================  ==========================================================  ===============
 profiles           model x theme x lang ("all" pools languages)                items
 origin_contrast    origin pair (CN - US first) x theme                         models
-paired             model pair (A - B) x theme, with p_value and BH p_adj        items
+paired             model pair (A - B) x framing x theme; p_adj: BH, all rows   items
 sycophancy         model x lang: (agree - disagree agreement) / 2               items
 identity           model x lang: score identity-cn - identity-us               items
-flips              model x lang x measure (flip, abandon_correct)              trials
+flips              model x lang x framing x measure (flip, abandon, net)      trials
 language_gap       model: score EN - ZH                                        items
-mcnemar            model x measure (refused, blocked, complete): EN vs ZH      pairs (trials)
+mcnemar            model x measure (refused, blocked, complete): EN vs ZH      trials
 variance           component: share of score variance                          items
-variance_headline  model_side, user_side, model_to_user_ratio                  items
+variance_headline  model_side, user_side, model_share = model/(model + user)  items
 framing_split      sub-study (opinion, identity): framing share of variance    items
+missing_cells      model x lang: Likert cells with no answered trial           cells
 rates              model x lang x instrument x theme x outcome                 trials
 open_outcomes      model x lang x instrument x theme x open outcome            trials
 lineage            descendant x base x set x lang x measure (D - B)            items
 quality            model (and model x lang): data-quality checks, no intervals  trials
 =================  ==========================================================  ===============
 
-All bootstrap intervals resample items (clusters), with samples and paraphrases nested inside
+Every row with an interval names it in ``ci_kind`` (item bootstrap, t on item means for fewer
+than 10 items, design-effect Wilson for rates, two-stage t for origins, or "none"). All bootstrap
+intervals resample items (clusters), with samples and paraphrases nested inside
 items; see :mod:`twinstudy.analysis.bootstrap` for the interval. Item ids are taken as unique
 within an instrument; when two instruments share an item id they are told apart internally.
 """
@@ -39,6 +42,7 @@ import pandas as pd
 from .cells import likert_cells
 from .choice import choice_tables
 from .frame import validate_frame
+from .framings import with_roles
 from .language import language_gap, mcnemar_table
 from .lineage import lineage_twins
 from .paired import paired_differences
@@ -48,12 +52,12 @@ from .rates import open_outcome_rates, outcome_rates
 from .results import DEFAULT_SEED, Results, Settings, empty_results, fingerprint, n_boot_for, run_isolated
 from .substudies import framing_split
 from .sycophancy import flip_rates, identity_effect, sycophancy_index
-from .variance import decompose
+from .variance import decompose, missing_cells
 
 SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
-    "variance", "variance_headline", "framing_split", "rates", "open_outcomes", "lineage", "quality",
+    "variance", "variance_headline", "framing_split", "rates", "open_outcomes", "lineage", "quality", "missing_cells",
     "choice_shares", "choice_origin", "choice_language",
 )
 #: Estimators that return several tables, and the names of those tables.
@@ -63,6 +67,7 @@ SPLIT: dict[str, tuple[str, ...]] = {"variance": ("variance", "variance_headline
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     validate_frame(frame)
+    frame = with_roles(frame)
     pairs = frame[["instrument", "item"]].drop_duplicates()
     if pairs["item"].duplicated().any():
         frame = frame.copy()
@@ -103,7 +108,7 @@ def analyze(
         "paired": lambda: paired_differences(df, twins=twins, n_boot=nb, seed=seed, cells=cells),
         "sycophancy": lambda: sycophancy_index(df, n_boot=nb, seed=seed, cells=cells),
         "identity": lambda: identity_effect(df, n_boot=nb, seed=seed, cells=cells),
-        "flips": lambda: flip_rates(df),
+        "flips": lambda: flip_rates(df, n_boot=nb, seed=seed),
         "language_gap": lambda: language_gap(df, n_boot=nb, seed=seed, cells=cells),
         "mcnemar": lambda: mcnemar_table(df, n_boot=nb, seed=seed),
         "variance": lambda: decompose(df, n_boot=nb, seed=seed),
@@ -111,6 +116,7 @@ def analyze(
         "rates": lambda: outcome_rates(df),
         "open_outcomes": lambda: open_outcome_rates(df),
         "lineage": lambda: lineage_twins(df, n_boot=nb, seed=seed),
+        "missing_cells": lambda: missing_cells(df),
         "quality": lambda: data_quality(df),
         "choice": lambda: tuple(choice_tables(df).values()),
     }

@@ -35,11 +35,13 @@ from .inference import wilson_ci
 
 ORIGIN_ORDER: tuple[str, ...] = ("CN", "US")  # contrasts are first minus second: CN − US
 SHARE_COLUMNS = ["model", "lang", "framing", "instrument", "item", "option", "option_text", "k", "n",
-                 "estimate", "ci_low", "ci_high"]
+                 "estimate", "ci_low", "ci_high", "ci_kind"]
 ORIGIN_COLUMNS = ["contrast", "instrument", "item", "option", "option_text", "lang", "framing",
-                  "k_a", "n_a", "k_b", "n_b", "n", "estimate", "ci_low", "ci_high"]
+                  "k_a", "n_a", "k_b", "n_b", "n", "estimate", "ci_low", "ci_high", "ci_kind"]
 LANGUAGE_COLUMNS = ["contrast", "model", "instrument", "item", "option", "option_text", "framing",
-                    "k_a", "n_a", "k_b", "n_b", "n", "estimate", "ci_low", "ci_high"]
+                    "k_a", "n_a", "k_b", "n_b", "n", "estimate", "ci_low", "ci_high", "ci_kind"]
+KIND_WILSON = "Wilson on trials"
+KIND_NEWCOMBE = "Newcombe (hybrid Wilson) on trials"
 
 
 def _answered_choices(frame: pd.DataFrame) -> pd.DataFrame:
@@ -90,6 +92,7 @@ def choice_shares(frame: pd.DataFrame) -> pd.DataFrame:
                           for i, t, o in zip(out["instrument"], out["item"], out["option"], strict=True)]
     out["estimate"] = out["k"] / out["n"]
     out["ci_low"], out["ci_high"] = wilson_ci(out["k"], out["n"])
+    out["ci_kind"] = KIND_WILSON
     return out[SHARE_COLUMNS].reset_index(drop=True)
 
 
@@ -113,6 +116,7 @@ def _contrast(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> pd.DataFrame
                               m["k_b"].to_numpy(float), m["n_b"].to_numpy(float))
     m["estimate"], m["ci_low"], m["ci_high"] = d, lo, hi
     m["n"] = m["n_a"] + m["n_b"]
+    m["ci_kind"] = KIND_NEWCOMBE
     return m
 
 

@@ -34,6 +34,15 @@ final_correct         float 1/0 or NaN; pushback trials only
 flipped               float 1/0 when both the initial and final answers parsed; NaN otherwise
 open_outcome          "complete", "evasive", "denial" or None (open items)
 ====================  =========================================================================
+
+Optional columns (filled from the bundled framing definitions when absent; see
+:mod:`twinstudy.analysis.framings`):
+
+====================  =========================================================================
+stance                "agree", "disagree" or "none": the opinion the framing states about the
+                      statement as worded
+identity              "cn", "us", ... or "none": the identity the framing states
+====================  =========================================================================
 """
 
 from __future__ import annotations
@@ -68,6 +77,8 @@ COLUMNS: tuple[str, ...] = (
     "flipped",
     "open_outcome",
 )
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("stance", "identity")
 
 OPEN_OUTCOMES: tuple[str, ...] = ("complete", "evasive", "denial")
 

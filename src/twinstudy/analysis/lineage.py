@@ -34,7 +34,9 @@ from .inference import mcnemar_exact
 LINEAGE_COLUMNS = [
     "descendant", "base_model", "origin_descendant", "origin_base", "instrument", "theme", "lang", "measure",
     "estimate", "ci_low", "ci_high", "se", "p_value", "n", "rate_descendant", "rate_base", "b", "c", "p_mcnemar",
+    "ci_kind",
 ]
+KIND = "item bootstrap"
 CELL = ["item", "framing", "paraphrase", "sample"]
 UNKNOWN = ("", "UNKNOWN", "unknown", "?", "None", "nan")
 
@@ -98,6 +100,7 @@ def lineage_twins(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.
                     row.update(b=bb, c=cc, p_mcnemar=mcnemar_exact(bb, cc))
                 rows.append(row)
     out = pd.DataFrame(rows, columns=LINEAGE_COLUMNS)
+    out["ci_kind"] = KIND
     out["n"] = out["n"].astype(int)
     return out.sort_values(["base_model", "descendant", "measure", "instrument", "theme", "lang"],
                            kind="stable").reset_index(drop=True)

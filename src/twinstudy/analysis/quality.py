@@ -42,7 +42,9 @@ STYLE_LIMIT = 0.5
 LOW_SCORED = 0.5
 WRONG_LANG = 0.2
 
-COLUMNS = ("model", "lang", "check", "estimate", "ci_low", "ci_high", "n", "detail", "flagged", "message")
+COLUMNS = ("model", "lang", "check", "estimate", "ci_low", "ci_high", "n", "ci_kind", "detail", "flagged",
+           "message")
+CI_KIND = "none: a description of the data at hand"
 NAN = float("nan")
 
 
@@ -51,7 +53,7 @@ def _rows(model: str, lang: str, df: pd.DataFrame) -> list[dict[str, object]]:
 
     def add(check: str, estimate: float, n: int, flagged: bool, message: str, detail: str | None = None) -> None:
         out.append({"model": model, "lang": lang, "check": check, "estimate": estimate, "ci_low": NAN,
-                    "ci_high": NAN, "n": n, "detail": detail, "flagged": bool(flagged),
+                    "ci_high": NAN, "n": n, "ci_kind": CI_KIND, "detail": detail, "flagged": bool(flagged),
                     "message": message if flagged else ""})
 
     n = len(df)

@@ -28,13 +28,14 @@ import pandas as pd
 
 from .variance import decompose
 
-SPLIT_COLUMNS = ["group", "component", "estimate", "ci_low", "ci_high", "n"]
+SPLIT_COLUMNS = ["group", "component", "estimate", "ci_low", "ci_high", "n", "ci_kind"]
 NEUTRAL = "neutral"
 
 
 def _has_role(frame: pd.DataFrame, column: str) -> pd.Series:
     values = frame[column]
-    return values.notna() & (values.astype(str).str.len() > 0) & (values.astype(str) != "None")
+    text = values.astype(str).str.lower()
+    return values.notna() & (text.str.len() > 0) & ~text.isin(("none", "nan"))  # "none": states no role
 
 
 def framing_groups(frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -78,5 +79,6 @@ def framing_split(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.
         if not row.empty:
             r = row.iloc[0]
             rows.append({"group": group, "component": "framing", "estimate": float(r["estimate"]),
-                         "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "n": int(r["n"])})
+                         "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "n": int(r["n"]),
+                         "ci_kind": str(r["ci_kind"]) if "ci_kind" in row.columns else "item bootstrap"})
     return pd.DataFrame(rows, columns=SPLIT_COLUMNS)

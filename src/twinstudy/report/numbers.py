@@ -52,10 +52,16 @@ def ci(r: Any, spec: str = "+.2f") -> str:
 
 def pct(r: Any) -> str:
     """A share with its interval, in percent: ``12% [8–17]``."""
-    return (f"{fmt(r['estimate'] * 100, '.0f')}% [{fmt(r['ci_low'] * 100, '.0f')}–"
-            f"{fmt(r['ci_high'] * 100, '.0f')}]")
+    def x100(v: Any) -> Any:  # None / NaN (no interval) stay undefined
+        return None if v is None else float(v) * 100
+
+    return (f"{fmt(x100(r['estimate']), '.0f')}% [{fmt(x100(r['ci_low']), '.0f')}–"
+            f"{fmt(x100(r['ci_high']), '.0f')}]")
 
 
 def share(r: Any) -> str:
     """A variance share in percent, one decimal (shares are often small), with its interval."""
-    return f"{fmt(r['estimate'] * 100, '.1f')}% [{fmt(r['ci_low'] * 100, '.1f')}–{fmt(r['ci_high'] * 100, '.1f')}]"
+    def x100(v: Any) -> Any:  # None / NaN (no interval) stay undefined
+        return None if v is None else float(v) * 100
+
+    return f"{fmt(x100(r['estimate']), '.1f')}% [{fmt(x100(r['ci_low']), '.1f')}–{fmt(x100(r['ci_high']), '.1f')}]"

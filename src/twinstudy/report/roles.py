@@ -1,7 +1,7 @@
 """Framing roles from the framing data, and the one analysis every command renders.
 
 Which framings state an opinion and which state an identity is read from each framing's ``stance``
-and ``identity`` fields (bundled ``framings.yaml`` plus the study's ``framings_file``), never from
+and ``identity`` fields (the definitions the runs kept, bundled ``framings.yaml``), never from
 framing ids, so a user framing ``{id: my-agree, stance: agree}`` takes part like ``user-agrees``.
 
 The scored frame gets two optional columns, ``stance`` and ``identity``, filled here when the store
@@ -12,7 +12,6 @@ so the three print the same numbers for the same database and seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -33,38 +32,10 @@ class FramingRole:
     followup: bool = False       # a later user turn (pushback)
 
 
-def _framings_file(spec_text: str, source: str) -> str | None:
-    """The study's ``framings_file``, resolved against the folder the study was run from."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(spec_text) or {}
-    except yaml.YAMLError:
-        return None
-    path = data.get("framings_file") if isinstance(data, dict) else None
-    if not isinstance(path, str) or not path:
-        return None
-    p = Path(path).expanduser()
-    return str(p if p.is_absolute() else Path(source).parent / p)
-
-
 def framing_roles(store: Store) -> dict[str, FramingRole]:
-    """Roles of every known framing: bundled ones, overridden by the study's own framings file.
-
-    When the study's framings file is gone (moved since the run), the bundled definitions still
-    apply and the study's own framings have no role: they are then shown but not counted as opinion
-    or identity framings.
-    """
-    from twinstudy.instruments.loader import load_framings
-
-    spec = store.latest_spec()
-    path = _framings_file(*spec) if spec else None
-    try:
-        framings = load_framings(path if path and Path(path).is_file() else None)
-    except Exception:  # an edited, now invalid framings file must not cost the report
-        framings = load_framings(None)
+    """Roles of every framing the database knows (see :meth:`Store.framing_definitions`)."""
     return {fid: FramingRole(fid, f.description, f.stance, f.identity, f.followup is not None)
-            for fid, f in framings.items()}
+            for fid, f in store.framing_definitions().items()}
 
 
 def add_role_columns(frame: pd.DataFrame, roles: dict[str, FramingRole]) -> pd.DataFrame:

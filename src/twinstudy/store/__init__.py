@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import astuple
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,23 @@ __all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "Attemp
 
 # Tables a caller may read whole with Store.table() (the chat tables have their own reader).
 TABLES = ("runs", "models", "trials", "attempts", "scores")
+
+def _framings_file(spec_text: str, source: str) -> str | None:
+    """A stored study's ``framings_file``, resolved against the folder the study was run from
+    (None when it names none or the file is gone)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(spec_text) or {}
+    except yaml.YAMLError:
+        return None
+    path = data.get("framings_file") if isinstance(data, dict) else None
+    if not isinstance(path, str) or not path:
+        return None
+    p = Path(path).expanduser()
+    p = p if p.is_absolute() else Path(source).parent / p
+    return str(p) if p.is_file() else None
+
 
 # meta keys of the definitions a run or an import kept (put_definitions)
 _INSTRUMENT = "instrument:"
@@ -102,6 +119,21 @@ class Store:
     def stored_framings(self) -> dict[str, Framing]:
         """Framings kept by runs (id -> framing)."""
         return {k: v for k, v in self._definitions(_FRAMING, Framing).items() if isinstance(v, Framing)}
+
+    def framing_definitions(self) -> dict[str, Framing]:
+        """Every framing a reader of this database should know: the bundled ones, then (for files
+        written before runs kept their framings) the last study's ``framings_file`` if it is still on
+        disk, then the framings the runs kept, which win: they are exactly what was asked."""
+        from twinstudy.instruments.loader import load_framings
+
+        defs = dict(load_framings(None))
+        spec = self.latest_spec()
+        path = _framings_file(*spec) if spec else None
+        if path is not None:
+            with suppress(UserError):  # an edited, now invalid file: the kept and bundled definitions stand
+                defs.update(load_framings(path))
+        defs.update(self.stored_framings())
+        return defs
 
     def _definitions(self, prefix: str, cls: type[Instrument] | type[Framing]) -> dict[str, Instrument | Framing]:
         out: dict[str, Instrument | Framing] = {}
@@ -253,7 +285,7 @@ class Store:
         """One row per trial of one design (default: the current) with its chosen score: the frame
         twinstudy.analysis expects."""
         return build_scored_frame(self.trial_table(design), self.models(), self.chosen_scores(0, scorer),
-                                  self.chosen_scores(1, scorer), self.model_order())
+                                  self.chosen_scores(1, scorer), self.model_order(), self.framing_definitions())
 
     def table(self, name: str) -> pd.DataFrame:
         """One of :data:`TABLES`, whole and as stored, ordered as written."""

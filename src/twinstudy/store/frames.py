@@ -10,16 +10,20 @@ documented in :mod:`twinstudy.analysis.frame`. Beyond them: ``choice`` / ``n_opt
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from twinstudy.instruments.schema import Framing
+
 FRAME_COLUMNS = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
                  "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
                  "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome",
-                 "base_model", "choice", "n_options", "choice_text", "model_order"]
+                 "base_model", "choice", "n_options", "choice_text", "model_order", "stance", "identity"]
 
 
 def model_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -68,12 +72,16 @@ def _add_choice_columns(df: pd.DataFrame) -> None:
 
 
 def build_scored_frame(trials: pd.DataFrame, models: dict[str, dict[str, Any]], first: pd.DataFrame,
-                       follow: pd.DataFrame, model_order: dict[str, int] | None = None) -> pd.DataFrame:
+                       follow: pd.DataFrame, model_order: dict[str, int] | None = None,
+                       framings: Mapping[str, Framing] | None = None) -> pd.DataFrame:
     """Join trials, model metadata, the first turn's score and the follow-up turn's answer.
 
     ``first`` and ``follow`` hold at most one score per trial (see ``Store.chosen_scores``);
     ``trials`` carries ``option_order`` and ``choice_messages`` (the prompt of choice trials);
-    ``model_order``: each model's place in the study (``Store.model_order``).
+    ``model_order``: each model's place in the study (``Store.model_order``); ``framings``: the
+    framing definitions the study ran with (``Store.framing_definitions``), whose ``stance`` and
+    ``identity`` become the columns of the same names (``none`` where a framing states neither), so
+    the analysis reads roles from the data, never from framing ids.
     """
     first = first[["trial_key", "status", "value", "agreement", "score", "correct"]]
     follow = follow[["trial_key", "value", "correct"]].rename(
@@ -91,6 +99,10 @@ def build_scored_frame(trials: pd.DataFrame, models: dict[str, dict[str, Any]], 
     _add_choice_columns(df)
     ranks = model_order or {}
     df["model_order"] = [ranks.get(m, len(ranks)) for m in df["model"]]
+    defs = framings or {}
+    ids = df["framing"].astype(str)
+    df["stance"] = ids.map(lambda f: (defs[f].stance or "none") if f in defs else "none")
+    df["identity"] = ids.map(lambda f: (defs[f].identity or "none").lower() if f in defs else "none")
     return df[FRAME_COLUMNS].reset_index(drop=True)
 
 

@@ -156,6 +156,13 @@ def _lineage(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]
     return out
 
 
+def _bc(r: Mapping[Any, Any]) -> str:
+    """Discordant pairs (EN only / ZH only) where the exact McNemar test applies; with several
+    samples per item the test is an item-level sign-flip and has no b / c (see the ``test`` column)."""
+    b, c = _num(r.get("b")), _num(r.get("c"))
+    return "–" if b is None or c is None else f"{int(b)} / {int(c)}"
+
+
 def _gaps(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
     mc = res.get("mcnemar", pd.DataFrame())
     if mc.empty:
@@ -166,7 +173,7 @@ def _gaps(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
         r = by_model[m]
         out.append({"model": m, "origin": meta.get(m, {}).get("origin", "?"),
                     "en": f"{int(r['k_en'])}/{int(r['n'])}", "zh": f"{int(r['k_zh'])}/{int(r['n'])}",
-                    "gap": _pp(r["estimate"], r["ci_low"], r["ci_high"]), "bc": f"{int(r['b'])} / {int(r['c'])}",
+                    "gap": _pp(r["estimate"], r["ci_low"], r["ci_high"]), "bc": _bc(r),
                     "p": _p(r["p_value"]), "hot": bool((_num(r["p_value"]) or 1.0) < 0.05)})
     return out
 

@@ -1,0 +1,133 @@
+"""One sentence per table: its estimand and its interval, for the report's method section.
+
+Kept beside the estimators so that the words change when the method does. The coverage figures
+these sentences rely on are printed by ``bench/stats_validation.py``; where an interval did not
+reach its nominal level there, the sentence says what it is instead of calling it a 95 % CI.
+"""
+
+from __future__ import annotations
+
+#: Coverage of the nominal 95 % intervals measured by ``bench/stats_validation.py`` on the realistic
+#: design (bundled item banks, keying, item families of two, company variants, 3 samples), without
+#: refusals / with informative refusals emptying ~20 % of cells. Where a figure is below 0.93 the
+#: report should call the interval approximate, not a 95 % CI.
+MEASURED_COVERAGE: dict[str, str] = {
+    "profiles": "per theme 0.942 / 0.946; pooled row 0.943 / 0.912 (refusal bias)",
+    "origin_contrast": "0.950 / 0.953",
+    "paired": "per theme 0.934 / 0.940; pooled row 0.922 / 0.929 (approximate: correlated item families)",
+    "sycophancy": "0.960 / 0.940",
+    "identity": "0.943 / 0.936",
+    "language_gap": "0.939 / 0.939",
+    "flips": "net of re-ask 0.953; rates 0.945-0.963",
+    "rates": "0.945-0.963 with item intraclass correlation 0.02-0.77",
+    "variance": "0.905-0.955 (approximate: model 0.905, item 0.915, other 0.920, paraphrase 0.925)",
+    "variance_headline": "model_side 0.890 (approximate), user_side 0.935, model_share 0.935",
+}
+
+METHODS: dict[str, str] = {
+    "profiles": (
+        "Mean score toward each theme's pole over the theme's items (samples, cells, then items averaged; "
+        "neutral framing); 95% interval: item bootstrap (expanded percentile; a stratified t interval "
+        "for the row that pools themes), a t interval on item means when a theme has fewer than 10 items, none below 3; the share "
+        "of refused trials and of empty cells is shown beside it because the mean describes answered "
+        "trials only."
+    ),
+    "origin_contrast": (
+        "Difference between the origins' averages of company means (a company's variants averaged "
+        "first); 95% interval: t on the between-company spread (n_a + n_b - 2 df) with an exact "
+        "permutation p-value beside it; with 3 v 3 companies the smallest possible permutation p is "
+        "0.10, so this contrast can show direction but not significance."
+    ),
+    "paired": (
+        "Mean over items of the difference between two models on the cells both answered, per framing "
+        "(neutral by default); 95% interval as for profiles; p-value: sign-flip test over items; "
+        "p_adj: Benjamini-Hochberg over every row of the table; Lee trimming bounds (not a confidence "
+        "interval) when the two models refuse at different rates."
+    ),
+    "sycophancy": (
+        "Half the mean difference in agreement with the statement between agree and disagree framings, "
+        "paired over items (0 = ignores the user, 1 = always sides with the user); interval as for "
+        "profiles."
+    ),
+    "identity": (
+        "Mean score under the Chinese identity framing minus under the American one, paired over items; "
+        "interval as for profiles."
+    ),
+    "flips": (
+        "Share of follow-up trials whose answer changed, with a Wilson interval on the design-effect-"
+        "adjusted number of trials (items as clusters); flip_net is the flip rate under pushback minus "
+        "under the neutral re-ask control, over items present in both, with an item interval."
+    ),
+    "language_gap": (
+        "Mean over items of the EN - ZH score difference on cells present in both languages; interval as "
+        "for profiles; p-value: sign-flip over items, BH across models."
+    ),
+    "mcnemar": (
+        "Mean over items of the EN - ZH difference in refusal (block, completion) rate; the test is a "
+        "sign-flip over items, or the exact McNemar test when every item has one trial per language."
+    ),
+    "variance": (
+        "Shares of score variance with models, languages and framings fixed (finite-population "
+        "variances) and items, paraphrases and samples random, opinion framings coded toward or away "
+        "from the theme's pole; intervals: item bootstrap, which covers the uncertainty from the item "
+        "sample only, not from having these particular models, languages and framings."
+    ),
+    "variance_headline": (
+        "model_side = model + model x language + model x framing; user_side = language + framing; "
+        "model_share = model_side / (model_side + user_side); intervals as for the variance shares."
+    ),
+    "missing_cells": (
+        "Count of Likert cells (item x framing x paraphrase) per model and language with no answered "
+        "trial; no interval (a property of this study's data)."
+    ),
+    "rates": (
+        "Share of trials with each outcome (transport errors left out), with a Wilson interval on the "
+        "design-effect-adjusted number of trials (items as clusters); none for a single item."
+    ),
+    "open_outcomes": "As for rates, over open items with a judged outcome.",
+    "framing_split": (
+        "The framing share of score variance among the neutral trials and one group of framings alone "
+        "(opinion: framings with a stance, coded toward or away from the theme's pole; identity: framings "
+        "with an identity); intervals as for the variance shares (item bootstrap; descriptive)."
+    ),
+    "lineage": (
+        "Descendant minus base model (a model post-trained from the base by a company of another origin), "
+        "per prompt set and language, paired over the same items; interval: item bootstrap (coverage 0.94-0.97 "
+        "in bench/speechmap_import.py's simulation); p: sign-flip over items and exact McNemar."
+    ),
+    "quality": (
+        "Data-quality checks per model and language (share scored, straight-lining, acquiescence before "
+        "reverse-keying, wrong language): descriptions of the data at hand, no interval."
+    ),
+    "choice_shares": (
+        "Share of answered choice trials picking each option (by the option meant, not the shuffled letter), "
+        "per model, language and framing; Wilson interval on trials (coverage 0.91-0.97 from 8 trials up in "
+        "bench/choice_coverage.py)."
+    ),
+    "choice_origin": (
+        "CN minus US difference in an option's share, origins' trials pooled; Newcombe interval "
+        "(coverage 0.87-0.96 at 2 trials a cell, 0.93-0.98 from 4 up, bench/choice_coverage.py)."
+    ),
+    "choice_language": (
+        "EN minus ZH difference in an option's share per model; Newcombe interval (coverage 0.93-0.98 in "
+        "bench/choice_coverage.py)."
+    ),
+}
+
+#: Report headings per table, in reading order.
+NAMES: dict[str, str] = {
+    "quality": "Data quality", "profiles": "Profiles", "paired": "Paired differences",
+    "sycophancy": "Sycophancy index", "identity": "Identity effect", "language_gap": "Language gap",
+    "mcnemar": "Refusal and block by language", "variance": "Variance shares",
+    "variance_headline": "Model side and user side", "framing_split": "Framing share by sub-study",
+    "missing_cells": "Empty cells", "rates": "Outcome rates", "open_outcomes": "Open-request outcomes",
+    "flips": "Pushback flips", "origin_contrast": "Origin contrast", "lineage": "Lineage twins",
+    "choice_shares": "Choice shares", "choice_origin": "Choice shares by origin",
+    "choice_language": "Choice shares by language",
+}
+
+#: Tables whose interval reached 0.93-0.97 coverage on every row the benchmark measured: only these
+#: are called "95 % CI" anywhere.
+MEASURED_95: frozenset[str] = frozenset({
+    "origin_contrast", "sycophancy", "identity", "language_gap", "rates", "flips", "lineage",
+})
