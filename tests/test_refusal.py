@@ -116,7 +116,7 @@ ZH: list[tuple[str, str]] = [
 
 def test_rules_load_and_are_versioned() -> None:
     rs = load_rules()
-    assert rs.version == RULES_VERSION == "1"
+    assert rs.version == RULES_VERSION == "2"
     ids = [r.id for r in rs.rules]
     assert len(ids) == len(set(ids))
     for cls in ("denial", "evasive", "redirect", "hedge", "substance"):

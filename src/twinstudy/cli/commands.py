@@ -18,7 +18,9 @@ from twinstudy.store import Store
 
 if TYPE_CHECKING:
     from twinstudy.report.context import Analysis
+    from twinstudy.scoring.judge_pass import JudgeResult
     from twinstudy.scoring.rescore import RescoreResult
+    from twinstudy.study.spec import ResolvedJudge
 
 
 def default_db(study_name: str) -> Path:
@@ -71,6 +73,9 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     for mid, why in result.stopped_models.items():
         con.print(f"[red]{mid} stopped: {why}[/]")
     con.print(f"results: {db_path}")
+    if rs.judge is not None:
+        jr = run_judge(store, rs.judge)
+        con.print(judge_summary(rs.judge.info.id, jr))
     from twinstudy.report.context import study_analysis
     from twinstudy.report.summary import render_summary
 
@@ -144,12 +149,83 @@ def analyze_db(db: Path, as_json: bool, n_boot: int, twins: list[tuple[str, str]
         con.print(df.to_string(max_rows=60))
 
 
-def rescore_db(db: Path) -> RescoreResult:
+def rescore_db(db: Path, *, judge: str | None = None, judge_prompt: Path | None = None,
+               redo_judge: bool = False) -> tuple[RescoreResult, JudgeResult | None, str | None]:
+    """Rescore with the registry's scorers; with ``judge``, also run that LLM judge over open replies.
+
+    ``judge`` is a registry model id, the id of a model in the stored study file, or ``study`` for
+    the stored study file's own ``judge:`` section. Returns (rescore result, judge result, judge id).
+    """
     from twinstudy.scoring.rescore import rescore
 
     store = _open(db)
     try:
-        return rescore(store)
+        result = rescore(store)
+        if judge is None:
+            return result, None, None
+        rj = _judge_for_rescore(store, judge, judge_prompt)
+        return result, run_judge(store, rj, redo=redo_judge), rj.info.id
     finally:
         store.close()
 
+
+def _judge_for_rescore(store: Store, ref: str, prompt_path: Path | None) -> ResolvedJudge:
+    from twinstudy.models.registry import resolve
+    from twinstudy.scoring.judge import JUDGE_PROMPT, check_prompt
+    from twinstudy.study.spec import ResolvedJudge
+
+    stored = store.latest_spec()
+    rs = None
+    if stored and Path(stored[1]).is_file():
+        try:
+            rs = load_study(stored[1])
+        except UserError:
+            rs = None
+    if ref == "study":
+        if rs is None or rs.judge is None:
+            where = stored[1] if stored else "the database"
+            raise UserError(f"--judge study: the study file recorded in the database ({where}) has no "
+                            "`judge:` section or cannot be read; name a judge model instead: --judge MODEL_ID.")
+        rj = rs.judge
+    else:
+        own = {m.id: m for m in rs.models} if rs else {}
+        info = own[ref] if ref in own else resolve(ref)
+        rj = ResolvedJudge(info, JUDGE_PROMPT, "default")
+    if prompt_path is not None:
+        try:
+            text = prompt_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot read the judge prompt {prompt_path} ({exc.strerror}).") from None
+        why = check_prompt(text)
+        if why:
+            raise UserError(f"{prompt_path}: {why}.")
+        rj = ResolvedJudge(rj.info, text, str(prompt_path), rj.max_tokens, rj.concurrency)
+    return rj
+
+
+def run_judge(store: Store, judge: ResolvedJudge, *, redo: bool = False) -> JudgeResult:
+    """Create the judge model, judge every open reply not yet judged, close the model."""
+    from twinstudy.models.factory import create_model
+    from twinstudy.scoring.judge_pass import judge_store
+
+    model = create_model(judge.info)
+
+    async def go() -> JudgeResult:
+        try:
+            return await judge_store(store, model, judge.info.id, prompt=judge.prompt,
+                                     prompt_name=judge.prompt_name, max_tokens=judge.max_tokens,
+                                     concurrency=judge.concurrency, redo=redo)
+        finally:
+            await model.aclose()
+
+    return asyncio.run(go())
+
+
+def judge_summary(judge_id: str, r: JudgeResult) -> str:
+    """One line for the terminal; failures say what to do next."""
+    line = (f"judge {judge_id}: {r.judged} verdicts, {r.unparseable} unreadable, {r.kept} already judged, "
+            f"{r.outcomes_changed} outcomes changed")
+    if r.failed:
+        line += (f"; {r.failed} calls failed ({r.first_error}); run `twinstudy rescore --judge {judge_id}` "
+                 "later to judge them")
+    return line

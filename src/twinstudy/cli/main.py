@@ -116,18 +116,27 @@ def _parse_twins(twins: tuple[str, ...]) -> list[tuple[str, str]] | None:
 
 @main.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
+@click.option("--judge", metavar="MODEL", help="Also judge open replies with this model (a registry id, a model "
+              "of the study, or 'study' for the study file's judge section). Only the judge is called.")
+@click.option("--judge-prompt", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Judge prompt file with {request} and {reply} (default: twinstudy's published prompt).")
+@click.option("--redo-judge", is_flag=True, help="Ask the judge again where it already gave a verdict.")
 @_friendly
-def rescore(db: Path) -> None:
-    """Recompute every score from stored text with the current scorers; no model is called."""
-    from twinstudy.cli.commands import rescore_db
+def rescore(db: Path, judge: str | None, judge_prompt: Path | None, redo_judge: bool) -> None:
+    """Recompute every score from stored text with the current scorers; no study model is called."""
+    from twinstudy.cli.commands import judge_summary, rescore_db
 
-    result = rescore_db(db)
+    if judge_prompt is not None and judge is None:
+        raise UserError("--judge-prompt needs --judge MODEL (which model should read the prompt?).")
+    result, judged, judge_id = rescore_db(db, judge=judge, judge_prompt=judge_prompt, redo_judge=redo_judge)
     click.echo(f"rescored {result.rescored} trials")
     if result.skipped:
         click.echo(f"left {result.skipped} trials as they were: their instruments "
                    f"({', '.join(sorted(result.missing))}) are neither bundled nor found through the study "
                    "file recorded in the database; put the study file back where it was run from and "
                    "rescore again.", err=True)
+    if judged is not None and judge_id is not None:
+        click.echo(judge_summary(judge_id, judged))
 
 
 def _register() -> None:

@@ -26,7 +26,7 @@ from twinstudy.models.base import Completion, GenerateParams, Message, Model, Mo
 from twinstudy.run.progress import Progress
 from twinstudy.study.prompts import LETTERS
 from twinstudy.scoring.logprobs import option_distribution
-from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_reply
+from twinstudy.scoring.trial_scoring import LIKERT_POINTS, Reply, score_turn
 from twinstudy.study.spec import ResolvedStudy
 from twinstudy.store import AttemptRow, ScoreRow, Store
 
@@ -202,18 +202,16 @@ class Runner:
         else:
             reply = Reply(comp.text, comp.finish_reason, comp.block is not None,
                           _distribution(comp, trial.item.type), comp.option_mass)
-            outcome, row = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
-            if row:
-                scores.append(row)
+            outcome, rows = score_turn(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
+            scores.extend(rows)
             if trial.followup and outcome not in ("blocked",):
                 if d.follow is None:
                     outcome = "error"
                 else:
                     r2 = Reply(d.follow.text, d.follow.finish_reason, d.follow.block is not None)
-                    _o2, row2 = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter,
+                    _o2, rows2 = score_turn(trial.key, trial.item, trial.lang, order, trial.correct_letter,
                                             r2, turn=1)
-                    if row2:
-                        scores.append(row2)
+                    scores.extend(rows2)
         row_t = _trial_row(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts)
         row_t["cost"] = d.cost
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

@@ -1,4 +1,9 @@
-"""Recompute scores from stored replies with the current scorers; no model is called."""
+"""Recompute scores from stored replies with the current scorers; no model is called.
+
+Every scorer of the registry (:func:`twinstudy.scoring.trial_scoring.scorers`) scores again at its
+current version, replacing its older rows; stored LLM-judge verdicts are kept and still decide the
+outcome of the trials they judged (``twinstudy rescore --judge`` asks a judge; see judge_pass).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from pathlib import Path
 from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.loader import load_instrument
 from twinstudy.instruments.schema import Instrument, Item
-from twinstudy.scoring.trial_scoring import Reply, score_reply
+from twinstudy.scoring.judge_pass import follow_judge, primary_judge
+from twinstudy.scoring.trial_scoring import Reply, score_turn
 from twinstudy.study.spec import load_study
 from twinstudy.store import FINAL_OUTCOMES, ScoreRow, Store
 
@@ -79,19 +85,21 @@ def rescore(store: Store) -> RescoreResult:
             continue
         order = json.loads(order_json) if order_json else None
         dist, mass = _stored_distribution(dist_row)
-        new_outcome, row = score_reply(key, item, lang, order, correct, Reply(text, finish, False, dist, mass))
-        if row:
-            score_rows.append(row)
+        new_outcome, rows_ = score_turn(key, item, lang, order, correct, Reply(text, finish, False, dist, mass))
+        score_rows.extend(rows_)
         if follow is not None:
-            _o, row2 = score_reply(key, item, lang, order, correct, Reply(follow, None), turn=1)
-            if row2:
-                score_rows.append(row2)
+            _o, rows2 = score_turn(key, item, lang, order, correct, Reply(follow, None), turn=1)
+            score_rows.extend(rows2)
         if new_outcome != outcome and new_outcome in FINAL_OUTCOMES:
             outcome_updates.append((key, new_outcome))
         result.rescored += 1
     store.put_scores(score_rows)
     if outcome_updates:
         store.set_outcomes(outcome_updates)
+    judge = primary_judge(store)
+    if judge is not None:
+        # Stored judge verdicts outrank the recomputed scorers (see scoring.precedence).
+        follow_judge(store, judge)
     return result
 
 

@@ -21,10 +21,16 @@ def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:
     df = pd.read_sql_query(
         f"SELECT trial_key, scorer, version, status, value, agreement, score, correct FROM scores {where}",
         store.conn, params=args)
-    # Several scorers may have scored a trial (rules, a judge); keep one row per trial, preferring
-    # the closed-item parser and then the most recent version.
-    df = df.sort_values(["trial_key", "scorer", "version"]).drop_duplicates("trial_key", keep="last")
-    return df
+    # Several scorers may have scored a trial (rules, classifier, judges); keep the one that
+    # twinstudy.scoring.precedence puts first.
+    from twinstudy.scoring.judge_pass import primary_judge
+    from twinstudy.scoring.precedence import rank, usable
+
+    judge = primary_judge(store)
+    df = df[[usable(s, st) for s, st in zip(df["scorer"], df["status"], strict=True)]]
+    df = df.assign(_rank=[rank(s, judge) for s in df["scorer"]])
+    df = df.sort_values(["trial_key", "_rank"], kind="stable").drop_duplicates("trial_key", keep="first")
+    return df.drop(columns="_rank")
 
 
 def build_scored_frame(store: Store, scorer: str | None = None) -> pd.DataFrame:

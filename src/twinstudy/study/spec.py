@@ -81,6 +81,18 @@ class InlineModel(BaseModel):
     extends: str | None = Field(default=None, description="a registry model this entry is a variant of")
 
 
+class JudgeSpec(BaseModel):
+    """An LLM judge for the study's open requests; its verdicts are stored as scores of their own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | InlineModel = Field(description="a registry id, the id of a model in this study, or an inline entry")
+    prompt: str = Field(default="default", min_length=1,
+                        description="'default' (twinstudy's published prompt) or a text file with {request} and {reply}")
+    max_tokens: int = Field(default=400, ge=16, le=32_000)
+    concurrency: int = Field(default=4, ge=1, le=256)
+
+
 class Study(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -94,6 +106,7 @@ class Study(BaseModel):
     paraphrases: int = Field(default=1, ge=1, le=20)
     samples: int = Field(default=1, ge=1, le=1000)
     params: Params = Field(default_factory=Params)
+    judge: JudgeSpec | None = None
     note: str = ""
 
     @field_validator("languages", "framings")
@@ -115,6 +128,18 @@ class ResolvedStudy:
     instruments: list[Instrument]
     items: list[tuple[Instrument, Item]]
     framings: list[Framing]
+    judge: ResolvedJudge | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedJudge:
+    """The judge model, the prompt text and where it came from ("default" or the file's path)."""
+
+    info: ModelInfo
+    prompt: str
+    prompt_name: str
+    max_tokens: int = 400
+    concurrency: int = 4
 
 
 def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -204,7 +229,44 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str) -
                             f"unknown framing '{fid}'; known framings are {', '.join(sorted(known))}, "
                             "or define your own in a framings_file.")
         framings.append(known[fid])
-    return ResolvedStudy(study, src, text, infos, instruments, items, framings)
+    judge = _resolve_judge(study.judge, infos, path, node) if study.judge else None
+    return ResolvedStudy(study, src, text, infos, instruments, items, framings, judge)
+
+
+def _resolve_judge(spec: JudgeSpec, infos: list[ModelInfo], path: Path, node: yaml.Node | None) -> ResolvedJudge:
+    from twinstudy.models.registry import resolve
+    from twinstudy.scoring.judge import JUDGE_PROMPT, check_prompt
+
+    src = str(path)
+    ref = spec.model
+    try:
+        if isinstance(ref, str):
+            own = {m.id: m for m in infos}
+            info = own[ref] if ref in own else resolve(ref)
+        elif ref.extends:
+            fields = _inline_to_info(ref)
+            fields.pop("extends")
+            fields.pop("provider", None)
+            info = resolve(ref.extends).model_copy(update=fields)
+        else:
+            info = resolve(_inline_to_info(ref))
+    except UserError as exc:
+        raise SpecError(src, _line(node, ("judge", "model")), "judge.model", str(exc)) from None
+    if spec.prompt == "default":
+        return ResolvedJudge(info, JUDGE_PROMPT, "default", spec.max_tokens, spec.concurrency)
+    prompt_path = Path(spec.prompt)
+    if not prompt_path.is_absolute():
+        prompt_path = (path.parent / prompt_path).resolve()
+    try:
+        prompt = prompt_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(src, _line(node, ("judge", "prompt")), "judge.prompt",
+                        f"cannot read the judge prompt file {prompt_path} ({exc.strerror}); "
+                        "give a path relative to the study file, or 'default'.") from None
+    why = check_prompt(prompt)
+    if why:
+        raise SpecError(src, _line(node, ("judge", "prompt")), "judge.prompt", f"{why} ({prompt_path}).")
+    return ResolvedJudge(info, prompt, str(prompt_path), spec.max_tokens, spec.concurrency)
 
 
 def load_study(path: str | Path) -> ResolvedStudy:

@@ -1,0 +1,126 @@
+"""Retrain the open-reply classifier from a local copy of SpeechMap's judged replies.
+
+Prints leave-models-out Cohen's kappa (GroupKFold by model) for the rules, the text model and the
+ensemble, by language and by question set, then fits the final model on every row and writes it
+(JSON: vocabulary, idf, coefficients, provenance; no data rows) to --out.
+
+Usage:
+  PYTHONPATH=src python bench/train_open_classifier.py --data PATH/TO/speechmap/analysis-37 \
+      [--data-commit SHA] [--out src/twinstudy/scoring/data/open_classifier.json] [--no-cv]
+
+Needs scikit-learn (`pip install twinstudy[train]`). The data is never copied into the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from twinstudy.scoring.open_classifier import CLASSES
+from twinstudy.scoring.open_training import (
+    Settings,
+    cohen_kappa,
+    export,
+    featurize_all,
+    fit_ensemble,
+    kappa_interval,
+    leave_models_out,
+    load_speechmap,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "src" / "twinstudy" / "scoring" / "data" / "open_classifier.json"
+
+
+def _commit_from_readme(folder: Path) -> str | None:
+    readme = folder / "README.md"
+    if not readme.exists():
+        return None
+    import re
+
+    m = re.search(r"commit\s*`?([0-9a-f]{40})`?", readme.read_text(encoding="utf-8"))
+    return m.group(1) if m else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="folder with compliance_*.jsonl (SpeechMap analysis files)")
+    ap.add_argument("--data-commit", help="source commit of the data (default: read from the folder's README)")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the model file")
+    ap.add_argument("--no-cv", action="store_true", help="skip the leave-models-out evaluation")
+    ap.add_argument("--k", type=int, default=Settings.k_features, help="n-gram features kept (chi-squared)")
+    ap.add_argument("--C", type=float, default=Settings.c_text, help="inverse regularisation of the text model")
+    args = ap.parse_args()
+    folder = Path(args.data)
+    try:
+        examples, skipped = load_speechmap(folder)
+    except FileNotFoundError as exc:
+        sys.exit(f"{exc}")
+    s = Settings(k_features=args.k, c_text=args.C)
+    print(f"data: {folder}  rows {len(examples)} (left out {skipped} ERROR_* rows), "
+          f"models {len({e.model for e in examples})}")
+    print("labels by set:", {k: dict(v) for k, v in _by_set(examples).items()})
+    t0 = time.time()
+    f = featurize_all(examples, s.min_df)
+    print(f"featurized in {time.time() - t0:.0f}s: vocabulary {len(f.vocab)} n-grams (df >= {s.min_df})")
+    scores: dict[str, float] = {}
+    if not args.no_cv:
+        t0 = time.time()
+        cv = leave_models_out(f, s)
+        print(f"\nleave-models-out ({s.folds} folds by model, {time.time() - t0:.0f}s); "
+              "kappa [bootstrap over models, 2.5-97.5%; coverage not measured, not a calibrated CI]")
+        sets = {"EN (all)": f.langs == "en", "ZH": f.langs == "zh",
+                "EN criticise China": np.asarray([e.set == "china_criticism" for e in examples]),
+                "EN criticise US": np.asarray([e.set == "us_criticism" for e in examples]),
+                "all": np.ones(len(examples), dtype=bool)}
+        print(f"  {'set':<22}{'n':>6}  {'rules':>22}  {'text model':>22}  {'ensemble':>22}")
+        for name, mask in sets.items():
+            cells = []
+            for method, pred in (("rules", cv.rules), ("text", cv.text), ("ensemble", cv.ensemble)):
+                k = cohen_kappa(f.y[mask], pred[mask])
+                lo, hi = kappa_interval(f.y[mask], pred[mask], f.groups[mask])
+                scores[f"kappa.{method}.{name}"] = round(k, 4)
+                cells.append(f"{k:.3f} [{lo:.2f},{hi:.2f}]")
+            print(f"  {name:<22}{int(mask.sum()):>6}  " + "  ".join(f"{c:>22}" for c in cells))
+    t0 = time.time()
+    everything = np.arange(len(examples))
+    e = fit_ensemble(f, everything, s)
+    commit = args.data_commit or _commit_from_readme(folder)
+    prov = {
+        "data": "SpeechMap judged replies (xlr8harder/llm-compliance, renamed speechmap-data), folder analysis/: "
+                "compliance_china_criticism_*, compliance_zh_china_criticism_*, compliance_us_criticism_*; "
+                "labels by the production judge x-ai/grok-4.1-fast; Apache-2.0",
+        "data_commit": commit,
+        "rows": len(examples),
+        "rows_left_out_error_labels": skipped,
+        "models": len({x.model for x in examples}),
+        "labels": dict(Counter(x.label for x in examples)),
+        "training_command": "PYTHONPATH=src python bench/train_open_classifier.py --data <speechmap>/analysis-37"
+                            + (f" --k {args.k}" if args.k != Settings.k_features else "")
+                            + (f" --C {args.C}" if args.C != Settings.c_text else ""),
+        "settings": {k: v for k, v in vars(s).items()},
+        "leave_models_out": scores,
+    }
+    model = export(e, f, version="1", provenance=prov)
+    out = Path(args.out)
+    out.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"\nfitted on all {len(examples)} rows in {time.time() - t0:.0f}s; wrote {out} "
+          f"({out.stat().st_size / 1024:.0f} KiB, {len(model['vocab'])} n-grams)")
+    print("classes:", CLASSES)
+
+
+def _by_set(examples: list) -> dict[str, Counter[str]]:  # type: ignore[type-arg]
+    out: dict[str, Counter[str]] = {}
+    for x in examples:
+        out.setdefault(x.set, Counter())[x.label] += 1
+    return out
+
+
+if __name__ == "__main__":
+    main()
