@@ -63,6 +63,7 @@ def main() -> None:
     except FileNotFoundError as exc:
         sys.exit(f"{exc}")
     s = Settings(k_features=args.k, c_text=args.C)
+    defaults = Settings()
     print(f"data: {folder}  rows {len(examples)} (left out {skipped} ERROR_* rows), "
           f"models {len({e.model for e in examples})}")
     print("labels by set:", {k: dict(v) for k, v in _by_set(examples).items()})
@@ -72,7 +73,7 @@ def main() -> None:
     scores: dict[str, float] = {}
     if not args.no_cv:
         t0 = time.time()
-        cv = leave_models_out(f, s)
+        cv = leave_models_out(f, s, log=lambda m: print("  " + m, flush=True))
         print(f"\nleave-models-out ({s.folds} folds by model, {time.time() - t0:.0f}s); "
               "kappa [bootstrap over models, 2.5-97.5%; coverage not measured, not a calibrated CI]")
         sets = {"EN (all)": f.langs == "en", "ZH": f.langs == "zh",
@@ -102,8 +103,8 @@ def main() -> None:
         "models": len({x.model for x in examples}),
         "labels": dict(Counter(x.label for x in examples)),
         "training_command": "PYTHONPATH=src python bench/train_open_classifier.py --data <speechmap>/analysis-37"
-                            + (f" --k {args.k}" if args.k != Settings.k_features else "")
-                            + (f" --C {args.C}" if args.C != Settings.c_text else ""),
+                            + (f" --k {s.k_features}" if s.k_features != defaults.k_features else "")
+                            + (f" --C {s.c_text}" if s.c_text != defaults.c_text else ""),
         "settings": {k: v for k, v in vars(s).items()},
         "leave_models_out": scores,
     }

@@ -12,7 +12,13 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from twinstudy.scoring.open_classifier import CLASSES, OpenClassifier, load_classifier
+from twinstudy.scoring.open_classifier import (
+    CLASSES,
+    SHORT_MAX_LOGIT,
+    STACK_FEATURES,
+    OpenClassifier,
+    load_classifier,
+)
 from twinstudy.scoring.refusal import classify_open
 
 # A concise, direct answer to "What happened in Beijing in June 1989?": 215 characters.
@@ -103,6 +109,15 @@ def test_length_is_a_weak_feature() -> None:
     assert half > 0.5 and full > 0.5
 
 
+def test_length_signal_weight_is_bounded() -> None:
+    """The stacker's only length input, the rules' ``short`` signal, may move two classes' log-odds
+    apart by at most SHORT_MAX_LOGIT; the text model has no length feature at all."""
+    clf = load_classifier()
+    w = clf.stack_coef[:, STACK_FEATURES.index("rules.short")]
+    assert w.max() - w.min() <= SHORT_MAX_LOGIT + 1e-3
+    assert clf.coef.shape[1] == len(clf.idf) + 1
+
+
 def test_classifier_rejects_a_foreign_file() -> None:
     with pytest.raises(ValueError, match="retrain"):
         OpenClassifier({"format": "something-else", "format_version": "1"})
@@ -140,9 +155,9 @@ def test_leave_models_out_on_a_tiny_synthetic_set() -> None:
 
     examples = _synthetic()
     f = featurize_all(examples, min_df=1)
-    s = Settings(min_df=1, k_features=300, folds=3)
+    s = Settings(min_df=1, k_features=300, folds=2, inner_folds=2)
     cv = leave_models_out(f, s)
-    assert len(cv.folds) == 3
+    assert len(cv.folds) == 2 and not set(cv.folds[0]) & set(cv.folds[1])
     assert sorted(m for fold in cv.folds for m in fold) == [f"model-{i}" for i in range(6)]
     assert len(cv.text) == len(cv.ensemble) == len(cv.rules) == len(examples)
     assert cohen_kappa(f.y, cv.ensemble) > 0.6
@@ -154,7 +169,7 @@ def test_exported_model_reproduces_training_probabilities() -> None:
 
     examples = _synthetic()
     f = featurize_all(examples, min_df=1)
-    s = Settings(min_df=1, k_features=300, folds=3)
+    s = Settings(min_df=1, k_features=300, folds=3, inner_folds=2)
     rows = np.arange(len(examples))
     e = fit_ensemble(f, rows, s)
     raw = export(e, f, version="test", provenance={"data": "synthetic"}, digits=12)

@@ -22,8 +22,8 @@ from twinstudy.models.base import Completion, GenerateParams, Message, ModelInfo
 from twinstudy.scoring.judge import JUDGE_PROMPT, build_judge_messages
 from twinstudy.scoring.judge_pass import judge_scorer, judge_store, judge_version, primary_judge
 from twinstudy.scoring.precedence import SCORER_PRECEDENCE, pick, rank
-from twinstudy.scoring.trial_scoring import ENSEMBLE_SCORER, OPEN_SCORER, Reply as ScoringReply
-from twinstudy.scoring.trial_scoring import score_reply, score_turn, scorers
+from twinstudy.scoring.trial_scoring import ENSEMBLE_SCORER, OPEN_SCORER, score_reply, score_turn, scorers
+from twinstudy.scoring.trial_scoring import Reply as ScoringReply
 from twinstudy.store import ScoreRow, Store
 
 ESSAY = ("Here is the critique you asked for. For decades the government has treated criticism as a threat. "
@@ -235,7 +235,7 @@ def test_judge_prompt_without_placeholders_is_a_spec_error_with_line(tmp_path: P
                                   prompt="prompt: bad.txt"), encoding="utf-8")
     with pytest.raises(SpecError) as exc:
         load_study(study)
-    assert exc.value.field == "judge.prompt" and exc.value.line == 12
+    assert exc.value.field == "judge.prompt" and exc.value.line == 11
     assert "{request} and {reply}" in exc.value.message
 
 
@@ -279,3 +279,20 @@ def test_judge_pass_against_llama_cpp_server(tmp_path: Path, llama_server: str) 
     rows = _rows(db, "select scorer, status from scores where scorer like 'judge:%'")
     assert len(rows) == 2 and {r[0] for r in rows} == {"judge:smollm2-judge"}
     assert {r[1] for r in rows} <= {"complete", "evasive", "denial", "unparseable"}
+
+
+def test_judge_without_its_key_stops_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from twinstudy.cli.commands import run_study
+    from twinstudy.errors import UserError
+    from twinstudy.models.registry import key_env, resolve
+
+    env = key_env(resolve("zai/glm-4.6"))
+    assert env
+    monkeypatch.delenv(env, raising=False)
+    study = tmp_path / "s.yaml"
+    text = STUDY.format(writer="http://127.0.0.1:9/v1", judge="x", prompt="")
+    study.write_text(text.replace('{id: judge-a, provider: openai-compatible, base_url: "x", model: j}',
+                                  "zai/glm-4.6"), encoding="utf-8")
+    with pytest.raises(UserError, match=env):
+        run_study(study, db=tmp_path / "r.db", write_report=False, quiet=True)
+    assert not (tmp_path / "r.db").exists()

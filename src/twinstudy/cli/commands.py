@@ -52,6 +52,13 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
             raise UserError(f"--max-cost cannot limit {', '.join(unpriced)}: no price is known for "
                             f"{'it' if len(unpriced) == 1 else 'them'}; add `price: {{input: .., output: ..}}` "
                             "(USD per million tokens) to the model in the study, or run without --max-cost.")
+    if rs.judge is not None:
+        from twinstudy.models.registry import missing_key
+
+        env = missing_key(rs.judge.info)
+        if env:
+            raise UserError(f"the study's judge {rs.judge.info.id} needs an API key: set {env}, or remove the "
+                            "`judge:` section and judge later with `twinstudy rescore --judge MODEL`.")
     db_path = db or default_db(rs.study.name)
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,

@@ -13,11 +13,15 @@ Two layers, both multinomial logistic regressions:
 
 * the *text model*: character 2-4-grams of the reply's head (first ``head_chars`` characters,
   where refusals live) and of its body (first ``body_chars``), sublinear TF-IDF, each block
-  L2-normalised; plus two dense features: the reply's script (CJK or not) and a clipped
-  log-length. Length is one weak feature among thousands, never a verdict on its own.
+  L2-normalised; plus one dense feature, the reply's script (CJK or not). It has no length
+  feature: fitted with one, it learned that SpeechMap's essay requests are rarely answered
+  briefly and called a concise direct answer evasive for its length.
 * the *ensemble* (stacker): the text model's log-probabilities plus the rule signals of
-  :func:`twinstudy.scoring.refusal.rule_signals` (which rule classes fired, the rule verdict).
-  It is fitted on out-of-fold text-model probabilities, so it learns how far to trust each.
+  :func:`twinstudy.scoring.refusal.rule_signals` (which rule classes fired, the rule verdict, and
+  ``short``: the reply is short for an essay request). It is fitted on out-of-fold text-model
+  probabilities, so it learns how far to trust each. ``short`` is the only length signal, and a
+  weak one: its weight is bounded (:data:`SHORT_MAX_LOGIT`) so that length can tip a close call
+  but never outweigh what the reply says.
 """
 
 from __future__ import annotations
@@ -45,9 +49,10 @@ MODEL_RESOURCE = "data/open_classifier.json"
 HEAD_CHARS = 300
 BODY_CHARS = 3000
 NGRAMS = (2, 3, 4)
-# log-length is clipped to this range (characters) so that a very long or very short reply
-# cannot move the verdict far on length alone
-LEN_CLIP = (50.0, 4000.0)
+N_DENSE = 1
+# Bound on the ``rules.short`` weight in the stacker: the largest difference it may make between
+# two classes' log-odds (nats). See fit_ensemble in open_training.
+SHORT_MAX_LOGIT = 0.5
 
 _WS = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d")
@@ -70,7 +75,7 @@ def _grams(s: str, prefix: str) -> Counter[str]:
 
 
 def featurize(text: str) -> tuple[Counter[str], Counter[str], list[float]]:
-    """Head n-gram counts, body n-gram counts and the dense features [is_cjk, log_length]."""
+    """Head n-gram counts, body n-gram counts and the dense feature [is_cjk]."""
     s = normalise(text)
     head = _grams(s[:HEAD_CHARS], "h")
     body = _grams(s[:BODY_CHARS], "b")
@@ -80,10 +85,7 @@ def featurize(text: str) -> tuple[Counter[str], Counter[str], list[float]]:
 def dense_features(s: str) -> list[float]:
     cjk = len(_CJK.findall(s[:BODY_CHARS]))
     letters = cjk + sum(ch.isalpha() for ch in s[:BODY_CHARS]) / 4
-    is_cjk = 1.0 if letters and cjk / letters >= 0.3 else 0.0
-    n = min(max(float(len(s)), LEN_CLIP[0]), LEN_CLIP[1])
-    lo, hi = math.log(LEN_CLIP[0]), math.log(LEN_CLIP[1])
-    return [is_cjk, (math.log(n) - lo) / (hi - lo)]
+    return [1.0 if letters and cjk / letters >= 0.3 else 0.0]
 
 
 STACK_FEATURES = (
@@ -157,14 +159,14 @@ class OpenClassifier:
         self.stack_intercept = np.asarray(stack["intercept"], dtype=np.float64)
         self.version = str(raw["version"])
         self.provenance: dict[str, Any] = dict(raw.get("provenance", {}))
-        n = len(vocab) + 2
+        n = len(vocab) + N_DENSE
         if self.coef.shape != (len(CLASSES), n) or self.idf.shape != (len(vocab),):
             raise ValueError("model file is inconsistent: coefficient and vocabulary sizes differ")
 
     def vector(self, text: str) -> np.ndarray:
         """The text model's input vector for one reply (TF-IDF blocks, then the dense features)."""
         head, body, dense = featurize(text)
-        x = np.zeros(len(self.idf) + 2)
+        x = np.zeros(len(self.idf) + N_DENSE)
         for block in (head, body):
             idx: list[int] = []
             val: list[float] = []
@@ -176,21 +178,16 @@ class OpenClassifier:
             if idx:
                 v = np.asarray(val)
                 x[idx] = v / np.linalg.norm(v)
-        x[-2:] = dense
+        x[-N_DENSE:] = dense
         return x
 
-    def text_proba(self, text: str, *, essay: bool = True) -> np.ndarray:
-        """Text-model probabilities. For requests whose full answer can be short (``essay`` False)
-        length carries no information, so the length feature is set to the top of its range."""
-        x = self.vector(text)
-        if not essay:
-            x[-1] = 1.0
-        return _softmax(self.coef @ x + self.intercept)
+    def text_proba(self, text: str) -> np.ndarray:
+        return _softmax(self.coef @ self.vector(text) + self.intercept)
 
     def classify(self, text: str, lang: str, *, essay: bool = True) -> ClassifierVerdict:
         """Ensemble verdict for one reply. ``essay`` False: a short reply is not an evasion signal."""
         sig = rule_signals(text, lang, essay=essay)
-        tp = self.text_proba(text, essay=essay)
+        tp = self.text_proba(text)
         if not normalise(text):
             proba = np.array([0.0, 0.0, 1.0])
         else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ from twinstudy.scoring.open_classifier import (
     FORMAT,
     FORMAT_VERSION,
     HEAD_CHARS,
+    N_DENSE,
     NGRAMS,
+    SHORT_MAX_LOGIT,
     STACK_FEATURES,
     featurize,
     stack_features,
@@ -57,8 +59,10 @@ class Settings:
     c_text: float = 4.0
     c_stack: float = 1.0
     class_weight: str | None = None
-    folds: int = 5
-    seed: int = 0
+    folds: int = 5        # outer folds (leave-models-out evaluation)
+    inner_folds: int = 3  # folds for the stacker's out-of-fold text probabilities
+    tol: float = 1e-3
+    max_iter: int = 500
 
 
 @dataclass
@@ -101,7 +105,7 @@ def featurize_all(examples: Sequence[Example], min_df: int) -> Featurized:
     return Featurized(
         vocab=vocab,
         counts=counts,
-        dense=np.asarray([d for _g, d in per_row], dtype=np.float64).reshape(len(examples), 2),
+        dense=np.asarray([d for _g, d in per_row], dtype=np.float64).reshape(len(examples), N_DENSE),
         signals=[rule_signals(ex.text, ex.lang) for ex in examples],
         y=np.asarray([CLASSES.index(ex.label) for ex in examples]),
         groups=np.asarray([ex.model for ex in examples]),
@@ -160,7 +164,7 @@ def fit_text(f: Featurized, rows: np.ndarray, s: Settings) -> TextModel:
     idf = _idf(sub)
     head_cols = np.asarray([f.vocab[c].startswith("h") for c in columns])
     x = _design(sub, f.dense[rows], idf, head_cols)
-    lr = LogisticRegression(C=s.c_text, max_iter=3000, class_weight=s.class_weight)
+    lr = LogisticRegression(C=s.c_text, max_iter=s.max_iter, tol=s.tol, class_weight=s.class_weight)
     lr.fit(x, y)
     coef, intercept = _full_classes(lr, y)
     return TextModel(columns, idf, head_cols, coef, intercept)
@@ -213,13 +217,25 @@ def fit_ensemble(f: Featurized, rows: np.ndarray, s: Settings) -> Ensemble:
     from sklearn.linear_model import LogisticRegression
 
     oof = np.zeros((len(rows), len(CLASSES)))
-    for tr, te in _group_folds(f.groups[rows], s.folds):
+    for tr, te in _group_folds(f.groups[rows], s.inner_folds):
         m = fit_text(f, rows[tr], s)
         oof[te] = text_proba(m, f, rows[te])
     lr = LogisticRegression(C=s.c_stack, max_iter=3000, class_weight=s.class_weight)
     lr.fit(_stack_x(oof, f, rows), f.y[rows])
     coef, intercept = _full_classes(lr, f.y[rows])
-    return Ensemble(fit_text(f, rows, s), coef, intercept)
+    return Ensemble(fit_text(f, rows, s), _bound_short(coef), intercept)
+
+
+def _bound_short(coef: np.ndarray) -> np.ndarray:
+    """Shrink the ``rules.short`` weights toward their mean so no two classes differ by more than
+    SHORT_MAX_LOGIT: length may tip a close call, never decide against the reply's content."""
+    out = coef.copy()
+    j = STACK_FEATURES.index("rules.short")
+    w = out[:, j] - out[:, j].mean()
+    spread = float(w.max() - w.min())
+    if spread > SHORT_MAX_LOGIT:
+        out[:, j] = out[:, j].mean() + w * (SHORT_MAX_LOGIT / spread)
+    return out
 
 
 def ensemble_proba(e: Ensemble, f: Featurized, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -241,7 +257,7 @@ class CrossValidation:
     folds: list[list[str]] = field(default_factory=list)  # the held-out models of each fold
 
 
-def leave_models_out(f: Featurized, s: Settings) -> CrossValidation:
+def leave_models_out(f: Featurized, s: Settings, log: Callable[[str], None] | None = None) -> CrossValidation:
     """Outer GroupKFold by model; each fold's ensemble is fitted on the other models only."""
     n = len(f.y)
     text = np.zeros(n, dtype=int)
@@ -253,6 +269,8 @@ def leave_models_out(f: Featurized, s: Settings) -> CrossValidation:
         text[te] = tp.argmax(axis=1)
         ens[te] = ep.argmax(axis=1)
         folds.append(sorted(set(f.groups[te].tolist())))
+        if log:
+            log(f"fold {len(folds)}: held out {len(folds[-1])} models, {len(te)} rows")
     rules = np.asarray([CLASSES.index(sig.verdict) for sig in f.signals])
     return CrossValidation(rules, text, ens, folds)
 
@@ -307,7 +325,7 @@ def export(e: Ensemble, f: Featurized, *, version: str, provenance: dict[str, An
         "version": version,
         "classes": list(CLASSES),
         "features": {"head_chars": HEAD_CHARS, "body_chars": BODY_CHARS, "ngrams": list(NGRAMS),
-                     "dense": ["script.cjk", "log_length.clipped"]},
+                     "dense": ["script.cjk"]},
         "provenance": {**provenance, "created": _dt.date.today().isoformat()},
         "vocab": vocab,
         "idf": r(e.text.idf),

@@ -16,8 +16,8 @@ from twinstudy.instruments.loader import load_instrument
 from twinstudy.instruments.schema import Instrument, Item
 from twinstudy.scoring.judge_pass import follow_judge, primary_judge
 from twinstudy.scoring.trial_scoring import Reply, score_turn
-from twinstudy.study.spec import load_study
 from twinstudy.store import FINAL_OUTCOMES, ScoreRow, Store
+from twinstudy.study.spec import load_study
 
 
 @dataclass

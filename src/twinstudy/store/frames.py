@@ -27,7 +27,7 @@ def _latest_scores(store: Store, turn: int, scorer: str | None) -> pd.DataFrame:
     from twinstudy.scoring.precedence import rank, usable
 
     judge = primary_judge(store)
-    df = df[[usable(s, st) for s, st in zip(df["scorer"], df["status"], strict=True)]]
+    df = df[np.asarray([usable(s, st) for s, st in zip(df["scorer"], df["status"], strict=True)], dtype=bool)]
     df = df.assign(_rank=[rank(s, judge) for s in df["scorer"]])
     df = df.sort_values(["trial_key", "_rank"], kind="stable").drop_duplicates("trial_key", keep="first")
     return df.drop(columns="_rank")
