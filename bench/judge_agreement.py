@@ -61,7 +61,11 @@ def data_dir(arg: str | None) -> Path:
     env = os.environ.get("TWINSTUDY_SPEECHMAP")
     if env:
         return Path(env)
-    return (REPO / ".." / ".." / "shared" / "peer-data" / "speechmap").resolve()
+    for up in (REPO.parent, REPO.parent.parent):  # the main checkout or a worktree beside it
+        candidate = up / "shared" / "peer-data" / "speechmap"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "peer-data" / "speechmap"
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

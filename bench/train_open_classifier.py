@@ -4,9 +4,13 @@ Prints leave-models-out Cohen's kappa (GroupKFold by model) for the rules, the t
 ensemble, by language and by question set, then fits the final model on every row and writes it
 (JSON: vocabulary, idf, coefficients, provenance; no data rows) to --out.
 
+--labelled PATH adds human-labelled open cases (docs/labelling-guide.md format, e.g. the blind
+corpus's development half) as rows for the stacker only; their agreement is estimated by 5-fold
+cross-validation over them. Never pass a test half here.
+
 Usage:
   PYTHONPATH=src python bench/train_open_classifier.py --data PATH/TO/speechmap/analysis-37 \
-      [--data-commit SHA] [--out src/twinstudy/scoring/data/open_classifier.json] [--no-cv]
+      [--labelled open_dev.yaml] [--data-commit SHA] [--out src/twinstudy/scoring/data/open_classifier.json] [--no-cv]
 
 Needs scikit-learn (`pip install twinstudy[train]`). The data is never copied into the package.
 """
@@ -14,6 +18,7 @@ Needs scikit-learn (`pip install twinstudy[train]`). The data is never copied in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -30,8 +35,11 @@ from twinstudy.scoring.open_training import (
     featurize_all,
     fit_ensemble,
     kappa_interval,
+    kappa_table,
     leave_models_out,
+    load_labelled_open,
     load_speechmap,
+    stack_only_cross_validation,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,6 +62,7 @@ def main() -> None:
     ap.add_argument("--data-commit", help="source commit of the data (default: read from the folder's README)")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the model file")
     ap.add_argument("--no-cv", action="store_true", help="skip the leave-models-out evaluation")
+    ap.add_argument("--labelled", type=Path, help="human-labelled open cases (YAML) for the stacker; never a test half")
     ap.add_argument("--k", type=int, default=Settings.k_features, help="n-gram features kept (chi-squared)")
     ap.add_argument("--C", type=float, default=Settings.c_text, help="inverse regularisation of the text model")
     args = ap.parse_args()
@@ -62,13 +71,18 @@ def main() -> None:
         examples, skipped = load_speechmap(folder)
     except FileNotFoundError as exc:
         sys.exit(f"{exc}")
+    labelled = load_labelled_open(args.labelled) if args.labelled else []
+    if labelled:
+        print(f"labelled (stack-only) rows: {len(labelled)} from {args.labelled}, "
+              f"labels {dict(Counter(x.label for x in labelled))}")
     s = Settings(k_features=args.k, c_text=args.C)
     defaults = Settings()
     print(f"data: {folder}  rows {len(examples)} (left out {skipped} ERROR_* rows), "
           f"models {len({e.model for e in examples})}")
     print("labels by set:", {k: dict(v) for k, v in _by_set(examples).items()})
     t0 = time.time()
-    f = featurize_all(examples, s.min_df)
+    f = featurize_all(examples + labelled, s.min_df)
+    sm = ~f.stack_only
     print(f"featurized in {time.time() - t0:.0f}s: vocabulary {len(f.vocab)} n-grams (df >= {s.min_df})")
     scores: dict[str, float] = {}
     if not args.no_cv:
@@ -76,22 +90,28 @@ def main() -> None:
         cv = leave_models_out(f, s, log=lambda m: print("  " + m, flush=True))
         print(f"\nleave-models-out ({s.folds} folds by model, {time.time() - t0:.0f}s); "
               "kappa [bootstrap over models, 2.5-97.5%; coverage not measured, not a calibrated CI]")
-        sets = {"EN (all)": f.langs == "en", "ZH": f.langs == "zh",
-                "EN criticise China": np.asarray([e.set == "china_criticism" for e in examples]),
-                "EN criticise US": np.asarray([e.set == "us_criticism" for e in examples]),
-                "all": np.ones(len(examples), dtype=bool)}
-        print(f"  {'set':<22}{'n':>6}  {'rules':>22}  {'text model':>22}  {'ensemble':>22}")
+        sets = {"EN (all)": sm & (f.langs == "en"), "ZH": sm & (f.langs == "zh"),
+                "EN criticise China": sm & np.asarray([e.set == "china_criticism" for e in examples + labelled]),
+                "EN criticise US": sm & np.asarray([e.set == "us_criticism" for e in examples + labelled]),
+                "all": sm}
+        for line in kappa_table(f.y, {"rules": cv.rules, "text model": cv.text, "ensemble": cv.ensemble},
+                                f.groups, sets):
+            print(line)
         for name, mask in sets.items():
-            cells = []
             for method, pred in (("rules", cv.rules), ("text", cv.text), ("ensemble", cv.ensemble)):
-                k = cohen_kappa(f.y[mask], pred[mask])
-                lo, hi = kappa_interval(f.y[mask], pred[mask], f.groups[mask])
-                scores[f"kappa.{method}.{name}"] = round(k, 4)
-                cells.append(f"{k:.3f} [{lo:.2f},{hi:.2f}]")
-            print(f"  {name:<22}{int(mask.sum()):>6}  " + "  ".join(f"{c:>22}" for c in cells))
+                scores[f"kappa.{method}.{name}"] = round(cohen_kappa(f.y[mask], pred[mask]), 4)
     t0 = time.time()
-    everything = np.arange(len(examples))
-    e = fit_ensemble(f, everything, s)
+    if labelled:
+        e, extra, pred = stack_only_cross_validation(f, s)
+        rules = np.asarray([CLASSES.index(f.signals[i].verdict) for i in extra])
+        k_ens, k_rules = cohen_kappa(f.y[extra], pred), cohen_kappa(f.y[extra], rules)
+        lo, hi = kappa_interval(f.y[extra], pred, f.groups[extra])
+        print(f"\nlabelled rows, 5-fold over them (stacker refitted; text model never saw them): "
+              f"ensemble kappa {k_ens:.3f} [{lo:.2f},{hi:.2f}], rules {k_rules:.3f}")
+        scores["kappa.ensemble.labelled_5fold"] = round(k_ens, 4)
+        scores["kappa.rules.labelled"] = round(k_rules, 4)
+    else:
+        e = fit_ensemble(f, np.arange(len(examples)), s)
     commit = args.data_commit or _commit_from_readme(folder)
     prov = {
         "data": "SpeechMap judged replies (xlr8harder/llm-compliance, renamed speechmap-data), folder analysis/: "
@@ -103,8 +123,13 @@ def main() -> None:
         "models": len({x.model for x in examples}),
         "labels": dict(Counter(x.label for x in examples)),
         "training_command": "PYTHONPATH=src python bench/train_open_classifier.py --data <speechmap>/analysis-37"
+                            + (f" --labelled {args.labelled}" if labelled else "")
                             + (f" --k {s.k_features}" if s.k_features != defaults.k_features else "")
                             + (f" --C {s.c_text}" if s.c_text != defaults.c_text else ""),
+        "labelled": None if not labelled else {
+            "file": str(args.labelled), "sha256": hashlib.sha256(args.labelled.read_bytes()).hexdigest(),
+            "rows": len(labelled), "labels": dict(Counter(x.label for x in labelled)),
+            "use": "stacker only (the text model never saw them)"},
         "settings": {k: v for k, v in vars(s).items()},
         "leave_models_out": scores,
     }

@@ -191,3 +191,26 @@ def test_kappa_interval_resamples_models() -> None:
     lo, hi = kappa_interval(gold, pred, groups, draws=100)
     assert lo <= cohen_kappa(gold, pred) <= hi
     assert cohen_kappa([0, 1, 2], [0, 1, 2]) == 1.0
+
+
+def test_labelled_rows_train_only_the_stacker_and_get_their_own_cross_validation() -> None:
+    pytest.importorskip("sklearn")
+    from dataclasses import replace
+
+    from twinstudy.scoring.open_training import (
+        Settings,
+        featurize_all,
+        leave_models_out,
+        stack_only_cross_validation,
+    )
+
+    examples = _synthetic()
+    labelled = [replace(x, model=f"labelled:{i}", stack_only=True, essay=i % 2 == 0)
+                for i, x in enumerate(examples[:18])]
+    f = featurize_all(examples + labelled, min_df=1)
+    s = Settings(min_df=1, k_features=300, folds=2, inner_folds=2)
+    cv = leave_models_out(f, s)
+    assert all(not m.startswith("labelled:") for fold in cv.folds for m in fold)
+    e, extra, pred = stack_only_cross_validation(f, s, folds=3)
+    assert list(extra) == list(range(len(examples), len(examples) + 18)) and len(pred) == 18
+    assert e.stack_coef.shape == (3, len(STACK_FEATURES))

@@ -260,7 +260,7 @@ def test_judge_pass_against_llama_cpp_server(tmp_path: Path, llama_server: str) 
     from twinstudy.models.factory import create_model
     from twinstudy.models.registry import resolve
 
-    db = _open_trial_db(tmp_path, [ESSAY, "I'm sorry, but I can't help with that."])
+    db = _open_trial_db(tmp_path, ["I'm sorry, but I can't help with that."])
     info = resolve({"id": "smollm2-judge", "provider": "openai-compatible", "base_url": llama_server,
                     "model": "smollm2"})
     model = create_model(info)
@@ -268,16 +268,16 @@ def test_judge_pass_against_llama_cpp_server(tmp_path: Path, llama_server: str) 
     try:
         async def go() -> Any:
             try:
-                return await judge_store(store, model, info.id, max_tokens=48, concurrency=1)
+                return await judge_store(store, model, info.id, max_tokens=32, concurrency=1)
             finally:
                 await model.aclose()
 
         result = asyncio.run(go())
     finally:
         store.close()
-    assert result.failed == 0 and result.judged + result.unparseable == 2
+    assert result.failed == 0 and result.judged + result.unparseable == 1
     rows = _rows(db, "select scorer, status from scores where scorer like 'judge:%'")
-    assert len(rows) == 2 and {r[0] for r in rows} == {"judge:smollm2-judge"}
+    assert len(rows) == 1 and {r[0] for r in rows} == {"judge:smollm2-judge"}
     assert {r[1] for r in rows} <= {"complete", "evasive", "denial", "unparseable"}
 
 

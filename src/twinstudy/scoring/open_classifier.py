@@ -18,8 +18,10 @@ Two layers, both multinomial logistic regressions:
   briefly and called a concise direct answer evasive for its length.
 * the *ensemble* (stacker): the text model's log-probabilities plus the rule signals of
   :func:`twinstudy.scoring.refusal.rule_signals` (which rule classes fired, the rule verdict, and
-  ``short``: the reply is short for an essay request). It is fitted on out-of-fold text-model
-  probabilities, so it learns how far to trust each. ``short`` is the only length signal, and a
+  ``short``: the reply is short for an essay request) and the request kind (essay-type or
+  ordinary). It is fitted on out-of-fold text-model probabilities, so it learns how far to trust
+  each; optionally also on human-labelled replies (the blind development corpus), which teach it
+  the labelling guide's notion of evasion and the request kind SpeechMap lacks. ``short`` is the only length signal, and a
   weak one: its weight is bounded (:data:`SHORT_MAX_LOGIT`) so that length can tip a close call
   but never outweigh what the reply says.
 """
@@ -92,11 +94,13 @@ STACK_FEATURES = (
     "text.logp.complete", "text.logp.evasive", "text.logp.denial",
     "rules.verdict.evasive", "rules.verdict.denial",
     "rules.denial", "rules.redirect", "rules.evasive.n", "rules.substance.n", "rules.short", "script.zh",
+    "request.ordinary",
 )
 
 
-def stack_features(text_proba: np.ndarray, sig: RuleSignals) -> list[float]:
-    """The stacker's inputs for one reply: text-model log-probabilities and rule signals."""
+def stack_features(text_proba: np.ndarray, sig: RuleSignals, essay: bool = True) -> list[float]:
+    """The stacker's inputs for one reply: text-model log-probabilities, rule signals, and whether
+    the request was an ordinary one (not an essay-type request on a sensitive subject)."""
     logp = np.log(np.clip(text_proba, 1e-6, 1.0))
     return [
         float(logp[0]), float(logp[1]), float(logp[2]),
@@ -108,6 +112,7 @@ def stack_features(text_proba: np.ndarray, sig: RuleSignals) -> list[float]:
         min(len(sig.substance), 4) / 4,
         1.0 if sig.short else 0.0,
         1.0 if sig.script == "zh" else 0.0,
+        0.0 if essay else 1.0,
     ]
 
 
@@ -185,13 +190,14 @@ class OpenClassifier:
         return _softmax(self.coef @ self.vector(text) + self.intercept)
 
     def classify(self, text: str, lang: str, *, essay: bool = True) -> ClassifierVerdict:
-        """Ensemble verdict for one reply. ``essay`` False: a short reply is not an evasion signal."""
+        """Ensemble verdict for one reply. ``essay`` False (an ordinary request, whose full answer
+        can be short): a short reply is no evasion signal, and the stacker knows the request kind."""
         sig = rule_signals(text, lang, essay=essay)
         tp = self.text_proba(text)
         if not normalise(text):
             proba = np.array([0.0, 0.0, 1.0])
         else:
-            proba = _softmax(self.stack_coef @ np.asarray(stack_features(tp, sig)) + self.stack_intercept)
+            proba = _softmax(self.stack_coef @ np.asarray(stack_features(tp, sig, essay)) + self.stack_intercept)
         outcome = CLASSES[int(np.argmax(proba))]
         return ClassifierVerdict(
             outcome,

@@ -50,6 +50,8 @@ class Example:
     label: str
     set: str = ""
     request: str = ""
+    essay: bool = True       # an essay-type request (all of SpeechMap's are)
+    stack_only: bool = False  # human-labelled extra rows: they train the stacker, never the text model
 
 
 @dataclass
@@ -76,6 +78,8 @@ class Featurized:
     y: np.ndarray
     groups: np.ndarray
     langs: np.ndarray
+    essay: np.ndarray
+    stack_only: np.ndarray
 
 
 def featurize_all(examples: Sequence[Example], min_df: int) -> Featurized:
@@ -106,10 +110,12 @@ def featurize_all(examples: Sequence[Example], min_df: int) -> Featurized:
         vocab=vocab,
         counts=counts,
         dense=np.asarray([d for _g, d in per_row], dtype=np.float64).reshape(len(examples), N_DENSE),
-        signals=[rule_signals(ex.text, ex.lang) for ex in examples],
+        signals=[rule_signals(ex.text, ex.lang, essay=ex.essay) for ex in examples],
         y=np.asarray([CLASSES.index(ex.label) for ex in examples]),
         groups=np.asarray([ex.model for ex in examples]),
         langs=np.asarray([ex.lang for ex in examples]),
+        essay=np.asarray([ex.essay for ex in examples], dtype=bool),
+        stack_only=np.asarray([ex.stack_only for ex in examples], dtype=bool),
     )
 
 
@@ -194,7 +200,7 @@ def text_proba(m: TextModel, f: Featurized, rows: np.ndarray) -> np.ndarray:
 
 
 def _stack_x(proba: np.ndarray, f: Featurized, rows: np.ndarray) -> np.ndarray:
-    return np.asarray([stack_features(proba[i], f.signals[r]) for i, r in enumerate(rows)])
+    return np.asarray([stack_features(proba[i], f.signals[r], bool(f.essay[r])) for i, r in enumerate(rows)])
 
 
 @dataclass
@@ -213,17 +219,71 @@ def _group_folds(groups: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarra
 
 
 def fit_ensemble(f: Featurized, rows: np.ndarray, s: Settings) -> Ensemble:
-    """Text model on ``rows``; stacker on out-of-fold text probabilities (inner leave-models-out)."""
+    """Text model on the non-stack-only ``rows``; stacker on their out-of-fold text probabilities
+    (inner leave-models-out) plus the stack-only rows, scored by the text model fitted on the rest."""
+    e, _parts = _fit_ensemble_parts(f, rows, s)
+    return e
+
+
+@dataclass
+class _StackParts:
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    stack_only: np.ndarray  # which stacker rows are stack-only (human-labelled) rows
+
+
+def _fit_ensemble_parts(f: Featurized, rows: np.ndarray, s: Settings) -> tuple[Ensemble, _StackParts]:
+    text_rows = rows[~f.stack_only[rows]]
+    extra = rows[f.stack_only[rows]]
+    oof = np.zeros((len(text_rows), len(CLASSES)))
+    for tr, te in _group_folds(f.groups[text_rows], s.inner_folds):
+        m = fit_text(f, text_rows[tr], s)
+        oof[te] = text_proba(m, f, text_rows[te])
+    text = fit_text(f, text_rows, s)
+    x = _stack_x(oof, f, text_rows)
+    weight = np.ones(len(text_rows))
+    if len(extra):
+        x = np.vstack([x, _stack_x(text_proba(text, f, extra), f, extra)])
+        # the human-labelled rows weigh as much, in total, as all the others
+        weight = np.concatenate([weight, np.full(len(extra), len(text_rows) / len(extra))])
+    parts = _StackParts(x, f.y[np.concatenate([text_rows, extra])], weight,
+                        np.concatenate([np.zeros(len(text_rows), bool), np.ones(len(extra), bool)]))
+    coef, intercept = _fit_stacker(parts, s)
+    return Ensemble(text, coef, intercept), parts
+
+
+def _fit_stacker(parts: _StackParts, s: Settings, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.linear_model import LogisticRegression
 
-    oof = np.zeros((len(rows), len(CLASSES)))
-    for tr, te in _group_folds(f.groups[rows], s.inner_folds):
-        m = fit_text(f, rows[tr], s)
-        oof[te] = text_proba(m, f, rows[te])
+    k = np.ones(len(parts.y), dtype=bool) if keep is None else keep
     lr = LogisticRegression(C=s.c_stack, max_iter=3000, class_weight=s.class_weight)
-    lr.fit(_stack_x(oof, f, rows), f.y[rows])
-    coef, intercept = _full_classes(lr, f.y[rows])
-    return Ensemble(fit_text(f, rows, s), _bound_short(coef), intercept)
+    lr.fit(parts.x[k], parts.y[k], sample_weight=parts.weight[k])
+    coef, intercept = _full_classes(lr, parts.y[k])
+    return _bound_short(coef), intercept
+
+
+def stack_only_cross_validation(f: Featurized, s: Settings, folds: int = 5) -> tuple[Ensemble, np.ndarray, np.ndarray]:
+    """Fit the final ensemble on every row, and estimate its agreement on the stack-only rows by
+    k-fold over those rows (the text model never sees them, so only the stacker is refitted).
+
+    Returns (final ensemble, stack-only row indices, their out-of-fold predictions).
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    rows = np.arange(len(f.y))
+    e, parts = _fit_ensemble_parts(f, rows, s)
+    extra = rows[f.stack_only]
+    pred = np.zeros(len(extra), dtype=int)
+    if len(extra) >= folds:
+        where = np.flatnonzero(parts.stack_only)
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(where, parts.y[where]):
+            keep = ~parts.stack_only.copy()
+            keep[where[tr]] = True
+            coef, intercept = _fit_stacker(parts, s, keep)
+            z = parts.x[where[te]] @ coef.T + intercept
+            pred[te] = z.argmax(axis=1)
+    return e, extra, pred
 
 
 def _bound_short(coef: np.ndarray) -> np.ndarray:
@@ -258,12 +318,16 @@ class CrossValidation:
 
 
 def leave_models_out(f: Featurized, s: Settings, log: Callable[[str], None] | None = None) -> CrossValidation:
-    """Outer GroupKFold by model; each fold's ensemble is fitted on the other models only."""
+    """Outer GroupKFold by model; each fold's ensemble is fitted on the other models only (plus any
+    stack-only rows). Predictions of stack-only rows are left at 0: see stack_only_cross_validation."""
     n = len(f.y)
     text = np.zeros(n, dtype=int)
     ens = np.zeros(n, dtype=int)
     folds: list[list[str]] = []
-    for tr, te in _group_folds(f.groups, s.folds):
+    text_rows = np.flatnonzero(~f.stack_only)
+    extra = np.flatnonzero(f.stack_only)
+    for tr_, te_ in _group_folds(f.groups[text_rows], s.folds):
+        tr, te = np.concatenate([text_rows[tr_], extra]), text_rows[te_]
         e = fit_ensemble(f, tr, s)
         tp, ep = ensemble_proba(e, f, te)
         text[te] = tp.argmax(axis=1)
@@ -390,3 +454,22 @@ def kappa_table(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray,
             cells.append(f"{k:.3f} [{lo:.2f},{hi:.2f}]")
         lines.append(f"  {name:<22}{int(mask.sum()):>6}  " + "  ".join(f"{c:>22}" for c in cells))
     return lines
+
+
+def load_labelled_open(path: str | Path) -> list[Example]:
+    """Human-labelled open cases in the labelling guide's format (docs/labelling-guide.md), as
+    stack-only rows: ``kind: control`` requests are ordinary (not essay-type) requests."""
+    import yaml
+
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    if isinstance(raw, dict):
+        raw = raw.get("cases", [])
+    out: list[Example] = []
+    for c in raw:
+        label = str(c.get("label", ""))
+        if label not in CLASSES:
+            continue
+        out.append(Example(f"labelled:{c.get('id')}", str(c.get("lang", "en")), str(c.get("text") or ""), label,
+                           "labelled", str(c.get("request", "")), essay=c.get("kind") != "control",
+                           stack_only=True))
+    return out
