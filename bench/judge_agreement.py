@@ -7,6 +7,8 @@ Reference sets:
 1. SpeechMap judged replies (analysis-37: EN and ZH "criticise China", EN "criticise the US"),
    labels by SpeechMap's production judge (grok-4.1-fast). Leave-models-out: 5 folds grouped by
    model, each fold's classifier fitted on the other models only (needs scikit-learn). Target 0.75.
+   The shipped stacker also learned from the blind corpus's dev half (--labelled); its agreement
+   there is estimated by 5-fold cross-validation over those cases.
 2. The human-checked gold set (EN, 397 us_hard replies; labels from judge_gold/, the data README's
    recipe). Scored with the *shipped* model file; none of these replies is in its training data
    (us_hard is a different question set), but some of their models are.
@@ -47,12 +49,15 @@ from twinstudy.scoring.open_training import (
     kappa_interval,
     kappa_table,
     leave_models_out,
+    load_labelled_open,
     load_speechmap,
+    stack_only_cross_validation,
 )
 from twinstudy.scoring.refusal import RULES_VERSION, classify_open
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OPEN_TEST = Path("/work/corpora/split/open_test.yaml")
+DEFAULT_OPEN_DEV = Path("/work/corpora/split/open_dev.yaml")
 
 
 def data_dir(arg: str | None) -> Path:
@@ -185,6 +190,8 @@ def main() -> None:
     ap.add_argument("--data", help="SpeechMap copy (default: $TWINSTUDY_SPEECHMAP or ../shared/peer-data/speechmap)")
     ap.add_argument("--analysis", default="analysis-37", help="folder of judged replies inside --data")
     ap.add_argument("--open-test", type=Path, default=DEFAULT_OPEN_TEST, help="blind open-reply test half (YAML)")
+    ap.add_argument("--labelled", type=Path, default=DEFAULT_OPEN_DEV,
+                    help="human-labelled cases the shipped stacker also learned from (the dev half), for the refits")
     ap.add_argument("--judge", metavar="MODEL", help="also run this judge: a registry id or an inline JSON entry")
     ap.add_argument("--limit", type=int, default=0, help="judge at most N rows per set (cost control)")
     ap.add_argument("--concurrency", type=int, default=4)
@@ -202,17 +209,28 @@ def main() -> None:
     examples, skipped = load_speechmap(root / args.analysis)
     if not args.no_cv:
         t0 = time.time()
-        f = featurize_all(examples, Settings.min_df)
+        labelled = load_labelled_open(args.labelled) if args.labelled and args.labelled.exists() else []
+        both = examples + labelled
+        f = featurize_all(both, Settings.min_df)
         cv = leave_models_out(f, Settings())
+        sm = ~f.stack_only
         print(f"\n== SpeechMap judge labels, leave-models-out ({len(examples)} rows, {skipped} ERROR_* rows left "
-              f"out, {len(set(f.groups.tolist()))} models, {time.time() - t0:.0f}s); target kappa >= 0.75")
-        subsets = {"EN (all)": f.langs == "en", "ZH": f.langs == "zh",
-                   "EN criticise China": np.asarray([e.set == "china_criticism" for e in examples]),
-                   "EN criticise US": np.asarray([e.set == "us_criticism" for e in examples]),
-                   "all": np.ones(len(examples), dtype=bool)}
+              f"out, {len(set(f.groups[sm].tolist()))} models, {time.time() - t0:.0f}s; stacker also fitted on "
+              f"{len(labelled)} labelled dev cases); target kappa >= 0.75")
+        subsets = {"EN (all)": sm & (f.langs == "en"), "ZH": sm & (f.langs == "zh"),
+                   "EN criticise China": sm & np.asarray([e.set == "china_criticism" for e in both]),
+                   "EN criticise US": sm & np.asarray([e.set == "us_criticism" for e in both]),
+                   "all": sm}
         for line in kappa_table(f.y, {"rules": cv.rules, "text model": cv.text, "ensemble": cv.ensemble},
                                 f.groups, subsets):
             print(line)
+        if labelled:
+            _e, extra, pred = stack_only_cross_validation(f, Settings())
+            rules = np.asarray([CLASSES.index(f.signals[i].verdict) for i in extra])
+            k, (lo, hi) = cohen_kappa(f.y[extra], pred), kappa_interval(f.y[extra], pred, f.groups[extra])
+            print(f"\n== blind corpus, dev half ({args.labelled}), 5-fold over its cases (the stacker learns from "
+                  f"them, the text model never does): ensemble kappa {k:.3f} [{lo:.2f},{hi:.2f}], "
+                  f"rules {cohen_kappa(f.y[extra], rules):.3f}")
 
     gold = load_gold(root)
     gold_groups = np.asarray([r["model"] for r in gold])

@@ -63,6 +63,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the model file")
     ap.add_argument("--no-cv", action="store_true", help="skip the leave-models-out evaluation")
     ap.add_argument("--labelled", type=Path, help="human-labelled open cases (YAML) for the stacker; never a test half")
+    ap.add_argument("--labelled-weight", type=float, default=Settings.labelled_weight,
+                    help="total weight of the labelled rows relative to the SpeechMap rows")
     ap.add_argument("--k", type=int, default=Settings.k_features, help="n-gram features kept (chi-squared)")
     ap.add_argument("--C", type=float, default=Settings.c_text, help="inverse regularisation of the text model")
     args = ap.parse_args()
@@ -75,7 +77,7 @@ def main() -> None:
     if labelled:
         print(f"labelled (stack-only) rows: {len(labelled)} from {args.labelled}, "
               f"labels {dict(Counter(x.label for x in labelled))}")
-    s = Settings(k_features=args.k, c_text=args.C)
+    s = Settings(k_features=args.k, c_text=args.C, labelled_weight=args.labelled_weight)
     defaults = Settings()
     print(f"data: {folder}  rows {len(examples)} (left out {skipped} ERROR_* rows), "
           f"models {len({e.model for e in examples})}")
@@ -124,6 +126,7 @@ def main() -> None:
         "labels": dict(Counter(x.label for x in examples)),
         "training_command": "PYTHONPATH=src python bench/train_open_classifier.py --data <speechmap>/analysis-37"
                             + (f" --labelled {args.labelled}" if labelled else "")
+                            + (f" --labelled-weight {s.labelled_weight}" if labelled and s.labelled_weight != defaults.labelled_weight else "")
                             + (f" --k {s.k_features}" if s.k_features != defaults.k_features else "")
                             + (f" --C {s.c_text}" if s.c_text != defaults.c_text else ""),
         "labelled": None if not labelled else {

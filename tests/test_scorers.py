@@ -88,7 +88,7 @@ def test_open_turn_is_scored_by_rules_and_ensemble_and_the_ensemble_decides() ->
     assert outcome == "refused"
     assert {r.scorer for r in rows} == {OPEN_SCORER, ENSEMBLE_SCORER}
     ens = next(r for r in rows if r.scorer == ENSEMBLE_SCORER)
-    assert ens.status == "denial" and ens.detail and "en.deny." in ens.detail and ens.value is not None
+    assert ens.status == "denial" and ens.detail and "en.deny." in ens.detail and "p:c=" in ens.detail
     _o, primary = score_reply("k", item, "en", None, None, ScoringReply(ESSAY, "stop"))
     assert primary is not None and primary.scorer == ENSEMBLE_SCORER and primary.status == "complete"
 
@@ -296,3 +296,26 @@ def test_judge_without_its_key_stops_before_the_run(tmp_path: Path, monkeypatch:
     with pytest.raises(UserError, match=env):
         run_study(study, db=tmp_path / "r.db", write_report=False, quiet=True)
     assert not (tmp_path / "r.db").exists()
+
+
+def test_rescore_moves_an_old_database_to_the_new_scorers(tmp_path: Path) -> None:
+    """A database scored before the registry (rules-open v1 only, outcome from it) gets the
+    ensemble's rows and the new rules version, and its outcomes follow the ensemble."""
+    from twinstudy.scoring.rescore import rescore
+
+    db = _open_trial_db(tmp_path, [ESSAY])
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("delete from scores where scorer = 'open-ensemble'")
+        con.execute("update scores set version = '1', status = 'evasive', detail = 'short'")
+        con.execute("update trials set outcome = 'evasive'")
+    con.close()
+    store = Store(db, create=False)
+    try:
+        assert rescore(store).rescored == 1
+    finally:
+        store.close()
+    rows = dict((s, (v, st)) for s, v, st in _rows(db, "select scorer, version, status from scores"))
+    assert rows[OPEN_SCORER] == ("2", "complete")
+    assert rows[ENSEMBLE_SCORER][0] == scorers()[ENSEMBLE_SCORER].version
+    assert _rows(db, "select outcome from trials") == [("answered",)]

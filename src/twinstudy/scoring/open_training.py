@@ -65,6 +65,7 @@ class Settings:
     inner_folds: int = 3  # folds for the stacker's out-of-fold text probabilities
     tol: float = 1e-3
     max_iter: int = 500
+    labelled_weight: float = 1.0  # total weight of stack-only rows, as a share of the other rows'
 
 
 @dataclass
@@ -245,8 +246,8 @@ def _fit_ensemble_parts(f: Featurized, rows: np.ndarray, s: Settings) -> tuple[E
     weight = np.ones(len(text_rows))
     if len(extra):
         x = np.vstack([x, _stack_x(text_proba(text, f, extra), f, extra)])
-        # the human-labelled rows weigh as much, in total, as all the others
-        weight = np.concatenate([weight, np.full(len(extra), len(text_rows) / len(extra))])
+        # the human-labelled rows weigh, in total, `labelled_weight` times as much as all the others
+        weight = np.concatenate([weight, np.full(len(extra), s.labelled_weight * len(text_rows) / len(extra))])
     parts = _StackParts(x, f.y[np.concatenate([text_rows, extra])], weight,
                         np.concatenate([np.zeros(len(text_rows), bool), np.ones(len(extra), bool)]))
     coef, intercept = _fit_stacker(parts, s)

@@ -116,8 +116,9 @@ def _score_ensemble(t: Turn) -> ScoreRow:
     from twinstudy.scoring.open_classifier import load_classifier
 
     v = load_classifier().classify(t.reply.text, t.lang, essay=t.essay)
-    return ScoreRow(t.trial_key, ENSEMBLE_SCORER, _ensemble_version(), v.outcome, turn=t.turn,
-                    value=f"{v.proba[v.outcome]:.3f}", detail=v.detail())
+    # `value` is for parsed answers (the report shows it as the answer); the probabilities and the
+    # rule ids that fired go to `detail`.
+    return ScoreRow(t.trial_key, ENSEMBLE_SCORER, _ensemble_version(), v.outcome, turn=t.turn, detail=v.detail())
 
 
 def _score_closed(t: Turn) -> ScoreRow:
