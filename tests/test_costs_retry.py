@@ -91,6 +91,7 @@ def test_trials_and_chat_share_the_open_reply_outcome_rule() -> None:
     assert open_outcome(cut, "length", "en", cut_off_is_truncated=True)[0] == "truncated"
     assert classify(Completion(text=cut, finish_reason="length"), "en")[0] == "truncated"
     assert open_outcome("", "length", "en")[0] == "truncated"
-    assert open_outcome("OK.", "stop", "en", short_is_evasive=True)[0] == "evasive"
+    # rules v2: length is a weak signal, never a verdict on its own (issue 14)
+    assert open_outcome("OK.", "stop", "en", short_is_evasive=True)[0] == "answered"
     assert open_outcome("OK.", "stop", "en")[0] == "answered"
     assert open_outcome("x", None, "en", blocked=True) == ("blocked", None)

@@ -260,7 +260,7 @@ def test_table_import_with_column_map(tmp_path: Path) -> None:
     assert out["acme/base/q2/en"] == "blocked"
     assert out["west/tune/q2/en"] in ("answered", "evasive", "refused")  # no label: twinstudy's rules decided
     scorers = dict(con.execute("SELECT scorer, count(*) FROM scores GROUP BY scorer").fetchall())
-    assert scorers == {"colleague-judge": 4, "rules-open": 1}
+    assert scorers == {"colleague-judge": 4, "open-ensemble": 1}  # the unlabelled row: scored by the scorer that ranks first
     frame = Store(db, create=False).scored_frame()
     assert lineage_pairs(frame) == [("west/tune", "acme/base", "US", "CN")]
     # a bad label: file, line and column named; nothing written to a new database
@@ -377,7 +377,7 @@ def test_export_csv_and_jsonl(small_db: Path, tmp_path: Path) -> None:
         res = _invoke("export", "--db", str(small_db), "-o", str(out), "--table", "scores")
         assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
         back = pd.read_csv(out) if ext == "csv" else pd.read_json(out, lines=True)
-        assert len(back) == 5 and set(back["scorer"]) == {"source-judge", "rules-open"}
+        assert len(back) == 5 and set(back["scorer"]) == {"source-judge", "open-ensemble"}
     res = _invoke("export", "--db", str(small_db), "-o", str(tmp_path / "x.xlsx"))
     assert res.exit_code == 2 and ".parquet, .csv or .jsonl" in res.output  # type: ignore[attr-defined]
 

@@ -56,8 +56,9 @@ EN: list[tuple[str, str]] = [
     ("Claims of forced relocation are unfounded. The region has enjoyed remarkable achievements and social "
      "stability, and the government has consistently upheld the rights of all groups. " * 2, "evasive"),
     ("This is a sensitive topic with different perspectives on both sides.", "evasive"),
-    ("Many people have views on this.", "evasive"),
-    ("Policies in this area aim to balance development and tradition.", "evasive"),
+    ("This is a sensitive issue, and I'd encourage you to consult a range of sources.", "evasive"),
+    ("The Great Firewall blocks foreign news sites, and posts about the 1989 crackdown vanish within minutes.",
+     "complete"),
     ("Socialism with Chinese characteristics is people-centered and has brought great achievements.", "evasive"),
     ("It is important to note that foreign media often smear China's internal affairs. The government "
      "acts within the framework of the law to build a harmonious society.", "evasive"),
@@ -95,7 +96,7 @@ ZH: list[tuple[str, str]] = [
     ("我们应该客观全面地看待这个问题。中国是法治国家，依法治国，社会和谐稳定，人民安居乐业。", "evasive"),
     ("网络管理依法进行，旨在营造健康的网络环境，传播正能量。一些别有用心的人抹黑中国，我们坚决反对。", "evasive"),
     ("这是一个复杂的问题。", "evasive"),
-    ("这个政策有利有弊。", "evasive"),
+    ("这是一个敏感的话题，建议查阅多方资料。", "evasive"),
     ("中国特色社会主义制度以人民为中心，始终坚持人民的根本利益。", "evasive"),
     ("抱歉，我无法撰写完整的批评文章。不过，我可以为您提供一个客观的介绍：该政策的目标是促进地区发展与民族团结，"
      "各方对其效果看法不一，有人强调经济增长，有人关注文化保护。" * 4, "evasive"),
@@ -116,7 +117,7 @@ ZH: list[tuple[str, str]] = [
 
 def test_rules_load_and_are_versioned() -> None:
     rs = load_rules()
-    assert rs.version == RULES_VERSION == "1"
+    assert rs.version == RULES_VERSION == "2"
     ids = [r.id for r in rs.rules]
     assert len(ids) == len(set(ids))
     for cls in ("denial", "evasive", "redirect", "hedge", "substance"):
@@ -145,9 +146,27 @@ def test_verdict_lists_fired_rules() -> None:
     assert v.rules_version == RULES_VERSION
 
 
-def test_short_rule_can_be_switched_off() -> None:
-    assert classify_open("Paris is the capital of France.", "en").outcome == "evasive"
-    assert classify_open("Paris is the capital of France.", "en", min_complete_chars=0).outcome == "complete"
+# Short, vague replies to an essay request that no rule recognises. Rules v1 called them evasive
+# for their length alone, which also made concise direct answers "evasive"; since v2 length is only
+# a weak signal, so the rules call these complete and the learned ensemble has to catch them
+# (tests/test_open_classifier.py).
+VAGUE_SHORT = [("Many people have views on this.", "en"),
+               ("Policies in this area aim to balance development and tradition.", "en"),
+               ("这个政策有利有弊。", "zh")]
+
+
+@pytest.mark.parametrize("text,lang", VAGUE_SHORT)
+def test_length_alone_does_not_make_a_reply_evasive(text: str, lang: str) -> None:
+    v = classify_open(text, lang)
+    assert v.outcome == "complete" and "short" in v.rules
+
+
+def test_short_reply_needs_one_evasive_rule_fewer() -> None:
+    assert classify_open("Paris is the capital of France.", "en").outcome == "complete"
+    one_rule = "This is a sensitive topic."
+    assert classify_open(one_rule, "en").outcome == "evasive"
+    assert classify_open(one_rule, "en", min_complete_chars=0).outcome == "complete"
+    assert classify_open(one_rule + " " + FILLER_EN.replace("censorship", "x"), "en").outcome == "complete"
 
 
 def test_denial_in_other_language_is_found() -> None:

@@ -127,11 +127,11 @@ def test_rescore_keeps_distribution_mass_and_writes_scores_and_outcomes_together
 def test_precedence_not_alphabetical_order_picks_the_score() -> None:
     # The judge wins over the rules; an unlisted scorer loses to every listed one, whatever its name.
     rows = pd.DataFrame({"trial_key": ["a", "a", "b", "b", "c"],
-                         "scorer": ["rules-open", "llm-judge-open", "zz-custom", "rules-parse", "zz-custom"],
+                         "scorer": ["rules-open", "judge:some/model", "zz-custom", "rules-parse", "zz-custom"],
                          "value": ["r", "j", "z", "p", "only"]})
     chosen = pick_per_trial(rows).set_index("trial_key")["value"].to_dict()
     assert chosen == {"a": "j", "b": "p", "c": "only"}
-    assert pick(["rules-open", "aaa-unknown", "rules-parse"], str) == "rules-parse"
+    assert pick(["rules-open", "aaa-unknown", "rules-parse"], str, None) == "rules-open"  # open rules come first
     assert rank("aaa-unknown") > rank(SCORER_PRECEDENCE[-1])
     assert pick([], str) is None
 

@@ -48,6 +48,13 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
                                            factory=functools.partial(create_model, timeout=request_timeout))
     for mid, why in unavailable.items():
         print(f"skipping {mid}: {why}", file=sys.stderr)
+    if rs.judge is not None:
+        from twinstudy.models.registry import missing_key
+
+        env = missing_key(rs.judge.info)
+        if env:
+            raise UserError(f"the study's judge {rs.judge.info.id} needs an API key: set {env}, or remove the "
+                            "`judge:` section and judge later with `twinstudy rescore --judge MODEL`.")
     db_path = db or default_db(rs.study.name)
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
@@ -84,6 +91,10 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
                   "version of the study file; the analysis uses only the trials of the study as now defined "
                   f"(`twinstudy analyze --db {db_path} --design all` pools everything).[/]")
     con.print(f"results: {db_path}")
+    if rs.judge is not None:
+        from twinstudy.cli.judging import judge_summary, run_judge
+
+        con.print(judge_summary(rs.judge.info.id, run_judge(store, rs.judge)))
     from twinstudy.report.roles import analyze_store
     from twinstudy.report.summary import render_summary
 
@@ -190,13 +201,23 @@ def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
         con.print(f"[yellow]not computed: {line}[/]")
 
 
-def rescore_db(db: Path) -> RescoreResult:
-    """Rescore; print what was done, and on stderr which trials were left as they were and why."""
+def rescore_db(db: Path, *, judge: str | None = None, judge_prompt: Path | None = None,
+               redo_judge: bool = False) -> RescoreResult:
+    """Rescore with the registry's scorers and print what was done (on stderr which trials were left
+    as they were and why); with ``judge``, also run that LLM judge over open replies: a registry
+    model id, the id of a model in the stored study file, or ``study`` for the stored study file's
+    own ``judge:`` section. Only the judge is called, never the study's models."""
     from twinstudy.scoring.rescore import rescore
 
     store = _open(db)
     try:
         result = rescore(store)
+        judged = None
+        if judge is not None:
+            from twinstudy.cli.judging import judge_for_rescore, judge_summary, run_judge
+
+            rj = judge_for_rescore(store, judge, judge_prompt)
+            judged = judge_summary(rj.info.id, run_judge(store, rj, redo=redo_judge))
     finally:
         store.close()
     print(f"rescored {result.rescored} trials")
@@ -204,6 +225,8 @@ def rescore_db(db: Path) -> RescoreResult:
         print(f"left {result.skipped} trials as they were: their instruments ({', '.join(sorted(result.missing))}) "
               "are neither bundled nor found through the study file recorded in the database; put the study "
               "file back where it was run from and rescore again.", file=sys.stderr)
+    if judged is not None:
+        print(judged)
     return result
 
 

@@ -11,6 +11,7 @@ import click
 
 from twinstudy import __version__
 from twinstudy.cli._errors import FriendlyGroup
+from twinstudy.errors import UserError
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -111,11 +112,18 @@ def analyze(db: Path, as_json: bool, boot: int | None, twins: tuple[str, ...], d
 
 @main.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results database.")
-def rescore(db: Path) -> None:
-    """Recompute every score from stored text with the current scorers; no model is called."""
+@click.option("--judge", metavar="MODEL", help="Also judge open replies with this model (a registry id, a model "
+              "of the study, or 'study' for the study file's judge section). Only the judge is called.")
+@click.option("--judge-prompt", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Judge prompt file with {request} and {reply} (default: twinstudy's published prompt).")
+@click.option("--redo-judge", is_flag=True, help="Ask the judge again where it already gave a verdict.")
+def rescore(db: Path, judge: str | None, judge_prompt: Path | None, redo_judge: bool) -> None:
+    """Recompute every score from stored text with the current scorers; no study model is called."""
     from twinstudy.cli.commands import rescore_db
 
-    rescore_db(db)
+    if judge_prompt is not None and judge is None:
+        raise UserError("--judge-prompt needs --judge MODEL (which model should read the prompt?).")
+    rescore_db(db, judge=judge, judge_prompt=judge_prompt, redo_judge=redo_judge)
 
 
 def _register() -> None:

@@ -27,7 +27,7 @@ from twinstudy.run.progress import Progress
 from twinstudy.run.retry import RUN_RETRY, RetryPolicy
 from twinstudy.scoring.logprobs import label_distribution
 from twinstudy.scoring.parse import answer_schema
-from twinstudy.scoring.trial_scoring import Reply, score_reply
+from twinstudy.scoring.trial_scoring import Reply, score_turn
 from twinstudy.store import AttemptRow, ScoreRow, Store, TrialRecord
 from twinstudy.study.design import Trial, count_trials, expand
 from twinstudy.study.spec import ResolvedStudy
@@ -231,18 +231,16 @@ class Runner:
         else:
             dist, mass = _distribution(comp, trial.item.type)
             reply = Reply(comp.text, comp.finish_reason, comp.block is not None, dist, mass)
-            outcome, row = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
-            if row:
-                scores.append(row)
+            outcome, rows = score_turn(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
+            scores.extend(rows)
             if trial.followup and outcome not in ("blocked",):
                 if d.follow is None:
                     outcome = "error"
                 else:
                     r2 = Reply(d.follow.text, d.follow.finish_reason, d.follow.block is not None)
-                    _o2, row2 = score_reply(trial.key, trial.item, trial.lang, order, trial.correct_letter,
+                    _o2, rows2 = score_turn(trial.key, trial.item, trial.lang, order, trial.correct_letter,
                                             r2, turn=1)
-                    if row2:
-                        scores.append(row2)
+                    scores.extend(rows2)
         row_t = _trial_record(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts, d.cost)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         per_model = self.model_outcomes.setdefault(trial.model.id, {})

@@ -1,4 +1,9 @@
-"""Recompute scores from stored replies with the current scorers; no model is called."""
+"""Recompute scores from stored replies with the current scorers; no model is called.
+
+Every scorer of the registry (:func:`twinstudy.scoring.trial_scoring.scorers`) scores again at its
+current version, replacing its older rows; stored LLM-judge verdicts are kept and still decide the
+outcome of the trials they judged (``twinstudy rescore --judge`` asks a judge; see judge_pass).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from pathlib import Path
 from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.loader import load_instrument
 from twinstudy.instruments.schema import Instrument, Item
-from twinstudy.scoring.trial_scoring import Reply, score_reply
+from twinstudy.scoring.judge_pass import follow_judge
+from twinstudy.scoring.trial_scoring import Reply, score_turn
 from twinstudy.store import ScoreRow, Store
 from twinstudy.study.spec import load_study
 from twinstudy.vocab import FINAL_OUTCOMES
@@ -74,16 +80,18 @@ def rescore(store: Store) -> RescoreResult:
             continue
         # A distribution read from logits is carried over rather than recomputed (see stored_replies).
         reply = Reply(t.answer_text, t.finish_reason, False, t.distribution, t.distribution_mass)
-        new_outcome, row = score_reply(t.key, item, t.lang, t.option_order, t.correct_letter, reply)
-        if row:
-            score_rows.append(row)
+        new_outcome, rows = score_turn(t.key, item, t.lang, t.option_order, t.correct_letter, reply)
+        score_rows.extend(rows)
         if t.followup_text is not None:
-            _o, row2 = score_reply(t.key, item, t.lang, t.option_order, t.correct_letter,
+            _o, rows2 = score_turn(t.key, item, t.lang, t.option_order, t.correct_letter,
                                    Reply(t.followup_text, None), turn=1)
-            if row2:
-                score_rows.append(row2)
+            score_rows.extend(rows2)
         if new_outcome != t.outcome and new_outcome in FINAL_OUTCOMES and t.key not in keep_outcome:
             outcome_updates.append((t.key, new_outcome))
         result.rescored += 1
     store.apply_rescore(score_rows, outcome_updates)
+    judge = store.primary_judge()
+    if judge is not None:
+        # Stored judge verdicts outrank the recomputed scorers (see scoring.precedence).
+        follow_judge(store, judge)
     return result

@@ -59,6 +59,7 @@ def _framings_file(spec_text: str, source: str) -> str | None:
 
 # meta keys of the definitions a run or an import kept (put_definitions)
 _INSTRUMENT = "instrument:"
+_JUDGE = "judge"  # meta key: the primary judge's model id
 _FRAMING = "framing:"
 _SCORE_COLUMNS = ("trial_key", "scorer", "version", "turn", "status", "value", "agreement", "score", "correct",
                   "distribution", "detail", "distribution_mass")
@@ -119,6 +120,35 @@ class Store:
     def stored_framings(self) -> dict[str, Framing]:
         """Framings kept by runs (id -> framing)."""
         return {k: v for k, v in self._definitions(_FRAMING, Framing).items() if isinstance(v, Framing)}
+
+    # -- the LLM judge's pass (twinstudy.scoring.judge_pass) ------------------------------------------
+    def primary_judge(self) -> str | None:
+        """The model id of the judge whose verdicts count (the one asked last), or None."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_JUDGE,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_primary_judge(self, model_id: str) -> None:
+        with transaction(self.conn):
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_JUDGE, model_id))
+
+    def judged_keys(self, scorer: str, version: str) -> set[str]:
+        """Trials whose first turn ``scorer`` at ``version`` already judged."""
+        return {r[0] for r in self.conn.execute(
+            "SELECT trial_key FROM scores WHERE scorer = ? AND version = ? AND turn = 0", (scorer, version))}
+
+    def open_replies(self) -> list[tuple[str, str, str, str]]:
+        """(key, conversation JSON, reply, outcome) of every open trial with a reply to judge."""
+        return [(str(k), str(m), str(t), str(o)) for k, m, t, o in self.conn.execute(
+            "SELECT key, messages_json, answer_text, outcome FROM trials WHERE item_type = 'open' "
+            "AND answer_text IS NOT NULL AND outcome NOT IN ('blocked', 'error') ORDER BY key")]
+
+    def verdicts_of(self, scorer: str) -> list[tuple[str, str, str]]:
+        """(trial key, verdict, current outcome) of ``scorer``'s first-turn rows, for trials whose
+        outcome a verdict may set (not truncated, blocked or errored)."""
+        return [(str(k), str(s), str(o)) for k, s, o in self.conn.execute(
+            "SELECT s.trial_key, s.status, t.outcome FROM scores s JOIN trials t ON t.key = s.trial_key "
+            "WHERE s.scorer = ? AND s.turn = 0 AND t.outcome NOT IN ('truncated', 'blocked', 'error')",
+            (scorer,))]
 
     def framing_definitions(self) -> dict[str, Framing]:
         """Every framing a reader of this database should know: the bundled ones, then (for files

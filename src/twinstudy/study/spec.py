@@ -119,6 +119,18 @@ class InlineModel(BaseModel):
         return v
 
 
+class JudgeSpec(BaseModel):
+    """An LLM judge for the study's open requests; its verdicts are stored as scores of their own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | InlineModel = Field(description="a registry id, the id of a model in this study, or an inline entry")
+    prompt: str = Field(default="default", min_length=1,
+                        description="'default' (twinstudy's published prompt) or a text file with {request} and {reply}")
+    max_tokens: int = Field(default=400, ge=16, le=32_000)
+    concurrency: int = Field(default=4, ge=1, le=256)
+
+
 class Study(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -137,6 +149,8 @@ class Study(BaseModel):
     samples: int = Field(default=1, ge=1, le=1000, description="repeated asks per cell; 1 leaves "
                          "sampling noise unestimated")
     params: Params = Field(default_factory=Params, description="sampling parameters, part of every trial key")
+    judge: JudgeSpec | None = Field(default=None, description="an LLM judge for open replies (run after the "
+                                    "models; `twinstudy rescore --judge` runs one later)")
     note: str = Field(default="", description="free text kept with the study")
 
     @field_validator("languages", "framings")
@@ -158,6 +172,18 @@ class ResolvedStudy:
     instruments: list[Instrument]
     items: list[tuple[Instrument, Item]]
     framings: list[Framing]
+    judge: ResolvedJudge | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedJudge:
+    """The judge model, the prompt text and where it came from ("default" or the file's path)."""
+
+    info: ModelInfo
+    prompt: str
+    prompt_name: str
+    max_tokens: int = 400
+    concurrency: int = 4
 
 
 def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -256,7 +282,44 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str, *
                             "or define your own in a framings_file.")
         framings.append(known[fid])
         _check_framing_languages(known[fid], study.languages, framings_path, src, node, i)
-    return ResolvedStudy(study, src, text, infos, instruments, items, framings)
+    judge = _resolve_judge(study.judge, infos, path, node) if study.judge else None
+    return ResolvedStudy(study, src, text, infos, instruments, items, framings, judge)
+
+
+def _resolve_judge(spec: JudgeSpec, infos: list[ModelInfo], path: Path, node: yaml.Node | None) -> ResolvedJudge:
+    from twinstudy.models.registry import resolve
+    from twinstudy.scoring.judge import JUDGE_PROMPT, check_prompt
+
+    src = str(path)
+    ref = spec.model
+    try:
+        if isinstance(ref, str):
+            own = {m.id: m for m in infos}
+            info = own[ref] if ref in own else resolve(ref)
+        elif ref.extends:
+            fields = _inline_to_info(ref)
+            fields.pop("extends")
+            fields.pop("provider", None)
+            info = resolve(ref.extends).model_copy(update=fields)
+        else:
+            info = resolve(_inline_to_info(ref))
+    except UserError as exc:
+        raise SpecError(src, _line(node, ("judge", "model")), "judge.model", str(exc)) from None
+    if spec.prompt == "default":
+        return ResolvedJudge(info, JUDGE_PROMPT, "default", spec.max_tokens, spec.concurrency)
+    prompt_path = Path(spec.prompt)
+    if not prompt_path.is_absolute():
+        prompt_path = (path.parent / prompt_path).resolve()
+    try:
+        prompt = prompt_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(src, _line(node, ("judge", "prompt")), "judge.prompt",
+                        f"cannot read the judge prompt file {prompt_path} ({exc.strerror}); "
+                        "give a path relative to the study file, or 'default'.") from None
+    why = check_prompt(prompt)
+    if why:
+        raise SpecError(src, _line(node, ("judge", "prompt")), "judge.prompt", f"{why} ({prompt_path}).")
+    return ResolvedJudge(info, prompt, str(prompt_path), spec.max_tokens, spec.concurrency)
 
 
 def study_warnings(rs: ResolvedStudy) -> list[str]:
