@@ -13,7 +13,7 @@ Reference sets:
    recipe). Scored with the *shipped* model file; none of these replies is in its training data
    (us_hard is a different question set), but some of their models are.
 3. The blind open-reply corpus, test half (written without the rules; see docs/labelling-guide.md),
-   when the file exists: default /work/corpora/split/open_test.yaml, or --open-test PATH. Target 0.70.
+   when the file exists: default tests/data/blind/open_test.yaml, or --open-test PATH. Target 0.70.
    Requests of kind `sensitive` are scored as essay-type requests (a short reply is a weak sign of
    evasion), `control` requests are not.
 
@@ -56,8 +56,9 @@ from twinstudy.scoring.open_training import (
 from twinstudy.scoring.refusal import RULES_VERSION, classify_open
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OPEN_TEST = Path("/work/corpora/split/open_test.yaml")
-DEFAULT_OPEN_DEV = Path("/work/corpora/split/open_dev.yaml")
+BLIND = Path(__file__).resolve().parent.parent / "tests" / "data" / "blind"
+DEFAULT_OPEN_TEST = BLIND / "open_test.yaml"  # frozen half: never read while writing rules or training
+DEFAULT_OPEN_DEV = BLIND / "open_dev.yaml"
 
 
 def data_dir(arg: str | None) -> Path:

@@ -188,7 +188,7 @@ def test_compressed_transcripts_load_filter_and_stay_inert(driver: Any, compress
 
     driver.get(compressed_report.resolve().as_uri())
     total = _count(driver)
-    assert total == 228 and len(driver.find_elements("css selector", "#tx-body tr.tx-row")) == 25
+    assert total == 188 and len(driver.find_elements("css selector", "#tx-body tr.tx-row")) == 25
     _select(driver, "f-item", "self-maker")
     _select(driver, "f-model", "us-b")
     answers = driver.find_elements("css selector", "#tx-body .answer")

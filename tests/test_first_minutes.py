@@ -280,3 +280,24 @@ def test_data_quality_comes_first_in_summary_and_report(tmp_path: Path, fault_se
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert html.index('id="data-quality"') < html.index('id="headline"')
     assert "straight-lining: answers 1" in html
+
+
+def test_terminal_output_fits_and_reads(tmp_path: Path, fault_server: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fault_server import Reply, completion_body
+
+    monkeypatch.setenv("COLUMNS", "80")
+    url = fault_server.script("fit", Reply(200, completion_body("4")))  # type: ignore[attr-defined]
+    study = _study(tmp_path, url)
+    db = tmp_path / "r.db"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(study), "--db", str(db), "-q", "--no-report"]).exit_code == 0
+    out = runner.invoke(main, ["analyze", "--db", str(db), "--boot", "100"]).output
+    assert "profiles" in out and "estimate" in out and "dtype" not in out
+    assert all(len(line) <= 80 for line in out.splitlines()), max(out.splitlines(), key=len)
+    plan = runner.invoke(main, ["plan", str(study)]).output
+    assert "│ emu " in plan and "ok" in plan
+    models = runner.invoke(main, ["models"]).output
+    assert "anthropic/claude-sonnet-4-6" in models or "zai/glm-4.7" in models  # ids whole at 80 columns
+    # A report written under another name keeps its figures apart from the default report's.
+    assert runner.invoke(main, ["report", "--db", str(db), "-o", str(tmp_path / "other.html")]).exit_code == 0
+    assert (tmp_path / "other-figures").is_dir() and not (tmp_path / "figures").exists()

@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -193,12 +193,61 @@ def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
     s = results.settings
     con.print(f"{s.n_rows:,} trials, {s.n_boot} bootstrap draws, seed {s.seed}, data fingerprint {s.fingerprint}")
     for name, df in results.items():
+        if df.empty:
+            continue
         con.rule(name)
         if name in SIGNS:
             con.print(f"sign: {SIGNS[name]}")
-        con.print(df.to_string(max_rows=60))
+        con.print(_readable(df))
+    con.print("Every column of every table: `twinstudy analyze --json` (schema: twinstudy/analysis/schema.json).")
     for line in results.error_lines():
         con.print(f"[yellow]not computed: {line}[/]")
+
+
+_ROWS_SHOWN = 40
+_SKIP = {"estimate", "ci_low", "ci_high", "n", "p_value", "p_adj", "ci_kind", "note", "estimand", "detail",
+         "message", "option_text"}
+
+
+def _readable(df: Any) -> Any:
+    """One analysis table as a terminal table: its naming columns, the estimate with its interval,
+    n and the (adjusted) p, at most ``_ROWS_SHOWN`` rows (``--json`` has everything)."""
+    import math
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from twinstudy.report.numbers import fmt
+
+    names = [c for c in df.columns if c not in _SKIP and df[c].dtype == object][:4]
+    has_est = "estimate" in df.columns
+    p_col = "p_adj" if "p_adj" in df.columns else ("p_value" if "p_value" in df.columns else None)
+    cols = names + (["estimate [interval]"] if has_est else []) + (["n"] if "n" in df.columns else []) \
+        + ([p_col] if p_col else [])
+    if not has_est:  # a table without estimates: its first columns as they are
+        cols = [str(c) for c in df.columns[:6]]
+    t = Table(show_lines=False)
+    for c in cols:
+        t.add_column(c, overflow="fold", justify="left" if c in names or not has_est else "right")
+
+    def num(v: Any) -> float | None:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        return f if math.isfinite(f) else None
+
+    for row in df.head(_ROWS_SHOWN).to_dict("records"):
+        if not has_est:
+            t.add_row(*(escape(str(row[c])) for c in cols))
+            continue
+        est, lo, hi = num(row.get("estimate")), num(row.get("ci_low")), num(row.get("ci_high"))
+        cell = fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else "")
+        extra = ([str(row["n"])] if "n" in df.columns else []) + ([fmt(num(row[p_col]), ".3g")] if p_col else [])
+        t.add_row(*(escape(str(row[c])) for c in names), cell, *extra)
+    if len(df) > _ROWS_SHOWN:
+        t.caption = f"{len(df) - _ROWS_SHOWN} more rows: see --json"
+    return t
 
 
 def rescore_db(db: Path, *, judge: str | None = None, judge_prompt: Path | None = None,

@@ -48,15 +48,31 @@ def models_command(as_json: bool, available: bool, check: bool, timeout: float) 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} models", show_lines=False)
-    for column in ("id", "company", "origin", "tier", "open", "released", "key", "serve locally", "status"):
-        table.add_column(column)
+    con = Console()
+    # The id is the one column a user copies: it is never cut. On a narrow terminal the columns a
+    # study does not need are left out (--json has everything).
+    wide = con.width >= 140
+    if con.width < 110:
+        columns = ["id", "origin", "key", "status"]
+    else:
+        columns = ["id", "company", "origin", "tier", "open", *(["released"] if wide else []), "key",
+                   *(["serve locally"] if wide else []), "status"]
+    table = Table(title=f"{len(rows)} models" + ("" if wide else " (a wider terminal or --json shows more)"),
+                  show_lines=False)
+    longest = max((len(str(r["id"])) for r in rows), default=2)
+    for column in columns:
+        if column == "id":
+            table.add_column(column, no_wrap=True, min_width=longest)
+        else:
+            table.add_column(column, overflow="fold")
     for r in rows:
         weights = {True: "yes", False: "no"}.get(r["open_weights"], "?")  # type: ignore[arg-type]
         local = " / ".join(str(x) for x in (r["vllm"], r["ollama"]) if x) or "-"
-        table.add_row(str(r["id"]), str(r["company"]), str(r["origin"]), str(r["tier"]), weights,
-                      str(r["release_date"] or "-"), _key_cell(r), local, _status_cell(r))
-    Console().print(table)
+        cells = {"id": str(r["id"]), "company": str(r["company"]), "origin": str(r["origin"]),
+                 "tier": str(r["tier"]), "open": weights, "released": str(r["release_date"] or "-"),
+                 "key": _key_cell(r), "serve locally": local, "status": _status_cell(r)}
+        table.add_row(*(cells[c] for c in columns))
+    con.print(table)
 
 
 def _check(as_json: bool, timeout: float) -> None:

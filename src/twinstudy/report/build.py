@@ -83,6 +83,12 @@ def _description(spec: tuple[str, str] | None) -> str:
     return str(data.get("description", "") or "") if isinstance(data, dict) else ""
 
 
+def figures_dir(output: Path) -> Path:
+    """Where a report's PNG/SVG figures go: ``figures/`` beside the default ``report.html``, and
+    ``<name>-figures/`` beside any other name, so two reports in one folder never mix figures."""
+    return output.parent / ("figures" if output.name == "report.html" else f"{output.stem}-figures")
+
+
 def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | None = None,
                results: Results | None = None) -> ReportPage:
     """Every section of the page. ``twins``: model pairs for the paired differences (default: every
@@ -102,7 +108,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
     design = Design(langs, present, method.design.samples)
     open_themes = set(frame.loc[frame["item_type"] == "open", "theme"].astype(str)) if not frame.empty else set()
     tables = build_tables(results, method.design.samples, open_themes, meta)
-    figures = draw_figures(results, meta, output.parent / "figures", twins=twins, rate_view=tables.rates.view,
+    figures = draw_figures(results, meta, figures_dir(output), twins=twins, rate_view=tables.rates.view,
                            residual_estimable=tables.variance.residual_estimable)
     tx_payload, tx_encoding, tinfo = embed_transcripts(load_source(store, meta))
     split = results.table("framing_split")

@@ -157,13 +157,26 @@ def render_plan(rs: ResolvedStudy, con: Console) -> None:
     from twinstudy.run.costs import estimate_plan
 
     est = estimate_plan(rs)
+    from twinstudy.models.registry import missing_key
+
     t = Table(title=f"Plan for {rs.study.name} (nothing is sent)", title_justify="left")
-    for c in ("model", "provider", "trials", "requests", "input tokens", "output tokens", "cost (USD)"):
-        t.add_column(c, justify="left" if c in ("model", "provider") else "right")
+    longest = max((len(r.model) for r in est.rows), default=5)
+    for c in ("model", "key", "trials", "requests", "tokens in", "tokens out", "cost (USD)"):
+        if c == "model":  # the id is never cut: it is what a user copies
+            t.add_column(c, no_wrap=True, min_width=longest)
+        else:
+            t.add_column(c, justify="left" if c == "key" else "right", overflow="fold")
+    infos = {m.id: m for m in rs.models}
+    cannot: list[str] = []
     for row in est.rows:
-        t.add_row(row.model, row.provider, f"{row.trials:,}", f"{row.requests:,}", f"{row.tokens_in:,}",
-                  f"{row.tokens_out:,}", "unknown" if row.cost is None else f"{row.cost:,.2f}")
+        env = missing_key(infos[row.model]) if row.model in infos else None
+        if env:
+            cannot.append(f"{row.model} (set {env})")
+        t.add_row(row.model, f"missing {env}" if env else "ok", f"{row.trials:,}", f"{row.requests:,}",
+                  f"{row.tokens_in:,}", f"{row.tokens_out:,}", "unknown" if row.cost is None else f"{row.cost:,.2f}")
     con.print(t)
+    if cannot:
+        con.print(f"cannot run yet: {', '.join(cannot)}; `twinstudy run --skip-unavailable` runs the others.")
     total = "unknown for some models" if est.total_cost is None else f"${est.total_cost:,.2f}"
     con.print(f"total: {est.trials:,} trials, {est.requests:,} requests, estimated cost {total}. "
               "Token counts are estimated from prompt lengths and max_tokens (an upper bound on output).")
