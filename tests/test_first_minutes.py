@@ -301,3 +301,32 @@ def test_terminal_output_fits_and_reads(tmp_path: Path, fault_server: object, mo
     # A report written under another name keeps its figures apart from the default report's.
     assert runner.invoke(main, ["report", "--db", str(db), "-o", str(tmp_path / "other.html")]).exit_code == 0
     assert (tmp_path / "other-figures").is_dir() and not (tmp_path / "figures").exists()
+
+
+def test_an_unreachable_endpoint_is_named_before_anything_is_created(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    study = _study(tmp_path, f"http://127.0.0.1:{port}/v1")
+    db = tmp_path / "out" / "r.db"
+    result = CliRunner().invoke(main, ["run", str(study), "--db", str(db), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "emu: cannot connect to http://127.0.0.1" in result.output and "nothing was created" in result.output
+    assert not db.exists()
+
+
+def test_a_hosted_endpoint_that_rejects_the_key_is_named(fault_server: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fault_server import Reply
+
+    from twinstudy.models.base import ModelInfo
+    from twinstudy.run import preflight as pf
+
+    url = fault_server.script("nokey", Reply(401, {"error": {"message": "invalid key"}}))  # type: ignore[attr-defined]
+    monkeypatch.setattr(pf, "_is_loopback", lambda _u: False)  # treat the loopback server as hosted
+    monkeypatch.setenv("TS_PREFLIGHT_KEY", "sk-not-a-real-key-123")
+    info = ModelInfo(id="hosted", provider="openai-compatible", model="m", base_url=url, api_key_env="TS_PREFLIGHT_KEY")
+    problems = pf.preflight([info])
+    assert "rejected the key in TS_PREFLIGHT_KEY (HTTP 401)" in problems["hosted"]
+    assert "sk-not-a-real-key-123" not in problems["hosted"]

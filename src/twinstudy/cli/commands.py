@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -55,6 +56,19 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         if env:
             raise UserError(f"the study's judge {rs.judge.info.id} needs an API key: set {env}, or remove the "
                             "`judge:` section and judge later with `twinstudy rescore --judge MODEL`.")
+    from twinstudy.run.preflight import preflight
+
+    unreachable = preflight(rs.models)
+    if unreachable and not skip_unavailable:
+        raise UserError("; ".join(unreachable.values()) + ". Fix it (or pass --skip-unavailable to run the others); "
+                        "nothing was created.")
+    for why in unreachable.values():
+        print(f"skipping {why}", file=sys.stderr)
+    if unreachable:
+        rs = dataclasses.replace(rs, models=[m for m in rs.models if m.id not in unreachable])
+        models = {k: v for k, v in models.items() if k not in unreachable}
+        if not rs.models:
+            raise UserError("no model in the study can be reached; nothing was created.")
     db_path = db or default_db(rs.study.name)
     store = Store(db_path)
     opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
