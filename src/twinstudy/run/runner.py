@@ -10,22 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from twinstudy import __version__
-from twinstudy.errors import BudgetExhausted, UserError
+from twinstudy.errors import BudgetExhausted
 from twinstudy.models.base import Completion, GenerateParams, Message, Model, ModelCallError, ModelInfo
 from twinstudy.run.budget import Budget
 from twinstudy.run.concurrency import AccountLimits, AdaptiveLimit
 from twinstudy.run.lock import DatabaseLock, mark_interrupted
 from twinstudy.run.progress import Progress
+from twinstudy.run.readiness import check_models_ready as check_models_ready  # re-exported for callers
 from twinstudy.run.retry import RUN_RETRY, RetryPolicy
-from twinstudy.scoring.logprobs import label_distribution
+from twinstudy.run.trial_record import distribution, trial_record
 from twinstudy.scoring.parse import answer_schema
 from twinstudy.scoring.trial_scoring import Reply, score_turn
 from twinstudy.store import AttemptRow, ScoreRow, Store, TrialRecord
@@ -229,7 +228,7 @@ class Runner:
         if comp is None:
             outcome = "error"
         else:
-            dist, mass = _distribution(comp, trial.item.type)
+            dist, mass = distribution(comp, trial.item.type)
             reply = Reply(comp.text, comp.finish_reason, comp.block is not None, dist, mass)
             outcome, rows = score_turn(trial.key, trial.item, trial.lang, order, trial.correct_letter, reply)
             scores.extend(rows)
@@ -241,7 +240,7 @@ class Runner:
                     _o2, rows2 = score_turn(trial.key, trial.item, trial.lang, order, trial.correct_letter,
                                             r2, turn=1)
                     scores.extend(rows2)
-        row_t = _trial_record(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts, d.cost)
+        row_t = trial_record(self.rs.study.name, trial, outcome, comp, d.follow, d.messages, d.attempts, d.cost)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         per_model = self.model_outcomes.setdefault(trial.model.id, {})
         per_model[outcome] = per_model.get(outcome, 0) + 1
@@ -408,22 +407,6 @@ def account_of(info: ModelInfo) -> tuple[str, str, str]:
     return (info.provider, info.base_url or str(get_preset(info.provider).base_url), key_env(info) or "")
 
 
-def _sent_params(comp: Completion | None) -> str | None:
-    """What the first turn's request set besides the conversation: model, token limit, sampling,
-    thinking and effort as actually sent (after omissions and self-healing)."""
-    if comp is None or not comp.request:
-        return None
-    sent = {k: v for k, v in comp.request.items() if k != "messages"}
-    return json.dumps(sent, ensure_ascii=False, sort_keys=True)
-
-
-def _adjusted(comps: list[Completion]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in comps:
-        out.extend(a for a in c.adjusted_params if a not in out)
-    return out
-
-
 def limit_for(info: ModelInfo, model: Model) -> AdaptiveLimit:
     """A limit set in the study is the user's word and starts at full width; otherwise start
     small and let slow start find the provider's capacity (at most what the backend declares)."""
@@ -431,63 +414,3 @@ def limit_for(info: ModelInfo, model: Model) -> AdaptiveLimit:
         return AdaptiveLimit(initial=info.max_concurrency, maximum=info.max_concurrency)
     cap = int(model.capabilities.max_concurrency or MAX_CONCURRENCY)
     return AdaptiveLimit(initial=min(cap, DEFAULT_CONCURRENCY), maximum=min(cap, MAX_CONCURRENCY))
-
-
-def _distribution(comp: Completion, item_type: str) -> tuple[dict[str, float] | None, float | None]:
-    """Answer distribution and label mass, read from logits (embedded model) or from returned
-    top logprobs (HTTP); the same renormalised reading either way."""
-    if comp.option_probs:
-        return comp.option_probs, comp.option_mass
-    reading = label_distribution(comp.top_logprobs, item_type) if comp.top_logprobs else None
-    return (reading[0], reading[1]) if reading else (None, None)
-
-
-def _trial_record(study: str, t: Trial, outcome: str, comp: Completion | None, follow: Completion | None,
-                  messages: list[Message], attempts: list[AttemptRow], cost: float | None) -> TrialRecord:
-    comps = [c for c in (comp, follow) if c is not None]
-    return TrialRecord(
-        key=t.key, study=study, model=t.model.id, instrument=t.instrument, item=t.item.id,
-        theme=t.item.theme, item_type=t.item.type, reverse=int(t.item.reverse), lang=t.lang,
-        framing=t.framing.id, paraphrase=t.paraphrase, sample=t.sample, seed=t.seed,
-        params_json=t.params.model_dump_json(),
-        option_order=json.dumps(list(t.option_order)) if t.option_order else None,
-        correct_letter=t.correct_letter,
-        messages_json=json.dumps([[m.role, m.content] for m in messages], ensure_ascii=False),
-        outcome=outcome,
-        answer_text=comp.text if comp else None,
-        reasoning=comp.reasoning if comp else None,
-        followup_text=follow.text if follow else None,
-        provider_code=comp.block.provider_code if comp and comp.block else (comp.provider_code if comp else None),
-        omitted_params=json.dumps(comp.omitted_params) if comp and comp.omitted_params else None,
-        n_attempts=len(attempts),
-        tokens_in=sum(c.tokens_in or 0 for c in comps) if comps else None,
-        tokens_out=sum(c.tokens_out or 0 for c in comps) if comps else None,
-        cost=cost,
-        finished_at=time.time(),
-        sent_params=_sent_params(comp),
-        adjusted_params=json.dumps(adjusted, ensure_ascii=False) if (adjusted := _adjusted(comps)) else None,
-    )
-
-
-def check_models_ready(infos: list[ModelInfo], skip_unavailable: bool,
-                       factory: Callable[[ModelInfo], Model]) -> tuple[dict[str, Model], dict[str, str]]:
-    """Build every backend before any call. Missing keys (or other set-up problems) stop the run
-    unless told to skip, all named in one message, so a user fixes them in one go."""
-    from twinstudy.models.registry import check_key_sharing
-
-    check_key_sharing(infos)
-    models: dict[str, Model] = {}
-    unavailable: dict[str, str] = {}
-    for info in infos:
-        try:
-            models[info.id] = factory(info)
-        except UserError as exc:
-            unavailable[info.id] = str(exc)
-    if unavailable and not skip_unavailable:
-        if len(unavailable) == 1:
-            raise UserError(f"{next(iter(unavailable.values()))} (or pass --skip-unavailable to run the "
-                            "other models).")
-        lines = "; ".join(f"{mid}: {why.rstrip('.')}" for mid, why in unavailable.items())
-        raise UserError(f"{len(unavailable)} models cannot run: {lines}. Set what is named, or pass "
-                        "--skip-unavailable to run the other models.")
-    return models, unavailable

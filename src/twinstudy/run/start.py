@@ -11,7 +11,8 @@ from collections.abc import Callable
 from twinstudy.errors import UserError
 from twinstudy.models.base import Model, ModelInfo
 from twinstudy.run.budget import Budget
-from twinstudy.run.runner import Runner, RunOptions, RunResult, check_models_ready
+from twinstudy.run.readiness import check_models_ready
+from twinstudy.run.runner import Runner, RunOptions, RunResult
 from twinstudy.store import Store
 from twinstudy.study.spec import ResolvedStudy
 
