@@ -58,7 +58,7 @@ def test_quickstart_parameters_through_llama_cpp_server(llama_server: str, tmp_p
     assert result.done == result.planned == 12 and result.outcomes.get("error", 0) == 0
     con = sqlite3.connect(db)
     rows = con.execute(
-        "SELECT t.outcome, s.distribution, s.detail, "
+        "SELECT t.outcome, s.distribution, s.distribution_mass, "
         " (SELECT a.finish_reason FROM attempts a WHERE a.trial_key = t.key AND a.turn = 0 "
         "  ORDER BY a.id DESC LIMIT 1) "
         "FROM trials t LEFT JOIN scores s ON s.trial_key = t.key AND s.turn = 0").fetchall()
@@ -66,9 +66,9 @@ def test_quickstart_parameters_through_llama_cpp_server(llama_server: str, tmp_p
     read = [r for r in rows if r[1] is not None]
     # The server returns top logprobs for every trial; the labels are among them almost always.
     assert len(read) >= 10, rows
-    for _outcome, dist, detail, _finish in read:
+    for _outcome, dist, mass, _finish in read:
         assert math.isclose(sum(json.loads(dist).values()), 1.0, abs_tol=1e-6)
-        assert "label-mass=" in (detail or "")
+        assert mass is not None and 0.0 < mass <= 1.0  # the label mass before renormalising, recorded
     assert sum(r[0] == "answered" for r in rows) >= 10
     for outcome, _dist, _detail, finish in rows:
         if outcome == "truncated":

@@ -207,12 +207,10 @@ def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
     s = results.settings
     con.print(f"{s.n_rows:,} trials, {s.n_boot} bootstrap draws, seed {s.seed}, data fingerprint {s.fingerprint}")
     for name, df in results.items():
-        if df.empty:
-            continue
         con.rule(name)
         if name in SIGNS:
             con.print(f"sign: {SIGNS[name]}")
-        con.print(_readable(df))
+        con.print(_readable(df) if not df.empty else "no rows: this study has nothing for this table.")
     con.print("Every column of every table: `twinstudy analyze --json` (schema: twinstudy/analysis/schema.json).")
     for line in results.error_lines():
         con.print(f"[yellow]not computed: {line}[/]")
