@@ -330,3 +330,35 @@ def test_a_hosted_endpoint_that_rejects_the_key_is_named(fault_server: object, m
     problems = pf.preflight([info])
     assert "rejected the key in TS_PREFLIGHT_KEY (HTTP 401)" in problems["hosted"]
     assert "sk-not-a-real-key-123" not in problems["hosted"]
+
+
+def test_a_one_at_a_time_model_gets_its_trials_in_prompt_order(tmp_path: Path) -> None:
+    """The embedded model has one cache: trials sorted by their text share the longest prefixes."""
+    import asyncio
+
+    from twinstudy.models.base import Capabilities, Completion
+    from twinstudy.run.runner import Runner, RunOptions
+    from twinstudy.store import Store
+
+    seen: list[str] = []
+
+    class OneAtATime:
+        capabilities = Capabilities(max_concurrency=1)
+
+        async def generate(self, messages: list[object], params: object) -> Completion:
+            seen.append("\n".join(m.content for m in messages))  # type: ignore[attr-defined]
+            return Completion(text="4", finish_reason="stop")
+
+        async def aclose(self) -> None:
+            return None
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: order\nmodels: [local/smollm2-135m]\ninstruments: [{id: ai-futures, limit: 6}]\n"
+                    "languages: [en, zh]\nframings: [neutral, user-agrees, user-disagrees]\n", encoding="utf-8")
+    rs = load_study(path)
+    store = Store(tmp_path / "r.db")
+    try:
+        asyncio.run(Runner(rs, store, {rs.models[0].id: OneAtATime()}, RunOptions(quiet=True)).run())  # type: ignore[dict-item]
+    finally:
+        store.close()
+    assert len(seen) > 12 and seen == sorted(seen)

@@ -288,6 +288,11 @@ class Runner:
         Twice the maximum limit of workers leaves room for those sleeping before a retry."""
         model = self.models[info.id]
         limit = limit_for(info, model)
+        if model.capabilities.max_concurrency == 1:
+            # One request at a time on one cache (the embedded model): ask the trials in the order of
+            # their text, so that each prompt shares the longest prefix with the one before and only
+            # its new tail is evaluated. Remote models take the design's order: order buys nothing there.
+            trials = iter(sorted(trials, key=lambda t: [(m.role, m.content) for m in t.messages]))
         todo = self._todo(info, trials, skip)
         pending = {asyncio.create_task(self._worker(todo, limit))
                    for _ in range(max(2, 2 * int(limit.maximum)))}

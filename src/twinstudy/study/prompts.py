@@ -47,9 +47,20 @@ def render_question(item: Item, lang: str, paraphrase: int, order: list[int] | N
 def render_messages(
     system: str | None, framing: Framing, item: Item, lang: str, paraphrase: int, order: list[int] | None
 ) -> list[Message]:
+    """The conversation of one trial. For Likert items the answer instructions come first, then what
+    the user says (the framing), then the statement: every trial of a language then shares the
+    instructions as a prompt prefix whatever its framing, and the framing sits right before the
+    statement it is about. (With the framing first, each per-theme framing wording made a local
+    model re-read the instructions: about 40 % of the quickstart's prompt tokens.)"""
     prefix = framing.prefix.get(lang, item.theme).strip()
-    question = render_question(item, lang, paraphrase, order)
-    user = f"{prefix}\n\n{question}" if prefix else question
+    if item.type in LIKERT_TYPES and prefix:
+        t = _templates()
+        texts = item.text.get(lang)
+        statement = texts[min(paraphrase, len(texts) - 1)]
+        user = f"{t[item.type][lang]}\n\n{prefix}\n\n{t['statement_label'][lang]} {statement}"
+    else:
+        question = render_question(item, lang, paraphrase, order)
+        user = f"{prefix}\n\n{question}" if prefix else question
     msgs = [Message("system", system)] if system else []
     msgs.append(Message("user", user))
     return msgs
