@@ -35,6 +35,7 @@ from twinstudy.imports.records import (
     outcome_of_label,
     slug,
 )
+from twinstudy.study.yamlfile import jsonl_objects
 
 INSTRUMENT = "speechmap"
 DEFAULT_JUDGE = "speechmap-judge"
@@ -136,16 +137,7 @@ def read_speechmap(path: str | Path, study: str = "speechmap") -> ImportBatch:
             text = file.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise SpecError(str(file), None, None, "is not UTF-8 text; is this a SpeechMap analysis file?") from None
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SpecError(str(file), lineno, None, f"is not valid JSON ({exc.msg}); fix or remove the line, "
-                                "then import again (nothing was written).") from None
-            if not isinstance(obj, dict):
-                raise SpecError(str(file), lineno, None, "is not a JSON object; fix or remove the line.")
+        for lineno, obj in jsonl_objects(file, text, ", then import again (nothing was written)"):
             row = _row(file, lineno, obj)
             if row is None:
                 skipped.add(str(obj["category"]))

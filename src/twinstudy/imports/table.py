@@ -25,7 +25,6 @@ Rows without a label are scored by twinstudy's own open-item rules when imported
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from twinstudy.imports.records import (
     outcome_of_label,
     slug,
 )
+from twinstudy.study.yamlfile import jsonl_objects
 
 FIELDS = ("model", "item", "lang", "prompt", "reply", "set", "framing", "sample", "label", "judge")
 REQUIRED = ("model", "item", "lang", "prompt", "reply")
@@ -90,17 +90,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                                 "cells that contain commas.")
             yield reader.line_num, dict(rec)
         return
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SpecError(str(path), lineno, None, f"is not valid JSON ({exc.msg}); fix or remove the line, "
-                            "then import again (nothing was written).") from None
-        if not isinstance(obj, dict):
-            raise SpecError(str(path), lineno, None, "is not a JSON object; fix or remove the line.")
-        yield lineno, obj
+    yield from jsonl_objects(path, text, ", then import again (nothing was written)")
 
 
 def _row(path: Path, lineno: int, rec: dict[str, Any], cmap: ColumnMap, judge: str) -> ImportedRow:

@@ -17,7 +17,6 @@ The importers read datasets from a path the user gives (they are never bundled):
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -37,7 +36,7 @@ from twinstudy.instruments.schema import (
     Item,
     Texts,
 )
-from twinstudy.study.yamlfile import load_model, read_yaml
+from twinstudy.study.yamlfile import jsonl_objects, load_model, read_yaml
 
 FRAMINGS_FILE = "framings.yaml"
 UNTRANSLATED = "untranslated: the source is English-only, so the Chinese text repeats the English"
@@ -187,16 +186,7 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SpecError(str(path), None, None, "is not UTF-8 text; save it as UTF-8.") from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SpecError(str(path), lineno, None, f"is not valid JSON ({exc.msg}); fix or remove the line.") from None
-        if not isinstance(obj, dict):
-            raise SpecError(str(path), lineno, None, "must be a JSON object; fix or remove the line.")
-        yield lineno, obj
+    yield from jsonl_objects(path, text)
 
 
 def _req_str(obj: dict[str, Any], key: str, path: Path, lineno: int) -> str:

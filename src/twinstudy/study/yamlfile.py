@@ -7,7 +7,9 @@ loaded data. Walking one with the other turns a validation error into ``file:lin
 from __future__ import annotations
 
 import difflib
+import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -218,3 +220,21 @@ def load_model(model: type[M], path: Path, context: dict[str, Any] | None = None
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise validation_to_spec_error(path, node, exc, model) from None
+
+
+def jsonl_objects(path: Path, text: str, after: str = "") -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file's ``text``; a line that is not
+    a JSON object is a SpecError naming the file and line. ``after`` is added to the advice (e.g.
+    that nothing was written). One reader for instrument imports and transcript imports alike."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SpecError(str(path), lineno, None,
+                            f"is not valid JSON ({exc.msg}); fix or remove the line{after}.") from None
+        if not isinstance(obj, dict):
+            raise SpecError(str(path), lineno, None, f"is not a JSON object; fix or remove the line{after}.")
+        yield lineno, obj
+
