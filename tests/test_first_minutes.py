@@ -292,7 +292,7 @@ def test_terminal_output_fits_and_reads(tmp_path: Path, fault_server: object, mo
     runner = CliRunner()
     assert runner.invoke(main, ["run", str(study), "--db", str(db), "-q", "--no-report"]).exit_code == 0
     out = runner.invoke(main, ["analyze", "--db", str(db), "--boot", "100"]).output
-    assert "profiles" in out and "estimate" in out and "dtype" not in out
+    assert "profiles" in out and "estimate" in out and "dtype" not in out and "Warning" not in out
     assert all(len(line) <= 80 for line in out.splitlines()), max(out.splitlines(), key=len)
     plan = runner.invoke(main, ["plan", str(study)]).output
     assert "│ emu " in plan and "ok" in plan
