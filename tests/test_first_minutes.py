@@ -362,3 +362,20 @@ def test_a_one_at_a_time_model_gets_its_trials_in_prompt_order(tmp_path: Path) -
     finally:
         store.close()
     assert len(seen) > 12 and seen == sorted(seen)
+
+
+def test_summary_and_report_on_a_chat_database_say_what_it_is(tmp_path: Path) -> None:
+    from twinstudy.chat.db import ChatDB
+
+    db = tmp_path / "chat.db"
+    chat = ChatDB(db)
+    cid = chat.create_conversation(kind="chat", lang="en", system=None, models=[{"label": "a"}], params={})
+    chat.add_user_turn(cid, 0, "en", "hi", "hi")
+    chat.add_reply(cid, 0, "en", {"participant": "a", "model": "m", "content": "hello", "outcome": "answered"})
+    chat.conn.commit()
+    chat.close()
+    runner = CliRunner()
+    out = runner.invoke(main, ["summary", "--db", str(db)]).output
+    assert "1 conversation(s)" in out and "twinstudy chat export" in out
+    assert runner.invoke(main, ["report", "--db", str(db), "-o", str(tmp_path / "r.html")]).exit_code == 0
+    assert 'id="chat-note"' in (tmp_path / "r.html").read_text(encoding="utf-8")

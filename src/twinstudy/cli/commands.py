@@ -198,6 +198,15 @@ def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
         store.close()
     if note:
         print(note, file=sys.stderr)
+    store = _open(db)
+    try:
+        from twinstudy.store.reads import chat_only_note
+
+        chat = chat_only_note(store)
+    finally:
+        store.close()
+    if chat:
+        print(chat, file=sys.stderr)
     if as_json:
         print(json.dumps(to_json(results), ensure_ascii=False, indent=2))
         return

@@ -32,6 +32,7 @@ from twinstudy.report.sections.self_perception import ItemReplies, build_replies
 from twinstudy.report.sections.tables import Tables, build_tables
 from twinstudy.report.sections.transcripts import TranscriptInfo, load_source
 from twinstudy.store import Store
+from twinstudy.store.reads import chat_only_note
 
 
 @dataclass
@@ -62,6 +63,7 @@ class ReportPage:
     compliance: dict[str, Any]
     quality: list[str]
     signs: dict[str, str]
+    chat_note: str | None
     tx_payload: str
     tx_encoding: str
     tinfo: TranscriptInfo
@@ -137,6 +139,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
         compliance=compliance_context(store, frame, results, meta),
         quality=quality_verdicts(results.table("quality")),
         signs=dict(SIGNS),
+        chat_note=chat_only_note(store),
         tx_payload=tx_payload, tx_encoding=tx_encoding, tinfo=tinfo,
         method=method,
         measured=build_measured(store, roles),

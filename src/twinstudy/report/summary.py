@@ -50,7 +50,9 @@ def render_summary(store: Store, con: Console, results: Results | None = None) -
 
     frame = store.scored_frame()
     if frame.empty:
-        con.print("no trials in this database yet.")
+        from twinstudy.store.reads import chat_only_note
+
+        con.print(chat_only_note(store) or "no trials in this database yet.")
         return
 
     res = results if results is not None else analyze_store(store)

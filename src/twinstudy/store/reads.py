@@ -232,3 +232,24 @@ def self_healed(store: Store) -> dict[str, str]:
             what += f" ({a.get('reason', '')})"
             per.setdefault(model, {})[what] = per.get(model, {}).get(what, 0) + int(n)
     return {m: "; ".join(f"{w}: {k:,} trials" for w, k in d.items()) for m, d in per.items()}
+
+
+def chat_counts(store: Store) -> tuple[int, int]:
+    """(conversations, model replies) kept by ``twinstudy chat`` in this file; (0, 0) without chat tables."""
+    has = store.conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='chat_turns'").fetchone()
+    if not has or not has[0]:
+        return 0, 0
+    conv = store.conn.execute("SELECT count(*) FROM conversations").fetchone()[0]
+    replies = store.conn.execute("SELECT count(*) FROM chat_turns WHERE role = 'assistant'").fetchone()[0]
+    return int(conv), int(replies)
+
+
+def chat_only_note(store: Store) -> str | None:
+    """A sentence for a database that holds chat conversations but no study trials (what it is, and
+    what to do with it), or None."""
+    conv, replies = chat_counts(store)
+    if not conv or store.conn.execute("SELECT count(*) FROM trials").fetchone()[0]:
+        return None
+    return (f"This database holds {conv} conversation(s) with {replies} model replies from `twinstudy chat`, and no "
+            "study trials, so there is nothing to estimate. Replay a conversation (`twinstudy replay NAME ...`) or "
+            "turn it into an instrument (`twinstudy chat export NAME -o FILE.yaml`) and run a study with it.")
