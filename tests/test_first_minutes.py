@@ -379,3 +379,14 @@ def test_summary_and_report_on_a_chat_database_say_what_it_is(tmp_path: Path) ->
     assert "1 conversation(s)" in out and "twinstudy chat export" in out
     assert runner.invoke(main, ["report", "--db", str(db), "-o", str(tmp_path / "r.html")]).exit_code == 0
     assert 'id="chat-note"' in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_replies_in_the_other_language_are_flagged() -> None:
+    from twinstudy.store import _reply_lang
+
+    assert _reply_lang("1.", "zh") is None  # too short to tell
+    assert _reply_lang("I think this is broadly right, though the details matter a great deal.", "zh") == "en"
+    df = _frame(["2", "4"] * 5, [False, True] * 5)
+    df["lang"] = "zh"
+    df["reply_lang"] = ["en"] * 8 + ["zh"] * 2
+    assert "wrong language in 80% of replies" in quality_verdicts(data_quality(df))[0]

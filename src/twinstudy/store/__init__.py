@@ -40,6 +40,20 @@ __all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "Attemp
 # Tables a caller may read whole with Store.table() (the chat tables have their own reader).
 TABLES = ("runs", "models", "trials", "attempts", "scores")
 
+#: Replies shorter than this (a digit, "1. I") cannot be told apart by script and get no language.
+_MIN_LANG_CHARS = 40
+
+
+def _reply_lang(text: str | None, lang: str) -> str | None:
+    """The script a reply is written in ("en"/"zh"), for the wrong-language check; None when too
+    short to tell."""
+    if text is None or len(text.strip()) < _MIN_LANG_CHARS:
+        return None
+    from twinstudy.scoring.refusal import reply_script
+
+    return reply_script(text, lang)
+
+
 def _framings_file(spec_text: str, source: str) -> str | None:
     """A stored study's ``framings_file``, resolved against the folder the study was run from
     (None when it names none or the file is gone)."""
@@ -269,10 +283,12 @@ class Store:
 
         chosen = resolve(self.conn, design)
         where = " WHERE key IN (SELECT trial_key FROM design_trials WHERE design = ?)" if chosen else ""
+        self.conn.create_function("reply_lang", 2, _reply_lang, deterministic=True)
         return pd.read_sql_query(
             "SELECT key AS trial_key, model, instrument, item, theme, item_type, reverse, lang, framing, "
             "paraphrase, sample, outcome, correct_letter, option_order, "
-            "CASE WHEN option_order IS NOT NULL THEN messages_json END AS choice_messages FROM trials" + where,
+            "CASE WHEN option_order IS NOT NULL THEN messages_json END AS choice_messages, "
+            "reply_lang(answer_text, lang) AS reply_lang FROM trials" + where,
             self.conn, params=(chosen.fingerprint,) if chosen else None)
 
     def model_order(self) -> dict[str, int]:

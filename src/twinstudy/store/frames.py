@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 FRAME_COLUMNS = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
                  "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
                  "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome",
-                 "base_model", "choice", "n_options", "choice_text", "model_order", "stance", "identity"]
+                 "base_model", "choice", "n_options", "choice_text", "model_order", "stance", "identity", "reply_lang"]
 
 
 def model_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
