@@ -294,6 +294,8 @@ def test_terminal_output_fits_and_reads(tmp_path: Path, fault_server: object, mo
     out = runner.invoke(main, ["analyze", "--db", str(db), "--boot", "100"]).output
     assert "profiles" in out and "estimate" in out and "dtype" not in out and "Warning" not in out
     assert all(len(line) <= 80 for line in out.splitlines()), max(out.splitlines(), key=len)
+    summary = runner.invoke(main, ["summary", "--db", str(db)]).output
+    assert "…" not in summary and all(len(line) <= 80 for line in summary.splitlines())
     plan = runner.invoke(main, ["plan", str(study)]).output
     assert "│ emu " in plan and "ok" in plan
     models = runner.invoke(main, ["models"]).output

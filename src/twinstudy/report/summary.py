@@ -32,9 +32,13 @@ if TYPE_CHECKING:
 
 
 def _table(title: str, *cols: str) -> Table:
+    """A summary table whose first column (a model id, a theme) is never cut: the others fold."""
     t = Table(title=title, title_justify="left", title_style="bold")
     for i, c in enumerate(cols):
-        t.add_column(c, justify="left" if i == 0 else "right")
+        if i == 0:
+            t.add_column(c, justify="left", no_wrap=True)
+        else:
+            t.add_column(c, justify="right", overflow="fold")
     return t
 
 
