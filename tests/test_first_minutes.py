@@ -392,3 +392,15 @@ def test_replies_in_the_other_language_are_flagged() -> None:
     df["lang"] = "zh"
     df["reply_lang"] = ["en"] * 8 + ["zh"] * 2
     assert "wrong language in 80% of replies" in quality_verdicts(data_quality(df))[0]
+
+
+def test_models_the_report_suggests_are_current_registry_models() -> None:
+    import re
+
+    from twinstudy.models.registry import resolve
+
+    template = (ROOT / "src" / "twinstudy" / "report" / "templates" / "report.html").read_text(encoding="utf-8")
+    named = re.findall(r"<code>([a-z0-9-]+/[a-z0-9.\-]+)</code>", template)
+    assert len(named) >= 4
+    for ref in named:
+        resolve(ref)  # raises for an unknown or retired model

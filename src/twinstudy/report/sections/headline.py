@@ -7,6 +7,7 @@ when the table has one, and otherwise says that its p is not adjusted for the ch
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +70,10 @@ def _models_card(results: Results, design: Design) -> Card:
     text = (f"Differences between models (their main effect and how they react differently to language and "
             f"framing) account for {share(ms)} of the variance in scores; the user's side (language + framing) "
             f"accounts for {share(us)}.")
-    if "model_share" in hv:
+    if "model_share" in hv and _finite(hv["model_share"].get("estimate")):
         text += f" Of the two sides together, the models' part is {share(hv['model_share'])}."
+    elif "model_share" in hv:
+        text += " Neither side accounts for any variance, so their shares cannot be compared."
     rest = (f"item and item × model: {share(comp['item']) if 'item' in comp else '–'} and "
             f"{share(comp['item:model']) if 'item:model' in comp else '–'}")
     noise = ("other interactions and sampling noise" if design.samples > 1 else
@@ -81,6 +84,13 @@ def _models_card(results: Results, design: Design) -> Card:
         text += f" {fmt(empty * 100, '.0f')}% of the design's cells had no answered trial behind these shares."
     text += " The brackets are item-bootstrap intervals, not 95 % CIs: the shares describe this design."
     return Card("models", "The models", text)
+
+
+def _finite(v: object) -> bool:
+    try:
+        return math.isfinite(float(v))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _language_card(results: Results, design: Design) -> Card:
@@ -103,7 +113,9 @@ def _language_card(results: Results, design: Design) -> Card:
         top = pick(m, "max_abs")
         text += (f". {top['model']} {verb} in {fmt(top['rate_en'] * 100, '.0f')}% of English and "
                  f"{fmt(top['rate_zh'] * 100, '.0f')}% of Chinese requests ({chosen_p(top, m, 'models')}")
-        if design.samples > 1 and "p_adj" not in m.columns:
+        if "test" in m.columns and isinstance(top.get("test"), str):
+            text += f"; {top['test']}"
+        elif design.samples > 1 and "p_adj" not in m.columns:
             text += "; with several samples per cell this exact McNemar p is too small"
         text += ")"
     return Card("language", "Language", text + ".")
