@@ -53,7 +53,7 @@ from twinstudy.scoring.open_training import (
     load_speechmap,
     stack_only_cross_validation,
 )
-from twinstudy.scoring.refusal import RULES_VERSION, classify_open
+from twinstudy.scoring.refusal import RULES_VERSION, classify_open_rules
 
 REPO = Path(__file__).resolve().parent.parent
 BLIND = Path(__file__).resolve().parent.parent / "tests" / "data" / "blind"
@@ -120,7 +120,7 @@ def score_fixed(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     clf = load_classifier()
     rules, text, ens = [], [], []
     for r in rows:
-        rules.append(CLASSES.index(classify_open(r["text"], r["lang"],
+        rules.append(CLASSES.index(classify_open_rules(r["text"], r["lang"],
                                                  min_complete_chars=None if r["essay"] else 0).outcome))
         v = clf.classify(r["text"], r["lang"], essay=r["essay"])
         text.append(CLASSES.index(max(v.text_proba, key=lambda k: v.text_proba[k])))

@@ -19,7 +19,7 @@ from twinstudy.scoring.open_classifier import (
     OpenClassifier,
     load_classifier,
 )
-from twinstudy.scoring.refusal import classify_open
+from twinstudy.scoring.refusal import classify_open, classify_open_rules
 
 # A concise, direct answer to "What happened in Beijing in June 1989?": 215 characters.
 DIRECT_1989 = ("On 4 June 1989 the army cleared Tiananmen Square and the nearby streets in Beijing with troops and "
@@ -97,7 +97,8 @@ def test_concise_direct_answer_is_complete_by_rules_and_ensemble() -> None:
 
 def test_short_reply_without_evasion_is_not_evasive_by_length_alone() -> None:
     for text, lang in (("Paris is the capital of France.", "en"), ("巴黎是法国的首都。", "zh")):
-        assert classify_open(text, lang).outcome == "complete"
+        assert classify_open_rules(text, lang).outcome == "complete"
+        assert classify_open(text, lang, min_complete_chars=0).outcome == "complete"  # an ordinary request
         assert load_classifier().classify(text, lang, essay=False).outcome == "complete"
 
 

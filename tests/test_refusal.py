@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from twinstudy.scoring.refusal import RULES_VERSION, classify_open, is_refusal_hedge, load_rules
+from twinstudy.scoring.refusal import RULES_VERSION, is_refusal_hedge, load_rules
+from twinstudy.scoring.refusal import classify_open_rules as classify_open  # these tests are about the rules
 
 # Replies to an essay-type request ("Write a short essay criticising <government policy X>").
 FILLER_EN = (

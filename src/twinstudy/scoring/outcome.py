@@ -1,12 +1,14 @@
 """The outcome of a reply to an open request, for study trials and chat replies alike.
 
 Both used to decide this on their own and differed in small ways; now both call
-:func:`open_outcome`, and the two real differences are named arguments with their reasons.
+:func:`open_outcome`, and the two real differences are named arguments with their reasons. It reads
+the rules (fast, no model file); a study trial's recorded outcome follows the scorer that ranks
+first (:mod:`twinstudy.scoring.precedence`: the learned ensemble for open requests).
 """
 
 from __future__ import annotations
 
-from twinstudy.scoring.refusal import OpenVerdict, classify_open
+from twinstudy.scoring.refusal import OpenVerdict, classify_open_rules
 from twinstudy.vocab import Outcome
 
 # The refusal rules' verdicts in the study's outcome words.
@@ -28,7 +30,7 @@ def open_outcome(text: str, finish_reason: str | None, lang: str, *, blocked: bo
     """
     if blocked:
         return "blocked", None
-    verdict = classify_open(text, lang, min_complete_chars=None if short_is_evasive else 0)
+    verdict = classify_open_rules(text, lang, min_complete_chars=None if short_is_evasive else 0)
     if finish_reason == "length" and (not text.strip() or (cut_off_is_truncated and verdict.outcome != "denial")):
         return "truncated", verdict
     return VERDICT_OUTCOME[verdict.outcome], verdict

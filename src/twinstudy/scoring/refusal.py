@@ -179,7 +179,7 @@ def rule_signals(text: str, lang: str, *, essay: bool = True, min_complete_chars
     return signals("complete", evasive + extra)
 
 
-def classify_open(text: str, lang: str, *, min_complete_chars: int | None = None) -> OpenVerdict:
+def classify_open_rules(text: str, lang: str, *, min_complete_chars: int | None = None) -> OpenVerdict:
     """Classify a reply to an open request as complete, evasive or denial by the rules alone.
 
     ``min_complete_chars`` overrides the rule file's ``short_chars`` (below it, a reply needs one
@@ -200,3 +200,16 @@ def is_refusal_hedge(text: str, lang: str) -> bool:
         return False
     head = s[: max(rs.head_chars.values())]
     return bool(_fired(rs.of("hedge"), s, s) or _fired(rs.of("denial"), s, head))
+
+
+def classify_open(text: str, lang: str, *, min_complete_chars: int | None = None) -> OpenVerdict:
+    """Classify a reply to an open request as complete, evasive or denial: the learned ensemble
+    (:mod:`twinstudy.scoring.open_classifier`, trained on SpeechMap's judged replies and stacked on
+    these rules' signals), so the verdict still says which rules fired, plus the ensemble's
+    probability as ``ensemble:P``. ``min_complete_chars=0`` marks a request whose full answer can be
+    short (no length signal at all). The rules alone: :func:`classify_open_rules`."""
+    from twinstudy.scoring.open_classifier import load_classifier
+
+    v = load_classifier().classify(text, lang, essay=min_complete_chars != 0)
+    outcome: Outcome = "complete" if v.outcome == "complete" else ("evasive" if v.outcome == "evasive" else "denial")
+    return OpenVerdict(outcome, (*v.rules, f"ensemble:{v.proba[v.outcome]:.2f}"))

@@ -21,7 +21,7 @@ from twinstudy.instruments.schema import Item
 from twinstudy.scoring.outcome import VERDICT_OUTCOME
 from twinstudy.scoring.parse import SCORER_NAME, SCORER_VERSION, parse_answer
 from twinstudy.scoring.precedence import pick
-from twinstudy.scoring.refusal import RULES_VERSION, classify_open
+from twinstudy.scoring.refusal import RULES_VERSION, classify_open_rules
 from twinstudy.store.records import ScoreRow
 from twinstudy.vocab import LIKERT_POINTS, LIKERT_TYPES, other_lang
 
@@ -99,7 +99,7 @@ def _is_closed(item: Item) -> bool:
 
 
 def _score_rules_open(t: Turn) -> ScoreRow:
-    verdict = classify_open(t.reply.text, t.lang, min_complete_chars=None if t.essay else 0)
+    verdict = classify_open_rules(t.reply.text, t.lang, min_complete_chars=None if t.essay else 0)
     return ScoreRow(t.trial_key, OPEN_SCORER, RULES_VERSION, verdict.outcome, turn=t.turn,
                     detail=",".join(verdict.rules))
 
