@@ -85,6 +85,10 @@ def test_choice_distributions_and_contrasts(choice_db: Path) -> None:
     tables = json.loads(res.stdout)["tables"]
     assert any(r["item"] == "usc-lead-2030" for r in tables["choice_shares"])
     assert {r["contrast"] for r in tables["choice_language"]} == {"EN − ZH"}
+    report = choice_db.parent / "choices.html"
+    assert CliRunner().invoke(main, ["report", "--db", str(choice_db), "-o", str(report)]).exit_code == 0
+    html = report.read_text(encoding="utf-8")
+    assert 'id="choices"' in html and "The United States" in html and "中国" in html
 
 
 def test_newcombe_interval_matches_the_published_example() -> None:

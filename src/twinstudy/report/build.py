@@ -29,7 +29,7 @@ from twinstudy.report.sections.headline import Card, Design, build_headline
 from twinstudy.report.sections.measured import Measured, build_measured
 from twinstudy.report.sections.method import Method, build_method
 from twinstudy.report.sections.self_perception import ItemReplies, build_replies
-from twinstudy.report.sections.tables import Tables, build_tables
+from twinstudy.report.sections.tables import Tables, build_tables, choice_view
 from twinstudy.report.sections.transcripts import TranscriptInfo, load_source
 from twinstudy.store import Store
 from twinstudy.store.reads import chat_only_note
@@ -64,6 +64,8 @@ class ReportPage:
     quality: list[str]
     signs: dict[str, str]
     chat_note: str | None
+    choices: list[dict[str, Any]]
+    choices_framing: str
     tx_payload: str
     tx_encoding: str
     tinfo: TranscriptInfo
@@ -114,6 +116,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
                            residual_estimable=tables.variance.residual_estimable)
     tx_payload, tx_encoding, tinfo = embed_transcripts(load_source(store, meta))
     split = results.table("framing_split")
+    choice_framing, choice_rows = choice_view(results)
     return ReportPage(
         study_name=str(runs["study"].iloc[-1]) if not runs.empty else "study",
         description=_description(spec),
@@ -140,6 +143,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
         quality=quality_verdicts(results.table("quality")),
         signs=dict(SIGNS),
         chat_note=chat_only_note(store),
+        choices=choice_rows, choices_framing=choice_framing,
         tx_payload=tx_payload, tx_encoding=tx_encoding, tinfo=tinfo,
         method=method,
         measured=build_measured(store, roles),

@@ -181,3 +181,18 @@ def build_tables(results: Results, samples: int, open_themes: set[str], meta: Me
         records(results.table("identity")), records(results.table("flips")), records(results.table("language_gap")),
         records(results.table("mcnemar")), rate_table(results.table("rates"), open_themes, meta),
         {n: label(n) for n in names})
+
+
+CHOICE_ROWS = 300  # the report shows at most this many option rows; `analyze --json` has them all
+
+
+def choice_view(results: Results) -> tuple[str, list[dict[str, Any]]]:
+    """The choice-share rows the report shows: one framing (neutral when asked), each option's share
+    per model and language with its Wilson interval, in item and option order."""
+    table = results.table("choice_shares")
+    if table.empty:
+        return "", []
+    framings = set(table["framing"].astype(str))
+    framing = "neutral" if "neutral" in framings else sorted(framings)[0]
+    rows = table[table["framing"].astype(str) == framing].sort_values(["instrument", "item", "option", "model", "lang"])
+    return framing, [{str(k): v for k, v in r.items()} for r in rows.head(CHOICE_ROWS).to_dict("records")]
