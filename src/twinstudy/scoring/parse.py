@@ -98,38 +98,27 @@ _ANSWER_KEYS = ("answer", "rating", "score", "choice", "option", "pick", "respon
 _JSON_OBJ = re.compile(r"^\s*(?:```(?:json)?\s*)?(\{.*\})\s*(?:```)?\s*$", re.S)
 
 
-def _json_answer_text(text: str) -> str | None:
-    """The answer field of a JSON reply as text, when it is not already a schema value."""
+_NO_ANSWER = object()  # the reply is not a JSON object with an answer field
+
+
+def _json_answer(text: str) -> Any:
+    """The answer field's value of a JSON reply (``{"answer": …}``, also fenced), or ``_NO_ANSWER``."""
     m = _JSON_OBJ.match(text)
     if not m:
-        return None
+        return _NO_ANSWER
     try:
         obj = json.loads(m.group(1))
     except ValueError:
-        return None
+        return _NO_ANSWER
     if not isinstance(obj, dict):
-        return None
+        return _NO_ANSWER
     key = next((k for k in _ANSWER_KEYS if k in obj), None)
-    if key is None or isinstance(obj[key], (dict, list)):
-        return None
-    return str(obj[key])
+    return _NO_ANSWER if key is None else obj[key]
 
 
-def _structured(text: str, item_type: str, n_options: int | None) -> ParsedAnswer | None:
-    """Read a structured reply ``{"answer": …}``; None when the reply is not one (text fallback)."""
-    m = _JSON_OBJ.match(text)
-    if not m:
-        return None
-    try:
-        obj = json.loads(m.group(1))
-    except ValueError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    key = next((k for k in _ANSWER_KEYS if k in obj), None)
-    if key is None:
-        return None
-    raw = obj[key]
+def _structured(raw: Any, item_type: str, n_options: int | None) -> ParsedAnswer | None:
+    """A structured reply's answer value read as the schema's value; None when it is not one (the
+    value is then read as text)."""
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in (DECLINE_TOKEN, "refuse", "refused")):
         return ParsedAnswer(None, "refused", "structured-decline")
     allowed = answer_schema(item_type, n_options)["properties"]["answer"]["enum"][:-1]
@@ -167,12 +156,14 @@ def parse_answer(
         raise ValueError(f"unknown item type {item_type!r}; expected one of {', '.join(ITEM_TYPES)}")
     visible, unclosed = strip_think(text or "")
     if item_type != "open":
-        st = _structured(visible, item_type, len(options) if options else None)
-        if st is not None:
-            return st
-        inner = _json_answer_text(visible)
-        if inner is not None:  # {"answer": "是"}: the value is read as a reply of its own
-            got = parse_answer(inner, item_type, lang, options, alt_options=alt_options, question=question)
+        raw = _json_answer(visible)
+        if raw is not _NO_ANSWER:
+            st = _structured(raw, item_type, len(options) if options else None)
+            if st is not None:
+                return st
+        if raw is not _NO_ANSWER and not isinstance(raw, (dict, list)):
+            # {"answer": "是"}: the value is read as a reply of its own
+            got = parse_answer(str(raw), item_type, lang, options, alt_options=alt_options, question=question)
             return ParsedAnswer(got.value, got.status, f"structured-text:{got.reason}")
     s = normalise(visible)
     if not s:
