@@ -233,12 +233,11 @@ _SKIP = {"estimate", "ci_low", "ci_high", "n", "p_value", "p_adj", "ci_kind", "n
 def _readable(df: Any) -> Any:
     """One analysis table as a terminal table: its naming columns, the estimate with its interval,
     n and the (adjusted) p, at most ``_ROWS_SHOWN`` rows (``--json`` has everything)."""
-    import math
 
     from rich.markup import escape
     from rich.table import Table
 
-    from twinstudy.report.numbers import fmt
+    from twinstudy.report.numbers import ci, fmt
 
     names = [c for c in df.columns if c not in _SKIP and df[c].dtype == object][:4]
     has_est = "estimate" in df.columns
@@ -251,21 +250,12 @@ def _readable(df: Any) -> Any:
     for c in cols:
         t.add_column(c, overflow="fold", justify="left" if c in names or not has_est else "right")
 
-    def num(v: Any) -> float | None:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return None
-        return f if math.isfinite(f) else None
-
     for row in df.head(_ROWS_SHOWN).to_dict("records"):
         if not has_est:
             t.add_row(*(escape(str(row[c])) for c in cols))
             continue
-        est, lo, hi = num(row.get("estimate")), num(row.get("ci_low")), num(row.get("ci_high"))
-        cell = fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else "")
-        extra = ([str(row["n"])] if "n" in df.columns else []) + ([fmt(num(row[p_col]), ".3g")] if p_col else [])
-        t.add_row(*(escape(str(row[c])) for c in names), cell, *extra)
+        extra = ([str(row["n"])] if "n" in df.columns else []) + ([fmt(row[p_col], ".3g")] if p_col else [])
+        t.add_row(*(escape(str(row[c])) for c in names), ci(row), *extra)
     if len(df) > _ROWS_SHOWN:
         t.caption = f"{len(df) - _ROWS_SHOWN} more rows: see --json"
     return t

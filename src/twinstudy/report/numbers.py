@@ -10,12 +10,18 @@ from typing import Any
 MIN_UNITS_FOR_INTERVAL = 3
 
 
-def fmt(x: Any, spec: str = "+.2f") -> str:
+def finite(x: Any) -> float | None:
+    """``x`` as a float, or None when it is missing, not a number, NaN or infinite."""
     try:
         v = float(x)
     except (TypeError, ValueError):
-        return "–"
-    return "–" if not math.isfinite(v) else format(v, spec)
+        return None
+    return v if math.isfinite(v) else None
+
+
+def fmt(x: Any, spec: str = "+.2f") -> str:
+    v = finite(x)
+    return "–" if v is None else format(v, spec)
 
 
 def _get(r: Any, key: str) -> Any:
@@ -26,12 +32,8 @@ def _get(r: Any, key: str) -> Any:
 
 
 def _units(r: Any) -> int | None:
-    n = _get(r, "n")
-    try:
-        v = float(n)
-    except (TypeError, ValueError):
-        return None
-    return int(v) if math.isfinite(v) else None
+    v = finite(_get(r, "n"))
+    return None if v is None else int(v)
 
 
 def ci(r: Any, spec: str = "+.2f") -> str:

@@ -32,36 +32,26 @@ import pandas as pd
 from scipy import stats
 
 from twinstudy.report.figures import ordered_models
+from twinstudy.report.numbers import finite, fmt
 
 Meta = dict[str, dict[str, Any]]
 UNKNOWN = ("UNKNOWN", "?", "", "unknown")
 
 
-def _f(x: Any, spec: str) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if not math.isfinite(v) else format(v, spec)
-
-
 def _pp(est: Any, lo: Any, hi: Any) -> str:
     """A difference of shares in percentage points: ``+72 pp [+58, +84]``."""
-    return f"{_f(est * 100, '+.0f')} pp [{_f(lo * 100, '+.0f')}, {_f(hi * 100, '+.0f')}]"
+    return f"{fmt(est * 100, '+.0f')} pp [{fmt(lo * 100, '+.0f')}, {fmt(hi * 100, '+.0f')}]"
 
 
 def _share(est: Any, lo: Any, hi: Any) -> str:
     """A share with its interval in percent; interval ends outside [0, 100] are shown at the bound."""
     lo, hi = (min(max(float(v), 0.0), 1.0) if v is not None else v for v in (lo, hi))
-    return f"{_f(est * 100, '.0f')}% [{_f(lo * 100, '.0f')}–{_f(hi * 100, '.0f')}]"
+    return f"{fmt(est * 100, '.0f')}% [{fmt(lo * 100, '.0f')}–{fmt(hi * 100, '.0f')}]"
 
 
 def _p(p: Any) -> str:
-    try:
-        v = float(p)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(v):
+    v = finite(p)
+    if v is None:
         return "–"
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
@@ -117,7 +107,7 @@ def _by_origin(rates: pd.DataFrame, meta: Meta) -> dict[str, Any]:
             per_origin[str(origin)] = vals
             est, lo, hi = _t_interval(vals)
             rows.append({"set": f"{theme}", "instrument": inst, "lang": lang, "origin": origin,
-                         "share": _share(est, lo, hi) if math.isfinite(lo) else f"{_f(est * 100, '.0f')}% (one company: no interval)",
+                         "share": _share(est, lo, hi) if math.isfinite(lo) else f"{fmt(est * 100, '.0f')}% (one company: no interval)",
                          "companies": int(vals.size), "models": int(h["models"].sum())})
         if "CN" in per_origin and "US" in per_origin:
             est, lo, hi, p = _welch(per_origin["CN"], per_origin["US"])
@@ -126,30 +116,22 @@ def _by_origin(rates: pd.DataFrame, meta: Meta) -> dict[str, Any]:
     return {"rows": rows, "contrast": contrast, "unknown": unknown}
 
 
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _lineage(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
     lin = res.get("lineage", pd.DataFrame())
     out = []
     for r in lin.to_dict("records"):
         info = meta.get(str(r["descendant"]), {})
         share = r["measure"] == "complete"
-        b, c, p_mc = _num(r["b"]), _num(r["c"]), _num(r["p_mcnemar"])
+        b, c, p_mc = finite(r["b"]), finite(r["c"]), finite(r["p_mcnemar"])
         out.append({
             "descendant": r["descendant"], "base": r["base_model"],
             "who": f"{info.get('post_trainer') or info.get('company', '?')} ({r['origin_descendant']})",
             "kind": info.get("lineage_kind") or "post-trained", "base_origin": r["origin_base"],
             "set": r["theme"], "lang": r["lang"], "measure": r["measure"],
-            "rate_d": _f(r["rate_descendant"] * 100, ".0f") + "%" if share else _f(r["rate_descendant"], "+.2f"),
-            "rate_b": _f(r["rate_base"] * 100, ".0f") + "%" if share else _f(r["rate_base"], "+.2f"),
+            "rate_d": fmt(r["rate_descendant"] * 100, ".0f") + "%" if share else fmt(r["rate_descendant"], "+.2f"),
+            "rate_b": fmt(r["rate_base"] * 100, ".0f") + "%" if share else fmt(r["rate_base"], "+.2f"),
             "diff": _pp(r["estimate"], r["ci_low"], r["ci_high"]) if share
-            else f"{_f(r['estimate'], '+.2f')} [{_f(r['ci_low'], '+.2f')}, {_f(r['ci_high'], '+.2f')}]",
+            else f"{fmt(r['estimate'], '+.2f')} [{fmt(r['ci_low'], '+.2f')}, {fmt(r['ci_high'], '+.2f')}]",
             "n": int(r["n"]), "bc": "–" if b is None or c is None else f"{int(b)} / {int(c)}",
             "p": _p(p_mc if p_mc is not None else r["p_value"]),
         })
@@ -159,7 +141,7 @@ def _lineage(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]
 def _bc(r: Mapping[Any, Any]) -> str:
     """Discordant pairs (EN only / ZH only) where the exact McNemar test applies; with several
     samples per item the test is an item-level sign-flip and has no b / c (see the ``test`` column)."""
-    b, c = _num(r.get("b")), _num(r.get("c"))
+    b, c = finite(r.get("b")), finite(r.get("c"))
     return "–" if b is None or c is None else f"{int(b)} / {int(c)}"
 
 
@@ -174,7 +156,7 @@ def _gaps(res: Mapping[str, pd.DataFrame], meta: Meta) -> list[dict[str, Any]]:
         out.append({"model": m, "origin": meta.get(m, {}).get("origin", "?"),
                     "en": f"{int(r['k_en'])}/{int(r['n'])}", "zh": f"{int(r['k_zh'])}/{int(r['n'])}",
                     "gap": _pp(r["estimate"], r["ci_low"], r["ci_high"]), "bc": _bc(r),
-                    "p": _p(r["p_value"]), "hot": bool((_num(r["p_value"]) or 1.0) < 0.05)})
+                    "p": _p(r["p_value"]), "hot": bool((finite(r["p_value"]) or 1.0) < 0.05)})
     return out
 
 

@@ -7,7 +7,6 @@ when the table has one, and otherwise says that its p is not adjusted for the ch
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from twinstudy.analysis import Results
-from twinstudy.report.numbers import ci, fmt, pct, share
+from twinstudy.report.numbers import ci, finite, fmt, pct, share
 from twinstudy.report.roles import FramingRole, identity_framings, opinion_framings, pushback_framings
 from twinstudy.report.sections.tables import empty_share
 
@@ -70,7 +69,7 @@ def _models_card(results: Results, design: Design) -> Card:
     text = (f"Differences between models (their main effect and how they react differently to language and "
             f"framing) account for {share(ms)} of the variance in scores; the user's side (language + framing) "
             f"accounts for {share(us)}.")
-    if "model_share" in hv and _finite(hv["model_share"].get("estimate")):
+    if "model_share" in hv and finite(hv["model_share"].get("estimate")) is not None:
         text += f" Of the two sides together, the models' part is {share(hv['model_share'])}."
     elif "model_share" in hv:
         text += " Neither side accounts for any variance, so their shares cannot be compared."
@@ -84,13 +83,6 @@ def _models_card(results: Results, design: Design) -> Card:
         text += f" {fmt(empty * 100, '.0f')}% of the design's cells had no answered trial behind these shares."
     text += " The brackets are item-bootstrap intervals, not 95 % CIs: the shares describe this design."
     return Card("models", "The models", text)
-
-
-def _finite(v: object) -> bool:
-    try:
-        return math.isfinite(float(v))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def _language_card(results: Results, design: Design) -> Card:
