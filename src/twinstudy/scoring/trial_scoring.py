@@ -182,7 +182,7 @@ def score_turn(trial_key: str, item: Item, lang: str, order: list[int] | None, c
         return "blocked", []
     t = Turn(trial_key, item, lang, order, correct_letter, reply, turn)
     rows = [r for s in scorers().values() if s.applies(item) if (r := s.score(t)) is not None]
-    primary = pick(rows, lambda r: r.scorer, lambda r: r.status)
+    primary = pick(rows)
     if primary is None:
         return "unparseable", rows
     return outcome_of(primary, item, reply), rows
@@ -192,4 +192,4 @@ def score_reply(trial_key: str, item: Item, lang: str, order: list[int] | None, 
                 reply: Reply, turn: int = 0) -> tuple[str, ScoreRow | None]:
     """The outcome of one turn and its deciding score row (None for blocked turns)."""
     outcome, rows = score_turn(trial_key, item, lang, order, correct_letter, reply, turn)
-    return outcome, pick(rows, lambda r: r.scorer, lambda r: r.status)
+    return outcome, pick(rows)

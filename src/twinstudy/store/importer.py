@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from twinstudy.imports.records import ImportBatch
     from twinstudy.store import Store
 
-IMPORTED_VERSION_PREFIX = IMPORTED  # one definition: twinstudy.scoring.precedence
 
 
 def write_import(store: Store, batch: ImportBatch, converted: Converted, version: str) -> int:
@@ -38,7 +37,7 @@ def write_import(store: Store, batch: ImportBatch, converted: Converted, version
             (batch.study, batch.spec_text(), batch.source, version, now, now, len(converted.trials)))
         run_id = int(cur.lastrowid or 0)
         c.executemany("DELETE FROM attempts WHERE trial_key = ?", keys)
-        c.executemany(f"DELETE FROM scores WHERE trial_key = ? AND version LIKE '{IMPORTED_VERSION_PREFIX}%'", keys)
+        c.executemany(f"DELETE FROM scores WHERE trial_key = ? AND version LIKE '{IMPORTED}%'", keys)
         cols = list(converted.trials[0].keys())
         c.executemany(f"INSERT OR REPLACE INTO trials ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
                       [tuple(t[k] for k in cols) for t in converted.trials])
@@ -53,4 +52,4 @@ def write_import(store: Store, batch: ImportBatch, converted: Converted, version
 def imported_keys(store: Store) -> set[str]:
     """Trials whose outcome an imported label decided (rescoring adds scores but keeps the outcome)."""
     return {r[0] for r in store.conn.execute(
-        f"SELECT DISTINCT trial_key FROM scores WHERE version LIKE '{IMPORTED_VERSION_PREFIX}%'")}
+        f"SELECT DISTINCT trial_key FROM scores WHERE version LIKE '{IMPORTED}%'")}
