@@ -181,32 +181,25 @@ def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
     """Print every table; ``n_boot`` None applies the same draw policy as ``report`` and ``summary``.
     ``design``: which design of the study when its file changed between runs (default: current)."""
     from twinstudy.analysis import to_json
-    from twinstudy.report.roles import analyze_store
+    from twinstudy.report.roles import analyze_store, study_frame
     from twinstudy.store.designs import describe_designs
+    from twinstudy.store.reads import chat_only_note
 
     store = _open(db)
     try:
-        known = set(store.scored_frame(design=design)["model"])
+        frame, _roles = study_frame(store, design)  # read once: checked here, analysed below
+        known = set(frame["model"])
         for pair in twins or []:
             for m in pair:
                 if m not in known:
                     raise UserError(f"--twins names '{m}', which is not in {db}; models there: "
                                     f"{', '.join(sorted(known))}.")
-        note = describe_designs(store.conn, design)
-        results = analyze_store(store, twins=twins, n_boot=n_boot, design=design)
+        notes = [n for n in (describe_designs(store.conn, design), chat_only_note(store)) if n]
+        results = analyze_store(store, twins=twins, n_boot=n_boot, design=design, frame=frame)
     finally:
         store.close()
-    if note:
+    for note in notes:
         print(note, file=sys.stderr)
-    store = _open(db)
-    try:
-        from twinstudy.store.reads import chat_only_note
-
-        chat = chat_only_note(store)
-    finally:
-        store.close()
-    if chat:
-        print(chat, file=sys.stderr)
     if as_json:
         print(json.dumps(to_json(results), ensure_ascii=False, indent=2))
         return

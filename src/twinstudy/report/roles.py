@@ -59,11 +59,14 @@ def study_frame(store: Store, design: str | None = None) -> tuple[pd.DataFrame, 
 
 
 def analyze_store(store: Store, twins: list[tuple[str, str]] | None = None, n_boot: int | None = None,
-                  seed: int = DEFAULT_SEED, design: str | None = None) -> Results:
-    """``analysis.analyze`` on the store's frame: the one analysis all three commands render."""
+                  seed: int = DEFAULT_SEED, design: str | None = None,
+                  frame: pd.DataFrame | None = None) -> Results:
+    """``analysis.analyze`` on the store's frame: the one analysis all three commands render.
+    ``frame``: that frame when the caller has read it already (``study_frame``)."""
     from twinstudy import analysis  # looked up at call time, so tests can count or break the calls
 
-    frame, _ = study_frame(store, design)
+    if frame is None:
+        frame, _ = study_frame(store, design)
     return analysis.analyze(frame, twins=twins, n_boot=n_boot, seed=seed)
 
 
