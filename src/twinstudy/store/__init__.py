@@ -22,6 +22,8 @@ import pandas as pd
 from twinstudy.errors import UserError
 from twinstudy.instruments.schema import Framing, Instrument
 from twinstudy.scoring.precedence import pick_per_trial, sql_rank
+from twinstudy.store import codes
+from twinstudy.store.codes import CodeRow
 from twinstudy.store.db import connect, transaction
 from twinstudy.store.frames import ResultTables, build_scored_frame
 from twinstudy.store.migrations import open_schema
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
     from twinstudy.models.base import ModelInfo
 
-__all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "AttemptRow", "ResultTables", "ScoreRow",
+__all__ = ["ALL_OUTCOMES", "FINAL_OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "AttemptRow", "CodeRow", "ResultTables", "ScoreRow",
            "Store", "StoredReply", "TrialRecord"]
 
 # Tables a caller may read whole with Store.table() (the chat tables have their own reader).
@@ -231,6 +233,26 @@ class Store:
             [(s.trial_key, s.scorer, s.version, s.turn, s.status, s.value, s.agreement, s.score, s.correct,
               _dumps(s.distribution) if s.distribution is not None else None, s.detail, s.distribution_mass)
              for s in scores])
+
+    # -- codes of open replies (twinstudy.coding; the SQL is in store/codes.py) ------------------
+    def put_codes(self, rows: Iterable[CodeRow]) -> None:
+        codes.put_codes(self.conn, rows)
+
+    def code_table(self, codebook: str, coder: str | None = None) -> pd.DataFrame:
+        return codes.code_table(self.conn, codebook, coder)
+
+    def coders(self, codebook: str) -> list[str]:
+        return codes.coders(self.conn, codebook)
+
+    def coded_keys(self, codebook: str, coder: str, version: str) -> set[str]:
+        return codes.coded_keys(self.conn, codebook, coder, version)
+
+    def primary_coder(self, codebook: str) -> str | None:
+        """The coder whose codes count for ``codebook`` (the one run last), or None."""
+        return codes.primary_coder(self.conn, codebook)
+
+    def set_primary_coder(self, codebook: str, coder: str) -> None:
+        codes.set_primary_coder(self.conn, codebook, coder)
 
     def put_scores(self, scores: list[ScoreRow]) -> None:
         with transaction(self.conn):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from twinstudy.errors import UserError
 from twinstudy.store.db import transaction
-from twinstudy.store.schema import DESIGNS_DDL, MIGRATIONS_TABLE, SCHEMA, SCHEMA_VERSION
+from twinstudy.store.schema import CODES_DDL, DESIGNS_DDL, MIGRATIONS_TABLE, SCHEMA, SCHEMA_VERSION
 
 Migration = tuple[int, str, Callable[[sqlite3.Connection], None]]
 
@@ -46,18 +46,28 @@ def _v3_sent_params(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE trials ADD COLUMN adjusted_params TEXT")
 
 
-def _v4_designs(conn: sqlite3.Connection) -> None:
-    """The designs tables; trials run before them belong to no recorded design (read as one).
-    Statement by statement: ``executescript`` would commit the migration's transaction first."""
-    for statement in DESIGNS_DDL.split(";"):
+def _run_ddl(conn: sqlite3.Connection, ddl: str) -> None:
+    """Statement by statement: ``executescript`` would commit the migration's transaction first."""
+    for statement in ddl.split(";"):
         if statement.strip() and not all(ln.strip().startswith("--") for ln in statement.strip().splitlines()):
             conn.execute(statement)
+
+
+def _v4_designs(conn: sqlite3.Connection) -> None:
+    """The designs tables; trials run before them belong to no recorded design (read as one)."""
+    _run_ddl(conn, DESIGNS_DDL)
+
+
+def _v5_codes(conn: sqlite3.Connection) -> None:
+    """The codes table of open-answer coding; older files simply have no codes yet."""
+    _run_ddl(conn, CODES_DDL)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     (2, "scores.distribution_mass (was label-mass= text in scores.detail)", _v2_distribution_mass),
     (3, "trials.sent_params and trials.adjusted_params (what was sent; self-healed parameters)", _v3_sent_params),
     (4, "designs and design_trials (which trials belong to which design of a study)", _v4_designs),
+    (5, "codes (open replies coded into a codebook's categories, per coder)", _v5_codes),
 )
 assert [m[0] for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1)), "one migration per version"
 

@@ -8,7 +8,7 @@ add the migration that adds it there and bump :data:`SCHEMA_VERSION`.
 from __future__ import annotations
 
 # Version 1: the first schema. Version 2: scores.distribution_mass (was text in scores.detail).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS migrations (
@@ -126,3 +126,21 @@ CREATE TABLE IF NOT EXISTS design_trials (
 ) WITHOUT ROWID;
 """
 SCHEMA += DESIGNS_DDL
+
+#: Codes of open replies (schema 5): twinstudy.coding. One row per reply, codebook and coder, so
+#: coders sit side by side (agreement between them is a measurement) and are rerun on stored text.
+CODES_DDL = """
+CREATE TABLE IF NOT EXISTS codes (
+    trial_key TEXT NOT NULL,
+    turn INTEGER NOT NULL DEFAULT 0,
+    codebook TEXT NOT NULL,            -- codebook id (twinstudy.coding.codebook)
+    coder TEXT NOT NULL,               -- 'lexicon', 'judge:<model id>', 'human:<name>'
+    version TEXT NOT NULL,             -- codebook version + coder version (+ hash of prompt or keywords)
+    status TEXT NOT NULL,              -- coded | uncodable (the coder's answer could not be read)
+    categories TEXT,                   -- JSON list of category ids, sorted (may be [] when multi-label)
+    detail TEXT,                       -- why: the keywords that fired, or the judge's note
+    coded_at REAL NOT NULL,
+    PRIMARY KEY (trial_key, turn, codebook, coder)
+);
+"""
+SCHEMA += CODES_DDL
