@@ -55,7 +55,7 @@ def coded_keys(conn: sqlite3.Connection, codebook: str, coder: str, version: str
 def coders(conn: sqlite3.Connection, codebook: str) -> list[str]:
     """Every coder with codes stored for ``codebook``, in the order first written."""
     return [r[0] for r in conn.execute(
-        "SELECT coder FROM codes WHERE codebook = ? GROUP BY coder ORDER BY min(coded_at), coder", (codebook,))]
+        "SELECT coder FROM codes WHERE codebook = ? GROUP BY coder ORDER BY min(rowid)", (codebook,))]
 
 
 def codebooks(conn: sqlite3.Connection) -> list[str]:
