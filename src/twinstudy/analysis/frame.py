@@ -42,6 +42,7 @@ Optional columns (filled from the bundled framing definitions when absent; see
 stance                "agree", "disagree" or "none": the opinion the framing states about the
                       statement as worded
 identity              "cn", "us", ... or "none": the identity the framing states
+culture               "cn", "us", ... or "none": the culture the framing brings up without an opinion
 ====================  =========================================================================
 """
 
@@ -78,7 +79,7 @@ COLUMNS: tuple[str, ...] = (
     "open_outcome",
 )
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("stance", "identity")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("stance", "identity", "culture")
 
 OPEN_OUTCOMES: tuple[str, ...] = ("complete", "evasive", "denial")
 

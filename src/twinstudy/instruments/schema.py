@@ -138,6 +138,9 @@ class Framing(Strict):
     followup: Bilingual | None = None
     stance: Literal["agree", "disagree"] | None = None
     identity: str | None = None
+    # The culture the user brings up without stating an opinion ("I've been reading Laozi"): the
+    # user-side contrast of open-answer coding (twinstudy.analysis.categories), beside identity.
+    culture: str | None = None
     applies_to: list[ItemType] | None = Field(
         default=None, min_length=1,
         description="item types the framing is used with (default: all; statement types for a stance)")

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 FRAME_COLUMNS = ["trial_key", "model", "origin", "company", "tier", "open_weights", "instrument", "item", "theme",
                  "item_type", "reverse", "lang", "framing", "paraphrase", "sample", "outcome", "answer",
                  "agreement", "score", "correct", "final_answer", "final_correct", "flipped", "open_outcome",
-                 "base_model", "choice", "n_options", "choice_text", "model_order", "stance", "identity", "reply_lang"]
+                 "base_model", "choice", "n_options", "choice_text", "model_order", "stance", "identity", "culture",
+                 "reply_lang"]
 
 
 def model_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -79,8 +80,8 @@ def build_scored_frame(trials: pd.DataFrame, models: dict[str, dict[str, Any]], 
     ``first`` and ``follow`` hold at most one score per trial (see ``Store.chosen_scores``);
     ``trials`` carries ``option_order`` and ``choice_messages`` (the prompt of choice trials);
     ``model_order``: each model's place in the study (``Store.model_order``); ``framings``: the
-    framing definitions the study ran with (``Store.framing_definitions``), whose ``stance`` and
-    ``identity`` become the columns of the same names (``none`` where a framing states neither), so
+    framing definitions the study ran with (``Store.framing_definitions``), whose ``stance``,
+    ``identity`` and ``culture`` become the columns of the same names (``none`` where a framing states neither), so
     the analysis reads roles from the data, never from framing ids.
     """
     first = first[["trial_key", "status", "value", "agreement", "score", "correct"]]
@@ -103,6 +104,7 @@ def build_scored_frame(trials: pd.DataFrame, models: dict[str, dict[str, Any]], 
     ids = df["framing"].astype(str)
     df["stance"] = ids.map(lambda f: (defs[f].stance or "none") if f in defs else "none")
     df["identity"] = ids.map(lambda f: (defs[f].identity or "none").lower() if f in defs else "none")
+    df["culture"] = ids.map(lambda f: (defs[f].culture or "none").lower() if f in defs else "none")
     return df[FRAME_COLUMNS].reset_index(drop=True)
 
 
