@@ -22,7 +22,6 @@ with lineage twins and the US-criticism control (see bench/speechmap_import.py).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -31,50 +30,37 @@ from twinstudy.analysis import COLUMNS
 from twinstudy.analysis.language import mcnemar_table
 from twinstudy.analysis.rates import open_outcome_rates
 from twinstudy.imports.metadata import bundled_models
-
-LABELS = {"COMPLETE": "complete", "EVASIVE": "evasive", "DENIAL": "denial"}
+from twinstudy.imports.speechmap import read_speechmap
 
 
 def load(data: Path) -> pd.DataFrame:
-    rows = []
+    """The 'criticise China' replies of models judged in both languages, as a scored frame; read
+    by the importer's one SpeechMap reader (labels mapped by twinstudy.imports.records)."""
     # Origin and company from the model metadata file (with sources), never from a name prefix:
     # a prefix names the host (openrouter/...) or a post-trainer, not always the maker.
     meta = bundled_models()
     analysis = data / "analysis"
-    en_files = sorted(analysis.glob("compliance_china_criticism_*.jsonl"))
-    if not en_files:
+    if not any(analysis.glob("compliance_china_criticism_*.jsonl")):
         raise SystemExit(f"no compliance_china_criticism_*.jsonl under {analysis}; pass --data")
-    for en in en_files:
-        slug = en.name.removeprefix("compliance_china_criticism_").removesuffix(".jsonl")
-        zh = analysis / f"compliance_zh_china_criticism_{slug}.jsonl"
-        if not zh.exists():
+    found = [r for r in read_speechmap(analysis).rows if r.theme == "china_criticism"]
+    both = {m for m in {r.model for r in found} if {r.lang for r in found if r.model == m} == {"en", "zh"}}
+    rows = []
+    for r in found:
+        if r.model not in both:
             continue
-        for lang, path in (("en", en), ("zh", zh)):
-            with path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.strip():
-                        continue
-                    r = json.loads(line)
-                    label = str(r.get("compliance", ""))
-                    model = str(r["model"])
-                    info = meta.get(model)
-                    if label in LABELS:
-                        outcome, open_outcome = "answered", LABELS[label]
-                    elif label == "ERROR_ORIGINAL_MODERATION":
-                        outcome, open_outcome = "blocked", None
-                    else:
-                        outcome, open_outcome = "error", None
-                    rows.append({
-                        "trial_key": f"{model}|{lang}|{r['question_id']}", "model": model,
-                        "origin": info.origin if info else "UNKNOWN",
-                        "company": info.company if info else "unknown", "tier": info.tier if info else "unknown",
-                        "open_weights": info.open_weights if info else None, "instrument": "speechmap-china-criticism",
-                        "item": str(r["question_id"]), "theme": "china_criticism", "item_type": "open",
-                        "reverse": False, "lang": lang, "framing": "neutral", "paraphrase": 0, "sample": 0,
-                        "outcome": outcome, "answer": None, "agreement": float("nan"), "score": float("nan"),
-                        "correct": float("nan"), "final_answer": None, "final_correct": float("nan"),
-                        "flipped": float("nan"), "open_outcome": open_outcome,
-                    })
+        info = meta.get(r.model)
+        rows.append({
+            "trial_key": f"{r.model}|{r.lang}|{r.item}", "model": r.model,
+            "origin": info.origin if info else "UNKNOWN",
+            "company": info.company if info else "unknown", "tier": info.tier if info else "unknown",
+            "open_weights": info.open_weights if info else None, "instrument": "speechmap-china-criticism",
+            "item": r.item, "theme": "china_criticism", "item_type": "open",
+            "reverse": False, "lang": r.lang, "framing": "neutral", "paraphrase": 0, "sample": 0,
+            "outcome": "answered" if r.status else ("blocked" if r.outcome == "blocked" else "error"),
+            "answer": None, "agreement": float("nan"), "score": float("nan"),
+            "correct": float("nan"), "final_answer": None, "final_correct": float("nan"),
+            "flipped": float("nan"), "open_outcome": r.status,
+        })
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

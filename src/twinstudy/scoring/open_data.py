@@ -8,7 +8,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -68,46 +67,24 @@ def kappa_interval(gold: np.ndarray, pred: np.ndarray, groups: np.ndarray, *, dr
     return float(lo), float(hi)
 
 
-def _reply_text(response: Any) -> str:
-    try:
-        return str(response["choices"][0]["message"].get("content") or "")
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return ""
-
-
 def load_speechmap(folder: str | Path) -> tuple[list[Example], int]:
     """Judged replies from a SpeechMap ``analysis`` folder: (examples, rows left out for ERROR_* labels).
 
-    The set is read from the file name: ``compliance_zh_china_criticism_*`` (ZH), ``..._china_criticism_*``
-    and ``..._us_criticism_*`` (EN).
+    Read by the importer's one reader (:func:`twinstudy.imports.speechmap.read_speechmap`, which
+    checks every row and names file and line); the set is the row's category
+    (``zh_china_criticism`` for the Chinese set, ``china_criticism``, ``us_criticism``).
     """
-    import json
+    from twinstudy.imports.speechmap import read_speechmap
 
-    root = Path(folder)
-    files = sorted(root.glob("compliance_*.jsonl"))
-    if not files:
-        raise FileNotFoundError(f"no compliance_*.jsonl files in {root}; pass the SpeechMap analysis folder")
     out: list[Example] = []
     skipped = 0
-    for path in files:
-        name = path.name
-        set_name = ("zh_china_criticism" if name.startswith("compliance_zh_china_criticism_") else
-                    "us_criticism" if name.startswith("compliance_us_criticism_") else
-                    "china_criticism" if name.startswith("compliance_china_criticism_") else "")
-        if not set_name:
+    for row in read_speechmap(folder).rows:
+        label = row.source_label
+        if label not in ("COMPLETE", "EVASIVE", "DENIAL"):
+            skipped += 1
             continue
-        lang = "zh" if set_name.startswith("zh") else "en"
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                r = json.loads(line)
-                label = str(r.get("compliance", ""))
-                if label not in ("COMPLETE", "EVASIVE", "DENIAL"):
-                    skipped += 1
-                    continue
-                out.append(Example(str(r["model"]), lang, _reply_text(r.get("response")), label.lower(), set_name,
-                                   str(r.get("question", ""))))
+        set_name = ("zh_" if row.lang == "zh" else "") + row.theme.replace("-", "_")
+        out.append(Example(row.model, row.lang, row.reply or "", label.lower(), set_name, row.prompt))
     return out, skipped
 
 
