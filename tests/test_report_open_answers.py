@@ -251,3 +251,34 @@ def test_bundled_codebooks_are_the_four_of_issue_17() -> None:
     assert [b.id for b in bundled_codebooks()] == ["archetype", "centralisation", "culture", "deference"]
 
 
+
+
+@pytest.mark.browser
+def test_transcript_link_filters_the_viewer_and_nothing_runs(reports: tuple[str, str, Path],
+                                                            tmp_path: Path) -> None:
+    """In headless Chromium: a "transcript" link sets the viewer's filters to its reply's cell."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_browser_report import make_driver
+
+    folder = reports[2]
+    drv = make_driver(str(tmp_path / "profile"))
+    try:
+        drv.get((folder / "report.html").resolve().as_uri())
+        WebDriverWait(drv, 20).until(lambda d: d.find_element("id", "tx-count").get_attribute("data-count"))
+        section = drv.find_element("id", "open-answers")
+        assert section.is_displayed() and section.find_elements("css selector", ".figure svg")
+        link = drv.find_element("css selector", "#open-answers-archetype-cat-sage a.tx-link")
+        want = {k: link.get_attribute(f"data-{k}") for k in ("model", "item", "lang", "framing")}
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+        link.click()
+        rows = drv.find_elements("css selector", "#tx-body tr.tx-row")
+        assert rows and all(r.get_attribute("data-item") == want["item"] and r.get_attribute("data-lang") == want["lang"]
+                            and r.get_attribute("data-framing") == want["framing"] for r in rows)
+        assert [h.text for h in drv.find_elements("css selector", "#tx-head th")][1:] == [want["model"]]
+        assert drv.execute_script("return typeof window.__pwned") == "undefined"
+        assert not [e for e in drv.get_log("browser") if e.get("level") in ("SEVERE", "ERROR")]
+        drv.execute_script("document.getElementById('open-answers').scrollIntoView()")
+        shot = folder / "open-answers-screenshot.png"
+        assert drv.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    finally:
+        drv.quit()
