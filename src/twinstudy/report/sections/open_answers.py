@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -342,10 +342,16 @@ def build_open_answers(store: Store, frame: pd.DataFrame, results: Results, meta
     except Exception as exc:  # a broken codebook file costs this section, not the report
         out.errors.append(f"open answers: {type(exc).__name__}: {exc}")
         return out
-    texts = reply_texts(transcripts) if books else {}
+    texts: dict[TextKey, str] = {}
+
+    def lazy_texts() -> dict[TextKey, str]:  # only a database with codes pays for the lookup
+        if not texts:
+            texts.update(reply_texts(transcripts))
+        return texts
+
     for book in books:
         try:
-            view = _codebook_view(store, book, open_rows, results, meta, texts, fig_dir, out)
+            view = _codebook_view(store, book, open_rows, results, meta, lazy_texts, fig_dir, out)
         except Exception as exc:  # one codebook that cannot be shown costs that codebook only
             out.errors.append(f"open answers, codebook {book.id}: {type(exc).__name__}: {exc}")
             continue
@@ -355,7 +361,7 @@ def build_open_answers(store: Store, frame: pd.DataFrame, results: Results, meta
 
 
 def _codebook_view(store: Store, book: Codebook, open_rows: pd.DataFrame, results: Results,
-                   meta: dict[str, dict[str, Any]], texts: dict[TextKey, str], fig_dir: Path,
+                   meta: dict[str, dict[str, Any]], texts: Callable[[], dict[TextKey, str]], fig_dir: Path,
                    out: OpenAnswers) -> CodebookView | None:
     coder, others = _coder(store, book)
     if coder is None:
@@ -386,7 +392,7 @@ def _codebook_view(store: Store, book: Codebook, open_rows: pd.DataFrame, result
     for c in book.categories:
         with_c = done[[c.id in cs for cs in done["categories"]]]
         cats.append(CategoryView(c.id, c.label.en, c.label.zh, c.definition.en, len(with_c),
-                                 pick_examples(with_c, texts, models)))
+                                 pick_examples(with_c, texts(), models)))
     return CodebookView(
         book.id, book.title.en, book.question.en, book.multi_label, coder, others, n_coded,
         int((status == "uncodable").sum()),
