@@ -15,7 +15,7 @@ from pathlib import Path
 
 from twinstudy.errors import UserError
 from twinstudy.store.db import transaction
-from twinstudy.store.schema import DESIGNS_DDL, MIGRATIONS_TABLE, SCHEMA, SCHEMA_VERSION
+from twinstudy.store.schema import BATCHES_DDL, DESIGNS_DDL, MIGRATIONS_TABLE, SCHEMA, SCHEMA_VERSION
 
 Migration = tuple[int, str, Callable[[sqlite3.Connection], None]]
 
@@ -46,18 +46,34 @@ def _v3_sent_params(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE trials ADD COLUMN adjusted_params TEXT")
 
 
-def _v4_designs(conn: sqlite3.Connection) -> None:
-    """The designs tables; trials run before them belong to no recorded design (read as one).
-    Statement by statement: ``executescript`` would commit the migration's transaction first."""
-    for statement in DESIGNS_DDL.split(";"):
+def _run_ddl(conn: sqlite3.Connection, ddl: str) -> None:
+    """Statement by statement: ``executescript`` would commit the migration's transaction first."""
+    for statement in ddl.split(";"):
         if statement.strip() and not all(ln.strip().startswith("--") for ln in statement.strip().splitlines()):
             conn.execute(statement)
+
+
+def _v4_designs(conn: sqlite3.Connection) -> None:
+    """The designs tables; trials run before them belong to no recorded design (read as one)."""
+    _run_ddl(conn, DESIGNS_DDL)
+
+
+def _v5_reserved(conn: sqlite3.Connection) -> None:
+    """Placeholder for schema 5 (the codes table, written on another branch): the lead replaces it
+    with the real step at merge. Nothing to do here."""
+
+
+def _v6_batches(conn: sqlite3.Connection) -> None:
+    """The batch tables (``twinstudy run --batch``); an older file has no batches to carry over."""
+    _run_ddl(conn, BATCHES_DDL)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     (2, "scores.distribution_mass (was label-mass= text in scores.detail)", _v2_distribution_mass),
     (3, "trials.sent_params and trials.adjusted_params (what was sent; self-healed parameters)", _v3_sent_params),
     (4, "designs and design_trials (which trials belong to which design of a study)", _v4_designs),
+    (5, "reserved (the codes table)", _v5_reserved),
+    (6, "batches and batch_lines (provider batch jobs and the trials they ask)", _v6_batches),
 )
 assert [m[0] for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1)), "one migration per version"
 
