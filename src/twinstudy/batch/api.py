@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError
 
@@ -94,3 +94,22 @@ class BatchAPI(Protocol):
     async def cancel(self, batch_id: str) -> BatchStatus: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class FindsOwnBatches(Protocol):
+    """Optional for an adapter: label a batch with the orchestrator's tag and find it again by that tag.
+
+    The orchestrator commits a batch row (state ``submitting``) before calling ``submit``. A crash
+    after the provider created the batch but before its id was committed leaves that row without a
+    remote id. An adapter with these methods lets the next run ask the provider (OpenAI-style:
+    ``metadata`` on create, then a list call) instead of sending the lines a second time; without
+    them the orchestrator sends them again and says that the provider may hold an orphan batch."""
+
+    async def submit_tagged(self, lines: list[BatchLine], tag: str) -> Submitted:
+        """``submit``, carrying ``tag`` where the provider keeps it (batch metadata)."""
+        ...
+
+    async def find(self, tag: str) -> Submitted | None:
+        """The batch created with ``tag``, or None when the provider has none."""
+        ...

@@ -31,6 +31,29 @@ def price_table() -> dict[str, Price]:
             for k, v in (data.get("prices") or {}).items()}
 
 
+@lru_cache(maxsize=1)
+def batch_discounts() -> dict[str, float]:
+    """Registry id -> the fraction of the list price its provider's batch API charges, where the
+    table documents one (``batch_discount``)."""
+    text = (resources.files("twinstudy") / "data" / "prices.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text) or {}
+    return {str(k): float(v["batch_discount"]) for k, v in (data.get("prices") or {}).items()
+            if v.get("batch_discount") is not None}
+
+
+def batch_price_of(info: ModelInfo | Mapping[str, Any]) -> Price | None:
+    """USD per million tokens of a model's calls through its provider's batch API: its price
+    (:func:`price_of`) times the table's ``batch_discount`` for it. None when either is unknown: a
+    batch cost is never guessed from the list price."""
+    get = info.get if isinstance(info, Mapping) else (lambda k, d=None: getattr(info, k, d))
+    price = price_of(info)
+    table = batch_discounts()
+    discount = table.get(str(get("id"))) or table.get(str(get("model")))
+    if price is None or discount is None:
+        return None
+    return {"input": price["input"] * discount, "output": price["output"] * discount}
+
+
 def price_for(model_id: str, api_model: str | None = None) -> Price | None:
     """The bundled table's entry for a registry id (or an API model name), if any."""
     table = price_table()
