@@ -10,10 +10,10 @@ how often each custom_id reached it, which is what "no duplicate submission" is 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
-from twinstudy.batch.api import BatchLine, BatchStatus, LineResult, Submitted
+from twinstudy.batch.api import TAG_KEY, BatchLine, BatchStatus, LineResult, Submitted
 from twinstudy.models.base import BlockInfo, Completion, ModelCallError
 
 PROGRESSION = ("validating", "in_progress", "finalizing", "completed")
@@ -115,13 +115,13 @@ class FakeBatchAPI:
 
 
 class TaggedFakeBatchAPI(FakeBatchAPI):
-    """Keeps the orchestrator's tag with the batch (OpenAI-style metadata) and finds it by it."""
+    """Keeps metadata with the batch (OpenAI-style) and finds a batch by it."""
 
-    async def submit_tagged(self, lines: list[BatchLine], tag: str) -> Submitted:
-        return self.service.create(lines, tag)
+    async def submit(self, lines: list[BatchLine], *, metadata: Mapping[str, str] | None = None) -> Submitted:
+        return self.service.create(lines, (metadata or {}).get(TAG_KEY))
 
-    async def find(self, tag: str) -> Submitted | None:
+    async def find_submitted(self, metadata_key: str, value: str) -> Submitted | None:
         for b in self.service.batches.values():
-            if b.tag == tag:
+            if metadata_key == TAG_KEY and b.tag == value:
                 return Submitted(b.id, f"file_{b.id}", b.state)  # type: ignore[arg-type]
         return None

@@ -11,7 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from twinstudy.batch.api import FindsOwnBatches
+from twinstudy.batch.api import TAG_KEY, FindsOwnBatches
 from twinstudy.errors import UserError
 from twinstudy.models.base import ModelCallError, ModelInfo
 from twinstudy.store import Store
@@ -72,7 +72,7 @@ async def _cancel_all(store: Store, rows: list[sb.BatchRow]) -> list[str]:
         try:
             remote = row.remote_id
             if remote is None and isinstance(api, FindsOwnBatches):
-                found = await api.find(row.tag)
+                found = await api.find_submitted(TAG_KEY, row.tag)
                 if found is not None:
                     sb.submitted(store.conn, row.id, found.batch_id, found.input_file_id, found.state)
                     remote = found.batch_id

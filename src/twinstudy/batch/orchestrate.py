@@ -35,13 +35,15 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from twinstudy.batch.api import (
     ENDED,
+    TAG_KEY,
     BatchAPI,
     BatchLine,
     BatchStatus,
@@ -244,7 +246,7 @@ class ModelBatches:
         for n in range(self.r.opt.max_attempts):
             try:
                 if isinstance(self.api, FindsOwnBatches):
-                    sub = await self.api.submit_tagged(lines, row.tag)
+                    sub = await self.api.submit(lines, metadata={TAG_KEY: row.tag})
                 else:
                     sub = await self.api.submit(lines)
                 break
@@ -273,7 +275,7 @@ class ModelBatches:
     async def _find(self, row: sb.BatchRow) -> Submitted | None:
         assert isinstance(self.api, FindsOwnBatches)
         try:
-            return await self.api.find(row.tag)
+            return await self.api.find_submitted(TAG_KEY, row.tag)
         except ModelCallError:
             return None
 
@@ -369,7 +371,7 @@ class ModelBatches:
         updates: list[tuple[str, str]] = []
         cost = 0.0
         try:
-            results = self.api.results(row.remote_id, status) if status.state != "failed" or \
+            results = self._results(row.remote_id, status, states) if status.state != "failed" or \
                 status.output_file_id else None
             if results is not None:
                 async for res in results:
@@ -398,6 +400,15 @@ class ModelBatches:
         self.r.say(f"{self.info.id}: batch {row.id} {status.state}, collected"
                    + (f"; {len(retry):,} lines go again" if retry else "") + ".")
         return self._route(retry)
+
+    def _results(self, remote_id: str, status: BatchStatus, keys: dict[str, str]) -> AsyncIterator[LineResult]:
+        """The batch's result lines; adapters that take the lines as sent (``lines=``, to fill
+        ``Completion.request`` as a live call does) get them."""
+        if "lines" not in inspect.signature(self.api.results).parameters:
+            return self.api.results(remote_id, status)
+        sent = {k: BatchLine(k, list(t.messages), _params_for(t)) for k in keys if (t := self.trials.get(k))}
+        results: AsyncIterator[LineResult] = cast(Any, self.api).results(remote_id, status, lines=sent)
+        return results
 
     def _line(self, row: sb.BatchRow, res: LineResult, dones: list[_Done], loose: list[AttemptRow],
               retry: list[Trial]) -> tuple[str, float]:
