@@ -14,11 +14,11 @@ from twinstudy.study.spec import ResolvedStudy
 
 def batch_runner(rs: ResolvedStudy, store: Store, models: dict[str, Model], options: RunOptions,
                  design: ResolvedStudy | None, *, every: bool, fallback: str = "batch",
-                 poll: float | None = None) -> Runner | None:
+                 poll: float | None = None, max_lines: int | None = None) -> Runner | None:
     """A :class:`BatchRunner` when some model goes out in batches (``every``, its study entry's
     ``batch: true``, or batches of it still open in the database), else None: a plain live run.
     Says on stderr which models wanted batches and run live."""
-    opts = BatchOptions(every=every, fallback=cast(Fallback, fallback))
+    opts = BatchOptions(every=every, fallback=cast(Fallback, fallback), max_lines=max_lines)
     if poll is not None:
         opts.poll_interval = poll
         opts.poll_max = max(poll, min(opts.poll_max, 20 * poll)) if poll > 0 else 0.0

@@ -40,7 +40,7 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
               write_report: bool = True, max_requests: int | None = None, max_cost: float | None = None,
               skip_unavailable: bool = False, quiet: bool = False,
               request_timeout: float | None = None, batch: bool = False, batch_fallback: str = "batch",
-              batch_poll: float | None = None) -> RunResult:
+              batch_poll: float | None = None, batch_size: int | None = None) -> RunResult:
     """``batch``: send every model whose provider has a batch API in batches (models marked
     ``batch: true`` in the study always are); see :mod:`twinstudy.batch.orchestrate`."""
 
@@ -80,7 +80,8 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         opts.request_timeout = request_timeout
     from twinstudy.batch.start import batch_runner
 
-    runner = batch_runner(rs, store, models, opts, design, every=batch, fallback=batch_fallback, poll=batch_poll)
+    runner = batch_runner(rs, store, models, opts, design, every=batch, fallback=batch_fallback, poll=batch_poll,
+                          max_lines=batch_size)
     try:
         result = run_to_end(rs, store, models, opts, design=design, runner=runner)
     except KeyboardInterrupt:
@@ -110,6 +111,12 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         con.print(f"[yellow]{result.previous_trials} trials in this database were asked under an earlier "
                   "version of the study file; the analysis uses only the trials of the study as now defined "
                   f"(`twinstudy analyze --db {db_path} --design all` pools everything).[/]")
+    if runner is not None:
+        from twinstudy.batch.orchestrate import BatchRunner
+
+        if isinstance(runner, BatchRunner):
+            con.print(f"batches: {runner.batches_submitted} submitted and {runner.batches_collected} collected now; "
+                      f"`twinstudy batches --db {db_path}` lists any still open.")
     con.print(f"results: {db_path}")
     if rs.judge is not None:
         from twinstudy.cli.judging import judge_summary, run_judge

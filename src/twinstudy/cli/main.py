@@ -56,16 +56,19 @@ def main() -> None:
               help="Where lines a batch returned no reply for go next: a new batch, or live requests.")
 @click.option("--batch-poll", type=click.FloatRange(min=0), metavar="SECONDS",
               help="First wait between polls of an open batch (default 30; grows to 10 minutes).")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="LINES",
+              help="At most this many trials per batch (default: the provider's limit).")
 def run(study: Path | None, db: Path | None, report_path: Path | None, no_report: bool,
         max_requests: int | None, max_cost: float | None, skip_unavailable: bool,
         request_timeout: float | None, quiet: bool, batch: bool, batch_fallback: str,
-        batch_poll: float | None) -> None:
+        batch_poll: float | None, batch_size: int | None) -> None:
     """Run STUDY.yaml (default: the bundled quickstart); re-running resumes where it stopped."""
     from twinstudy.cli.commands import run_study
 
     run_study(study, db=db, report_path=report_path, write_report=not no_report, max_requests=max_requests,
               max_cost=max_cost, skip_unavailable=skip_unavailable, quiet=quiet,
-              request_timeout=request_timeout, batch=batch, batch_fallback=batch_fallback, batch_poll=batch_poll)
+              request_timeout=request_timeout, batch=batch, batch_fallback=batch_fallback, batch_poll=batch_poll,
+              batch_size=batch_size)
 
 
 @main.command()
