@@ -37,6 +37,7 @@ import asyncio
 import importlib
 import inspect
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -128,6 +129,7 @@ class BatchRunner(Runner):
         self.batch = batch or BatchOptions()
         self.batches_submitted = 0
         self.batches_collected = 0
+        self.poll_wait_s = 0.0  # time spent asleep between polls (summed over models)
 
     async def _model_loop(self, info: ModelInfo, trials: Iterator[Trial], skip: set[str]) -> None:
         api = self.apis.get(info.id)
@@ -345,7 +347,9 @@ class ModelBatches:
                     ended.append((row, status))
             if ended:
                 return ended
+            slept = time.monotonic()
             await asyncio.sleep(delay)
+            self.r.poll_wait_s += time.monotonic() - slept
             delay = min(delay * self.opt.backoff, self.opt.poll_max)
 
     def _state(self, batch_id: int, state: str, done: int | None, total: int) -> None:
