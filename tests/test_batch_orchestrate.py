@@ -210,7 +210,10 @@ def test_without_find_a_submitting_batch_is_sent_again_and_collected_once(tmp_pa
     runner = BatchRunner(rs, store, models, RunOptions(), apis={rs.models[0].id: FakeBatchAPI(service)}, batch=FAST)
     result = asyncio.run(runner.run())
     store.close()
-    assert "cannot look for a copy" in capsys.readouterr().err  # the documented window, said out loud
+    err = capsys.readouterr().err
+    assert "cannot look for a copy" in err  # the documented window, said out loud
+    # not on a terminal: one line per state change of each batch
+    assert "batch 1 validating" in err and "batch 1 completed" in err and err.count("batch 1 in_progress") == 1
     assert service.submits == 2 and result.done == 3
     assert _rows(db, "select count(*), count(distinct key) from trials") == [(3, 3)]
 
