@@ -253,3 +253,14 @@ def test_budget_limits_the_lines_submitted(tmp_path: Path) -> None:
 
 def test_model_info_carries_the_batch_flag() -> None:
     assert ModelInfo(id="x", provider="openai", model="m", batch=True).batch is True
+
+
+def test_a_cancelled_batch_leaves_its_unanswered_trials_to_the_next_run(tmp_path: Path) -> None:
+    rs = _study(tmp_path, "http://127.0.0.1:9/v1", n_items=3)
+    service = FakeProvider(reply=lambda line: None, end_state="cancelled")
+    result = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
+    assert service.submits == 1 and result.done == 0  # not sent again by this run
+    assert _rows(tmp_path / "r.db", "select state, collected_at is not null from batches") == [("cancelled", 1)]
+    service.reply, service.end_state = answer, "completed"
+    result = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
+    assert service.submits == 2 and result.outcomes == {"answered": 3}

@@ -1,8 +1,8 @@
 """``twinstudy batches``: the open provider batches of a results database, and cancelling them.
 
-Cancelling asks the provider to stop a batch; its finished lines stay billable and are collected by
-the next ``twinstudy run`` of the study, which sends the lines that got no reply again. To stop for
-good, cancel and do not run the study again (or run it without the model).
+Cancelling asks the provider to stop a batch; its finished lines stay billable. A run of the study
+that is going collects what finished and leaves the rest; the next run sends the lines that got no
+reply again. To stop for good, cancel and do not run the study again (or run it without the model).
 """
 
 from __future__ import annotations

@@ -317,11 +317,15 @@ class ModelBatches:
                 self.r.say(f"{self.info.id}: batch {row.id} was being submitted when the last run stopped; "
                            f"sending it again (the {self.api.provider} adapter cannot look for a copy the provider "
                            "may have created without confirming; check its batch list if in doubt).")
-            gone = [k for k in keys if k not in self.trials]
-            if gone:
-                self._write(row.id, [], [], [(k, "failed") for k in gone], 0.0)
-            trials = self._reserve(trials)
-            await self._send(row, trials)
+            allowed = self._reserve(trials)
+            kept = {t.key for t in allowed}
+            dropped = [k for k in keys if k not in kept]  # gone from the study, or over the budget
+            if not allowed:
+                sb.submit_failed(self.conn, row.id, "not sent again: " + (self.r.stop_reason or "no trial left"))
+                continue
+            if dropped:
+                self._write(row.id, [], [], [(k, "failed") for k in dropped], 0.0)
+            await self._send(row, allowed)
 
     # -- waiting -----------------------------------------------------------------------------------
     async def _wait(self, rows: list[sb.BatchRow]) -> list[tuple[sb.BatchRow, BatchStatus]]:
@@ -401,6 +405,11 @@ class ModelBatches:
                 retry.append(self.trials[key])
         sb.mark_collected(self.conn, row.id)
         self.r.batches_collected += 1
+        if status.state == "cancelled" and retry:
+            # someone cancelled it (`twinstudy batches --cancel`): this run does not undo that
+            self.r.say(f"{self.info.id}: batch {row.id} was cancelled; {len(retry):,} trials without a reply are "
+                       "left for the next run of the study.")
+            return []
         self.r.say(f"{self.info.id}: batch {row.id} {status.state}, collected"
                    + (f"; {len(retry):,} lines go again" if retry else "") + ".")
         return self._route(retry)
