@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=40, help="125 items x 2 languages x this = trials")
     ap.add_argument("--delay", type=float, default=2.0, help="the server's simulated batch wait (s)")
     ap.add_argument("--poll", type=float, default=0.25, help="first wait between polls (s)")
+    ap.add_argument("--tracemalloc", action="store_true", help="also the peak of Python allocations (slower)")
     args = ap.parse_args()
 
     from twinstudy.batch import orchestrate
@@ -116,6 +118,8 @@ def main() -> None:
             study = Path(tmp) / "bench.yaml"
             study.write_text(STUDY.format(url=url, samples=args.samples), encoding="utf-8")
             rss_before = _rss_mb()
+            if args.tracemalloc:
+                tracemalloc.start()
             r0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.perf_counter()
             rs = design = load_study(study)
@@ -126,6 +130,8 @@ def main() -> None:
             assert isinstance(runner, orchestrate.BatchRunner), "no batch adapter for the bench model"
             result = run_to_end(rs, store, models, opts, design=design, runner=runner)
             wall = time.perf_counter() - t0
+            py_peak = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
+            tracemalloc.stop()
             r1 = resource.getrusage(resource.RUSAGE_SELF)
             n_trials = count_trials(rs)
             counts = store.counts()
@@ -156,6 +162,8 @@ def main() -> None:
         ("time in twinstudy", f"{mine:.2f} s = wall - asleep - submit - poll ({mine / max(n_trials, 1) * 1e3:.3f} ms/trial)"),
         ("CPU time (user + system)", f"{cpu:.2f} s"),
         ("peak RSS (before the run)", f"{_rss_mb():.0f} MB ({rss_before:.0f} MB)"),
+        *([("peak of Python allocations", f"{py_peak / 1e6:.1f} MB (tracemalloc, during the run)")]
+          if py_peak is not None else []),
         ("integrity_check", integrity),
         ("load average (1 min) / cores", f"{os.getloadavg()[0]:.1f} / {os.cpu_count()} (wall figures stretch "
                                          "when other processes share the cores; CPU time does not)"),
