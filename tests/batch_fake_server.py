@@ -6,7 +6,8 @@ endpoint, completion_window, metadata), ``GET /v1/batches`` (list, newest first)
 ``validating``, then ``in_progress``, ``finalizing`` and ``completed`` once ``delay_s`` has passed
 since it was created (the simulated wait a benchmark subtracts); its output file has one line per
 request, ``{id, custom_id, response: {status_code, request_id, body}, error}``, the body a chat
-completion answering "3". Cancelling ends a batch ``cancelled`` with no output.
+completion answering "3"; with ``expire_mod``, some lines expire once instead (error file, code
+``batch_expired``). Cancelling ends a batch ``cancelled`` with no output.
 
 Counters: ``lines[custom_id]`` (times a custom_id reached the server, over every batch created: a
 value above 1 is a duplicate submission), ``counts[route]``, ``bytes_in``/``bytes_out``. Runs on
@@ -39,6 +40,7 @@ class _Batch:
     models: list[str]
     state: str = "validating"
     output_file_id: str | None = None
+    error_file_id: str | None = None
 
 
 @dataclass
@@ -49,6 +51,9 @@ class FakeBatchServer:
     # the server while the client still waits for its id (the window a kill test aims at).
     late_creates: int = 0
     late_s: float = 1.0
+    # Lines whose custom_id (read as hex) is divisible by `expire_mod` expire the first time they are
+    # submitted: they go to the error file with OpenAI's `batch_expired` code instead of the output.
+    expire_mod: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     lines: Counter[str] = field(default_factory=Counter)
     bytes_in: int = 0
@@ -57,6 +62,7 @@ class FakeBatchServer:
     def __post_init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, _Batch] = {}
+        self.expired: set[str] = set()  # custom_ids the server expired once
         self._ids = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -147,19 +153,37 @@ class FakeBatchServer:
         elif b.state != "finalizing" and self.delay_s > 0:
             b.state = "finalizing"
         else:
-            out = "".join(json.dumps(_result_line(cid, model, n)) + "\n"
-                          for n, (cid, model) in enumerate(zip(b.custom_ids, b.models, strict=True)))
-            fid = self._id("file")
-            self.files[fid] = out.encode("utf-8")
-            b.output_file_id = fid
+            out, err = [], []
+            for n, (cid, model) in enumerate(zip(b.custom_ids, b.models, strict=True)):
+                if self._expires(cid):
+                    self.expired.add(cid)
+                    err.append(json.dumps({"id": f"batch_req_{n}", "custom_id": cid, "response": None, "error": {
+                        "code": "batch_expired", "message": "This request could not be executed before the "
+                        "completion window expired."}}) + "\n")
+                else:
+                    out.append(json.dumps(_result_line(cid, model, n)) + "\n")
+            b.output_file_id = self._id("file")
+            self.files[b.output_file_id] = "".join(out).encode("utf-8")
+            if err:
+                b.error_file_id = self._id("file")
+                self.files[b.error_file_id] = "".join(err).encode("utf-8")
             b.state = "completed"
 
+    def _expires(self, cid: str) -> bool:
+        if not self.expire_mod or cid in self.expired:
+            return False
+        try:
+            return int(cid[:8], 16) % self.expire_mod == 0
+        except ValueError:
+            return False
+
     def _obj(self, b: _Batch) -> dict[str, Any]:
-        done = len(b.custom_ids) if b.state == "completed" else 0
+        failed = sum(1 for c in b.custom_ids if c in self.expired) if b.state == "completed" else 0
+        done = len(b.custom_ids) - failed if b.state == "completed" else 0
         return {"id": b.id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": b.file_id,
                 "completion_window": "24h", "status": b.state, "output_file_id": b.output_file_id,
-                "error_file_id": None, "created_at": int(b.created), "metadata": b.metadata or None,
-                "request_counts": {"total": len(b.custom_ids), "completed": done, "failed": 0}}
+                "error_file_id": b.error_file_id, "created_at": int(b.created), "metadata": b.metadata or None,
+                "request_counts": {"total": len(b.custom_ids), "completed": done, "failed": failed}}
 
     # -- serving ----------------------------------------------------------------------------------
     def app(self) -> web.Application:

@@ -79,10 +79,14 @@ class HttpOpenAIBatch:
                            error_file_id=b.get("error_file_id"))
 
     async def results(self, batch_id: str, status: BatchStatus) -> AsyncIterator[LineResult]:
-        if not status.output_file_id:
-            return
+        for file_id in (status.output_file_id, status.error_file_id):
+            if file_id:
+                async for res in self._file(file_id):
+                    yield res
+
+    async def _file(self, file_id: str) -> AsyncIterator[LineResult]:
         try:
-            async with self.session.get(f"{self.base}/files/{status.output_file_id}/content") as resp:
+            async with self.session.get(f"{self.base}/files/{file_id}/content") as resp:
                 data = await resp.read()
         except aiohttp.ClientError as exc:
             raise ModelCallError(f"result download failed: {exc}", retryable=True) from None
@@ -90,6 +94,11 @@ class HttpOpenAIBatch:
             if not raw.strip():
                 continue
             obj = json.loads(raw)
+            if obj.get("response") is None:  # batch_expired / batch_cancelled: never run
+                err = obj.get("error") or {}
+                yield LineResult(obj["custom_id"], error=ModelCallError(
+                    f"batch line not run ({err.get('code')})", retryable=True), expired=True)
+                continue
             body = obj["response"]["body"]
             choice = body["choices"][0]
             usage = body.get("usage") or {}

@@ -1,8 +1,9 @@
 """Crash safety of `twinstudy run --batch`: a real subprocess against a loopback batch server
 (tests/batch_fake_server.py), killed with SIGKILL at random moments while it submits, polls and
-collects (once exactly while the server holds a batch whose id the run has not yet recorded), then
-run again: every trial ends with exactly one final outcome, no line the server
-already got is submitted again (the server counts every custom_id it receives), and the database
+collects (once exactly while the server holds a batch whose id the run has not yet recorded), with
+one line in seven expiring once, then run again: every trial ends with exactly one final outcome, no line the server
+already got is submitted again except the expired ones, once (the server counts every custom_id it
+receives), and the database
 is intact.
 
 The adapter is the real OpenAI one when ``twinstudy.batch.providers`` is in the tree, else the
@@ -69,16 +70,16 @@ def _kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], extra_s
     while not ready() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     time.sleep(extra_s)
-    if proc.poll() is not None:
-        return False
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    return True
+    killed = proc.poll() is None
+    if killed:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)  # reaps it and closes its stderr pipe
+    return killed
 
 
 def test_batch_run_killed_while_submitting_polling_and_collecting_then_resumed(tmp_path: Path) -> None:
     rng = random.Random(18)
-    with FakeBatchServer(delay_s=0.4, late_creates=1, late_s=2.0) as srv:
+    with FakeBatchServer(delay_s=0.4, late_creates=1, late_s=2.0, expire_mod=7) as srv:
         study = tmp_path / "kill.yaml"
         study.write_text(STUDY.format(url=srv.url), encoding="utf-8")
         planned = count_trials(load_study(study))
@@ -112,10 +113,13 @@ def test_batch_run_killed_while_submitting_polling_and_collecting_then_resumed(t
             done = con.execute("select trial_key, count(*) from batch_lines where state = 'done' "
                                "group by trial_key").fetchall()
             assert len(done) == planned and {n for _, n in done} == {1}
+            expired = {r[0] for r in con.execute("select trial_key from batch_lines where state = 'expired'")}
+            assert expired == srv.expired  # each expired line recorded as such, then sent again
             assert con.execute("select count(*) from batches where collected_at is null").fetchone()[0] == 0
         finally:
             con.close()
-        # the server got every trial's line once: none lost, none submitted twice
-        assert set(srv.lines) == keys
-        dupes = {k: n for k, n in srv.lines.items() if n > 1}
-        assert not dupes, f"{len(dupes)} lines reached the server more than once (kills: {killed})"
+        # the server got every trial's line once, and once more only when it expired the line: none
+        # lost, none submitted twice
+        assert set(srv.lines) == keys and srv.expired
+        dupes = {k: n for k, n in srv.lines.items() if n != 1 + (k in srv.expired)}
+        assert not dupes, f"{len(dupes)} lines reached the server more often than needed (kills: {killed})"
