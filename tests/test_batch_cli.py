@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from batch_fakes import FakeBatchAPI, FakeProvider
@@ -99,3 +100,19 @@ def test_batches_without_a_database_says_what_to_pass(tmp_path: Path, monkeypatc
     monkeypatch.chdir(tmp_path)
     out = CliRunner().invoke(main, ["batches"])
     assert out.exit_code == 2 and "pass --db" in out.output
+
+
+def test_run_batch_runs_a_model_without_a_batch_api_live_and_says_so(tmp_path: Path, fault_server: Any) -> None:
+    study = tmp_path / "s.yaml"
+    study.write_text(f"""\
+name: nobatch
+models:
+  - {{id: endpoint, base_url: {fault_server.url("nb")}, model: m, origin: US}}
+instruments:
+  - {{id: ai-futures, limit: 2}}
+languages: [en]
+""", encoding="utf-8")
+    out = CliRunner().invoke(main, ["run", str(study), "--db", str(tmp_path / "r.db"), "--no-report", "-q", "--batch"])
+    assert out.exit_code == 0, out.output
+    assert "endpoint: provider openai-compatible has no batch API in twinstudy; it runs live." in out.output
+    assert fault_server.count("nb") == 2 and "2 run now with 2 requests" in out.output
