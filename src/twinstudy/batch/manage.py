@@ -30,8 +30,15 @@ class BatchView:
         return sum(n for s, n in self.lines.items() if s != "pending" and s != "sent")
 
     def age(self, now: float | None = None) -> str:
-        s = (now or time.time()) - self.row.created_at
-        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
+        return _ago((now or time.time()) - self.row.created_at)
+
+    def polled(self, now: float | None = None) -> str:
+        """How long ago the state shown was read from the provider (by a run, or at submission)."""
+        return _ago((now or time.time()) - self.row.updated_at) + " ago"
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 def open_batches(store: Store) -> list[BatchView]:

@@ -53,16 +53,17 @@ def batches_command(db: Path | None, cancel_id: str | None) -> None:
             con.print(f"{path}: no open batches ({n_closed} collected).")
             continue
         t = Table(title=f"{path}: open batches ({n_closed} collected)", title_justify="left")
-        for c in ("id", "model", "provider batch", "state", "lines recorded", "provider done", "cost so far (USD)",
-                  "age"):
+        for c in ("id", "model", "provider batch", "state", "as of", "lines recorded", "provider done",
+                  "cost so far (USD)", "age"):
             t.add_column(c, justify="right" if c in ("id", "lines recorded", "provider done") else "left")
         for v in views:
             r = v.row
-            t.add_row(str(r.id), escape(r.model), escape(r.remote_id or "(submitting)"), escape(r.state),
+            t.add_row(str(r.id), escape(r.model), escape(r.remote_id or "(submitting)"), escape(r.state), v.polled(),
                       f"{v.recorded:,}/{r.n_lines:,}", "" if r.n_done is None else f"{r.n_done:,}",
                       "" if r.cost is None else f"{r.cost:,.4f}", v.age())
         con.print(t)
         errors = [v.row for v in views if v.row.error]
         for r in errors:
             con.print(f"batch {r.id}: {escape(r.error or '')}")
-        con.print("Run the study again to poll and collect them; `twinstudy batches --cancel [ID]` stops them.")
+        con.print("State and counts are as of the last poll by a run (cost: lines collected so far). Run the study "
+                  "again to poll and collect them; `twinstudy batches --cancel [ID]` stops them.")
