@@ -9,7 +9,7 @@ import pandas as pd
 
 from twinstudy.coding.codebook import Codebook
 from twinstudy.coding.frame import attach_codes, category_column
-from twinstudy.store import CodeRow, Store
+from twinstudy.store import SCHEMA_VERSION, CodeRow, Store
 
 BOOK = Codebook.model_validate({
     "id": "toy", "title": {"en": "Toy", "zh": "玩具"}, "question": {"en": "Which?", "zh": "哪个？"},
@@ -31,7 +31,7 @@ def test_codes_are_kept_per_coder_and_the_last_one_set_is_primary(tmp_path: Path
     assert store.coded_keys("toy", "judge:m", "1+p0") == {"k1", "k2"}
     store.close()
     with sqlite3.connect(tmp_path / "r.sqlite") as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "5"
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
 
 
 def test_coded_frame_has_one_indicator_column_per_category_missing_when_not_coded() -> None:

@@ -55,12 +55,16 @@ def plan(study: str | Path | ResolvedStudy) -> Plan:
 
 
 def run(study: str | Path | ResolvedStudy, db: str | Path, *, max_requests: int | None = None,
-        max_cost: float | None = None, skip_unavailable: bool = False, quiet: bool = True) -> RunResult:
+        max_cost: float | None = None, skip_unavailable: bool = False, quiet: bool = True,
+        batch: bool = False) -> RunResult:
     """Run a study into the results database ``db`` (resumes: finished trials are not sent again).
 
     Unlike ``twinstudy run`` it prints nothing (unless ``quiet=False``) and writes no report. Works
-    inside a running event loop too (a notebook): the run then gets a thread of its own.
+    inside a running event loop too (a notebook): the run then gets a thread of its own. ``batch``:
+    as ``twinstudy run --batch`` (models marked ``batch: true``, and models with open batches in
+    ``db``, go out in provider batches either way).
     """
+    from twinstudy.batch.start import batch_runner
     from twinstudy.models.factory import create_model
     from twinstudy.run.runner import RunOptions
     from twinstudy.run.start import ready_models, run_to_end
@@ -70,8 +74,9 @@ def run(study: str | Path | ResolvedStudy, db: str | Path, *, max_requests: int 
                                  factory=create_model)
     store = Store(db)
     try:
-        return run_to_end(rs, store, models, RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet,
-                                                        skip_unavailable=skip_unavailable))
+        opts = RunOptions(max_requests=max_requests, max_cost=max_cost, quiet=quiet, skip_unavailable=skip_unavailable)
+        runner = batch_runner(rs, store, models, opts, None, every=batch)
+        return run_to_end(rs, store, models, opts, runner=runner)
     finally:
         store.close()
 

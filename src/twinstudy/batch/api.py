@@ -13,9 +13,9 @@ reads live responses, so a block found in a batch line is classified exactly as 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from twinstudy.models.base import Completion, GenerateParams, Message, ModelCallError
 
@@ -94,3 +94,27 @@ class BatchAPI(Protocol):
     async def cancel(self, batch_id: str) -> BatchStatus: ...
 
     async def aclose(self) -> None: ...
+
+
+
+#: The metadata key under which the orchestrator's tag travels with a batch (see FindsOwnBatches).
+TAG_KEY = "twinstudy_batch"
+
+
+@runtime_checkable
+class FindsOwnBatches(Protocol):
+    """Optional for an adapter: keep metadata with a batch and find a batch again by it.
+
+    The orchestrator commits a batch row (state ``submitting``) before calling ``submit``. A crash
+    after the provider created the batch but before its id was committed leaves that row without a
+    remote id. An adapter with these methods lets the next run ask the provider (OpenAI-style:
+    ``metadata`` on create, then a list call) instead of sending the lines a second time; without
+    them the orchestrator sends them again and says that the provider may hold an unconfirmed copy."""
+
+    async def submit(self, lines: list[BatchLine], *, metadata: Mapping[str, str] | None = None) -> Submitted:
+        """``BatchAPI.submit``, storing ``metadata`` with the batch at the provider."""
+        ...
+
+    async def find_submitted(self, metadata_key: str, value: str) -> Submitted | None:
+        """The batch created with ``metadata[metadata_key] == value``, or None when the provider has none."""
+        ...

@@ -39,7 +39,10 @@ def _console() -> Console:
 def run_study(study: Path | None, *, db: Path | None = None, report_path: Path | None = None,
               write_report: bool = True, max_requests: int | None = None, max_cost: float | None = None,
               skip_unavailable: bool = False, quiet: bool = False,
-              request_timeout: float | None = None) -> RunResult:
+              request_timeout: float | None = None, batch: bool = False, batch_fallback: str = "batch",
+              batch_poll: float | None = None, batch_size: int | None = None) -> RunResult:
+    """``batch``: send every model whose provider has a batch API in batches (models marked
+    ``batch: true`` in the study always are); see :mod:`twinstudy.batch.orchestrate`."""
 
     from twinstudy.models.factory import create_model
 
@@ -75,8 +78,12 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
                       skip_unavailable=skip_unavailable)
     if request_timeout is not None:
         opts.request_timeout = request_timeout
+    from twinstudy.batch.start import batch_runner
+
+    runner = batch_runner(rs, store, models, opts, design, every=batch, fallback=batch_fallback, poll=batch_poll,
+                          max_lines=batch_size)
     try:
-        result = run_to_end(rs, store, models, opts, design=design)
+        result = run_to_end(rs, store, models, opts, design=design, runner=runner)
     except KeyboardInterrupt:
         store.close()
         print("\ninterrupted: every finished trial is saved; run the same command again to resume.",
@@ -104,6 +111,12 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         con.print(f"[yellow]{result.previous_trials} trials in this database were asked under an earlier "
                   "version of the study file; the analysis uses only the trials of the study as now defined "
                   f"(`twinstudy analyze --db {db_path} --design all` pools everything).[/]")
+    if runner is not None:
+        from twinstudy.batch.orchestrate import BatchRunner
+
+        if isinstance(runner, BatchRunner):
+            con.print(f"batches: {runner.batches_submitted} submitted and {runner.batches_collected} collected now; "
+                      f"`twinstudy batches --db {db_path}` lists any still open.")
     con.print(f"results: {db_path}")
     if rs.judge is not None:
         from twinstudy.cli.judging import judge_summary, run_judge
@@ -129,12 +142,12 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
     return result
 
 
-def plan_study(study: Path) -> None:
+def plan_study(study: Path, batch: bool = False) -> None:
     from twinstudy.report.summary import render_plan
 
     rs = load_study(study)
     _warn(rs)
-    render_plan(rs, _console())
+    render_plan(rs, _console(), batch=batch or any(m.batch for m in rs.models))
 
 
 def _warn(rs: ResolvedStudy) -> None:

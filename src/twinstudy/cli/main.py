@@ -50,24 +50,35 @@ def main() -> None:
               help="Give up on a request after this long and retry it (default 300; a model's "
                    "`timeout` in the study wins).")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress display (also off when not on a terminal).")
+@click.option("--batch", is_flag=True, help="Send trials through the providers' batch APIs (about half price, "
+              "results within a day) where the provider has one; the others run live. Re-run to resume.")
+@click.option("--batch-fallback", type=click.Choice(["batch", "live"]), default="batch", show_default=True,
+              help="Where lines a batch returned no reply for go next: a new batch, or live requests.")
+@click.option("--batch-poll", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="First wait between polls of an open batch (default 30; grows to 10 minutes).")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="LINES",
+              help="At most this many trials per batch (default: the provider's limit).")
 def run(study: Path | None, db: Path | None, report_path: Path | None, no_report: bool,
         max_requests: int | None, max_cost: float | None, skip_unavailable: bool,
-        request_timeout: float | None, quiet: bool) -> None:
+        request_timeout: float | None, quiet: bool, batch: bool, batch_fallback: str,
+        batch_poll: float | None, batch_size: int | None) -> None:
     """Run STUDY.yaml (default: the bundled quickstart); re-running resumes where it stopped."""
     from twinstudy.cli.commands import run_study
 
     run_study(study, db=db, report_path=report_path, write_report=not no_report, max_requests=max_requests,
               max_cost=max_cost, skip_unavailable=skip_unavailable, quiet=quiet,
-              request_timeout=request_timeout)
+              request_timeout=request_timeout, batch=batch, batch_fallback=batch_fallback, batch_poll=batch_poll,
+              batch_size=batch_size)
 
 
 @main.command()
 @click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
-def plan(study: Path) -> None:
+@click.option("--batch", is_flag=True, help="Also show the cost with `run --batch` (batch prices).")
+def plan(study: Path, batch: bool) -> None:
     """Show trial counts per model and estimated tokens and cost; nothing is sent."""
     from twinstudy.cli.commands import plan_study
 
-    plan_study(study)
+    plan_study(study, batch=batch)
 
 
 @main.command()
@@ -127,6 +138,7 @@ def rescore(db: Path, judge: str | None, judge_prompt: Path | None, redo_judge: 
 
 
 def _register() -> None:
+    from twinstudy.cli.batches import batches_command
     from twinstudy.cli.chat import chat_group, replay_command
     from twinstudy.cli.instruments import framings_command, instruments_command, reference_command
     from twinstudy.cli.models import models_command
@@ -139,6 +151,7 @@ def _register() -> None:
     from twinstudy.cli.importx import import_group
 
     main.add_command(import_group, "import")
+    main.add_command(batches_command, "batches")
     main.add_command(export_command, "export")
 
 

@@ -87,6 +87,8 @@ class ModelInfo(BaseModel):
     price: dict[str, float] | None = None
     # The model this one was post-trained from (a registry id), for lineage twins (issue 15).
     base_model: str | None = None
+    # Send this model's trials through its provider's batch API (study `batch: true`; `run --batch`).
+    batch: bool | None = None
 
     def system_prompt(self, lang: str) -> str | None:
         if isinstance(self.system, dict):

@@ -159,7 +159,8 @@ def render_summary(store: Store, con: Console, results: Results | None = None) -
                   + "; ".join(res.error_lines()) + "[/]")
 
 
-def render_plan(rs: ResolvedStudy, con: Console) -> None:
+def render_plan(rs: ResolvedStudy, con: Console, batch: bool = False) -> None:
+    """``batch``: also the cost with ``run --batch`` (batch price where the table has one)."""
     from twinstudy.run.costs import estimate_plan
 
     est = estimate_plan(rs)
@@ -167,7 +168,8 @@ def render_plan(rs: ResolvedStudy, con: Console) -> None:
 
     t = Table(title=f"Plan for {rs.study.name} (nothing is sent)", title_justify="left")
     longest = max((len(r.model) for r in est.rows), default=5)
-    for c in ("model", "key", "trials", "requests", "tokens in", "tokens out", "cost (USD)"):
+    columns = ("model", "key", "trials", "requests", "tokens in", "tokens out", "cost (USD)")
+    for c in columns + (("batch cost (USD)",) if batch else ()):
         if c == "model":  # the id is never cut: it is what a user copies
             t.add_column(c, no_wrap=True, min_width=longest)
         else:
@@ -178,14 +180,22 @@ def render_plan(rs: ResolvedStudy, con: Console) -> None:
         env = missing_key(infos[row.model]) if row.model in infos else None
         if env:
             cannot.append(f"{row.model} (set {env})")
-        t.add_row(row.model, f"missing {env}" if env else "ok", f"{row.trials:,}", f"{row.requests:,}",
-                  f"{row.tokens_in:,}", f"{row.tokens_out:,}", "unknown" if row.cost is None else f"{row.cost:,.2f}")
+        cells = [row.model, f"missing {env}" if env else "ok", f"{row.trials:,}", f"{row.requests:,}",
+                 f"{row.tokens_in:,}", f"{row.tokens_out:,}", "unknown" if row.cost is None else f"{row.cost:,.2f}"]
+        if batch:
+            cells.append("unknown" if row.batch_cost is None else f"{row.batch_cost:,.2f}")
+        t.add_row(*cells)
     con.print(t)
     if cannot:
         con.print(f"cannot run yet: {', '.join(cannot)}; `twinstudy run --skip-unavailable` runs the others.")
     total = "unknown for some models" if est.total_cost is None else f"${est.total_cost:,.2f}"
     con.print(f"total: {est.trials:,} trials, {est.requests:,} requests, estimated cost {total}. "
               "Token counts are estimated from prompt lengths and max_tokens (an upper bound on output).")
+    if batch:
+        btotal = "unknown for some models" if est.total_batch_cost is None else f"${est.total_batch_cost:,.2f}"
+        con.print(f"with --batch: estimated cost {btotal} (batch price = list price x the provider's documented "
+                  "batch discount in prices.yaml; trials with a follow-up turn run live at the list price; "
+                  "'unknown': no batch discount is documented for the model, which then runs live).")
     from twinstudy.study.design import skipped_cells
 
     for sk in skipped_cells(rs):

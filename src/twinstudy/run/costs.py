@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twinstudy.run.prices import FREE, Price, cost_at, cost_of, price_for, price_of, price_table
+from twinstudy.run.prices import (
+    FREE,
+    Price,
+    batch_price_of,
+    cost_at,
+    cost_of,
+    price_for,
+    price_of,
+    price_table,
+)
 from twinstudy.study.design import expand
 from twinstudy.study.spec import ResolvedStudy
 
@@ -27,6 +36,9 @@ class PlanRow:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float | None = 0.0
+    # The cost with `run --batch`: single-turn trials at the batch price, follow-up trials live
+    # (they run live); None when no batch price is known for the model.
+    batch_cost: float | None = None
 
 
 @dataclass
@@ -46,12 +58,18 @@ class Plan:
         costs = [r.cost for r in self.rows]
         return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
+    @property
+    def total_batch_cost(self) -> float | None:
+        costs = [r.batch_cost for r in self.rows]
+        return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
 
 def estimate_plan(rs: ResolvedStudy) -> Plan:
     plan = Plan()
     max_out = rs.study.params.max_tokens
     for m in rs.models:
         row = PlanRow(m.id, m.provider)
+        single_in = single_out = 0  # single-turn trials: the ones a batch run sends in batches
         for t in expand(rs, m):
             turns = 2 if t.followup else 1
             prompt = sum(estimate_tokens(msg.content) for msg in t.messages)
@@ -59,6 +77,14 @@ def estimate_plan(rs: ResolvedStudy) -> Plan:
             row.requests += turns
             row.tokens_in += prompt if turns == 1 else 2 * prompt + max_out + estimate_tokens(t.followup or "")
             row.tokens_out += max_out * turns
+            if turns == 1:
+                single_in += prompt
+                single_out += max_out
         row.cost = cost_at(price_of(m), row.tokens_in, row.tokens_out)
+        batched = cost_at(batch_price_of(m), single_in, single_out)
+        live_rest = cost_at(price_of(m), row.tokens_in - single_in, row.tokens_out - single_out)
+        row.batch_cost = None if batched is None or live_rest is None else batched + live_rest
+        if m.provider == "local":  # the embedded model has no batch API and costs nothing either way
+            row.batch_cost = row.cost
         plan.rows.append(row)
     return plan

@@ -102,6 +102,11 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._tasks[model], completed=self.skipped[model], refresh=False)
 
+    def note(self, model: str, text: str) -> None:
+        """A short status after the model's name (e.g. its provider batch's state); on a terminal only."""
+        if self._bar is not None:
+            self._bar.update(self._tasks[model], description=f"{model} {text}".rstrip())
+
     def add_cost(self, model: str, cost: float) -> None:
         self.costs[model] += cost
 

@@ -39,12 +39,12 @@ def ready_models(rs: ResolvedStudy, *, skip_unavailable: bool, max_cost: float |
 
 
 def run_to_end(rs: ResolvedStudy, store: Store, models: dict[str, Model], options: RunOptions,
-               design: ResolvedStudy | None = None) -> RunResult:
+               design: ResolvedStudy | None = None, runner: Runner | None = None) -> RunResult:
     """Run on a fresh event loop; inside a running loop (a notebook) on a thread of its own.
 
     ``design``: the study as written, before unavailable models were set aside (what the design
-    fingerprint records); default ``rs``."""
-    runner = Runner(rs, store, models, options, design=design)
+    fingerprint records); default ``rs``. ``runner``: one built already (a batch run's)."""
+    runner = runner or Runner(rs, store, models, options, design=design)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

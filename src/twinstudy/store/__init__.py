@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import astuple
 from pathlib import Path
@@ -200,10 +200,11 @@ class Store:
         return {r[0] for r in self.conn.execute(q, FINAL_OUTCOMES)}
 
     def write_batch(self, attempts: list[AttemptRow], trials: list[TrialRecord], scores: list[ScoreRow],
-                    run_id: int | None = None) -> None:
+                    run_id: int | None = None, also: Callable[[sqlite3.Connection], None] | None = None) -> None:
         """Write one batch in a single transaction, so a crash leaves whole results or none.
 
-        ``run_id`` is the run the attempts were made in (default: the latest run in the file)."""
+        ``run_id`` is the run the attempts were made in (default: the latest run in the file);
+        ``also`` writes more in the same transaction (provider batch lines these trials finish)."""
         c = self.conn
         with transaction(c):
             if attempts:
@@ -214,6 +215,8 @@ class Store:
                     f"INSERT OR REPLACE INTO trials ({','.join(TRIAL_COLUMNS)}) "
                     f"VALUES ({','.join('?' * len(TRIAL_COLUMNS))})", [astuple(t) for t in trials])
             self._insert_scores(scores)
+            if also is not None:
+                also(c)
 
     def _insert_attempts(self, attempts: list[AttemptRow], run_id: int) -> None:
         self.conn.executemany(

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from twinstudy.errors import UserError
 from twinstudy.store.db import transaction
-from twinstudy.store.schema import CODES_DDL, DESIGNS_DDL, MIGRATIONS_TABLE, SCHEMA, SCHEMA_VERSION
+from twinstudy.store.schema import (
+    BATCHES_DDL,
+    CODES_DDL,
+    DESIGNS_DDL,
+    MIGRATIONS_TABLE,
+    SCHEMA,
+    SCHEMA_VERSION,
+)
 
 Migration = tuple[int, str, Callable[[sqlite3.Connection], None]]
 
@@ -63,11 +70,17 @@ def _v5_codes(conn: sqlite3.Connection) -> None:
     _run_ddl(conn, CODES_DDL)
 
 
+def _v6_batches(conn: sqlite3.Connection) -> None:
+    """The batch tables (``twinstudy run --batch``); an older file has no batches to carry over."""
+    _run_ddl(conn, BATCHES_DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (2, "scores.distribution_mass (was label-mass= text in scores.detail)", _v2_distribution_mass),
     (3, "trials.sent_params and trials.adjusted_params (what was sent; self-healed parameters)", _v3_sent_params),
     (4, "designs and design_trials (which trials belong to which design of a study)", _v4_designs),
     (5, "codes (open replies coded into a codebook's categories, per coder)", _v5_codes),
+    (6, "batches and batch_lines (provider batch jobs and the trials they ask)", _v6_batches),
 )
 assert [m[0] for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1)), "one migration per version"
 

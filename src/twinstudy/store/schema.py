@@ -8,7 +8,7 @@ add the migration that adds it there and bump :data:`SCHEMA_VERSION`.
 from __future__ import annotations
 
 # Version 1: the first schema. Version 2: scores.distribution_mass (was text in scores.detail).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 5: the codes table; 6: batches and batch_lines
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS migrations (
@@ -144,3 +144,38 @@ CREATE TABLE IF NOT EXISTS codes (
 );
 """
 SCHEMA += CODES_DDL
+
+#: The batch tables (schema 6), also run by that migration: provider batches (``twinstudy run
+#: --batch``) and which trial each line asks. A batch row and its lines are written before anything is
+#: sent, so a crash at any moment leaves enough on disk to poll the batch instead of sending it again.
+BATCHES_DDL = """
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,            -- the local batch id (`twinstudy batches` shows it)
+    tag TEXT NOT NULL UNIQUE,          -- sent with the batch where the provider keeps metadata, to find it again
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,               -- the study's model id
+    remote_id TEXT,                    -- the provider's batch id, NULL while submitting
+    input_file_id TEXT,                -- the uploaded request file, where the protocol has one
+    state TEXT NOT NULL,               -- submitting | validating | in_progress | finalizing | completed |
+                                       -- failed | expired | cancelling | cancelled (the provider's, normalised)
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    collected_at REAL,                 -- every result line recorded, NULL while the batch is open
+    run_id INTEGER,                    -- the run that submitted it
+    n_lines INTEGER NOT NULL,
+    n_done INTEGER,                    -- the provider's counts at the last poll
+    n_failed INTEGER,
+    cost REAL,                         -- USD of the result lines recorded so far, at the batch price
+    error TEXT                         -- why the provider failed or expired it, or why submitting failed
+);
+CREATE TABLE IF NOT EXISTS batch_lines (
+    batch_id INTEGER NOT NULL,         -- batches.id
+    trial_key TEXT NOT NULL,           -- the line's custom_id
+    turn INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,               -- pending (not yet accepted) | sent | done | expired | failed
+    recorded_at REAL,                  -- when its result (or its end without one) was recorded
+    PRIMARY KEY (batch_id, trial_key, turn)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS batch_lines_trial ON batch_lines(trial_key);
+"""
+SCHEMA += BATCHES_DDL

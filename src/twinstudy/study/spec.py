@@ -110,6 +110,9 @@ class InlineModel(BaseModel):
     price: Price | None = Field(default=None, description="USD per million tokens, for plan and --max-cost")
     extends: str | None = Field(default=None, description="a registry model this entry is a variant of")
     base_model: str | None = Field(default=None, description="the model this one was post-trained from")
+    batch: bool | None = Field(default=None, description=(
+        "send this model's trials through its provider's batch API (about half price, results within a "
+        "day); `twinstudy run --batch` does it for every model whose provider has one"))
 
     @field_validator("base_url")
     @classmethod
