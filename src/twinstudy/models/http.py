@@ -135,6 +135,24 @@ def _redaction_pattern(secret: str) -> re.Pattern[str]:
     return re.compile(r"(?:(?<![A-Za-z0-9_\-])|(?<=\\[nrtbf]))" + re.escape(secret) + r"(?![A-Za-z0-9_\-])")
 
 
+def read_body(text: str, secret: str) -> tuple[Any, str, Any]:
+    """A reply body as the backends read it: (parsed JSON of the redacted text or None, the text
+    with the key redacted, the JSON parsed before redaction -- for block detection only, never
+    stored). Live responses and batch result lines go through this one function."""
+    try:
+        clear: Any = json.loads(text) if text else None
+    except ValueError:
+        clear = None
+    raw = redact(text, secret)
+    if raw == text:
+        return clear, raw, clear
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    return parsed, raw, clear
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
     status: int
@@ -204,20 +222,16 @@ class HttpClient:
         latency = (time.perf_counter() - start) * 1000
         if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
             raise transport_error(model_id, self._base_url, failed, body, latency)
-        text = data.decode("utf-8", "replace")
-        try:
-            clear: Any = json.loads(text) if text else None
-        except ValueError:
-            clear = None
-        raw = redact(text, secret)
-        if raw == text:
-            parsed = clear
-        else:
-            try:
-                parsed = json.loads(raw) if raw else None
-            except ValueError:
-                parsed = None
+        parsed, raw, clear = read_body(data.decode("utf-8", "replace"), secret)
         return Exchange(status, parsed, raw, headers, latency, clear)
+
+    async def request(self, method: str, url: str, content: bytes | None = None,
+                      headers: Mapping[str, str] | None = None) -> tuple[int, bytes, Mapping[str, str]]:
+        """Any method (the batch adapters' GET and multipart POST): status, body bytes, headers.
+        Raises aiohttp / timeout errors like :meth:`post` (see :meth:`failure`)."""
+        async with self._open().request(method, url, data=content, headers=headers,
+                                        allow_redirects=False) as resp:
+            return resp.status, await resp.read(), resp.headers
 
     @staticmethod
     def failure(exc: BaseException) -> str | None:
