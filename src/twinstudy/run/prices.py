@@ -54,6 +54,37 @@ def price_of(info: ModelInfo | Mapping[str, Any], override: Mapping[str, float] 
     return price_for(str(get("id")), get("model"))
 
 
+@lru_cache(maxsize=1)
+def batch_discount_table() -> tuple[dict[str, float], dict[str, float]]:
+    """(per registry id, per provider): the fraction of the list price a batch API charges."""
+    text = (resources.files("twinstudy") / "data" / "prices.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text) or {}
+    per_model = {str(k): float(v["batch_discount"]) for k, v in (data.get("prices") or {}).items()
+                 if isinstance(v, dict) and v.get("batch_discount") is not None}
+    per_provider = {str(k): float(v) for k, v in (data.get("batch_discounts") or {}).items()}
+    return per_model, per_provider
+
+
+def batch_price_of(info: ModelInfo | Mapping[str, Any], override: Mapping[str, float] | None = None) -> Price | None:
+    """USD per million tokens through the provider's batch API, or None when unknown.
+
+    The list price (:func:`price_of`, so a study's own price or ``override`` counts) times the
+    batch fraction the price table documents for the model, else for its provider. No documented
+    fraction, or no list price, means None: a batch price is never guessed, and never shown as
+    the list price."""
+    get = info.get if isinstance(info, Mapping) else (lambda k, d=None: getattr(info, k, d))
+    per_model, per_provider = batch_discount_table()
+    fraction = per_model.get(str(get("id")))
+    if fraction is None:
+        fraction = per_provider.get(str(get("provider")))
+    if fraction is None:
+        return None
+    base = price_of(info, override)
+    if base is None:
+        return None
+    return {"input": base["input"] * fraction, "output": base["output"] * fraction}
+
+
 def cost_at(price: Price | None, tokens_in: int, tokens_out: int) -> float | None:
     """Cost in USD of that many tokens at ``price`` (None stays None: unknown)."""
     if price is None:
