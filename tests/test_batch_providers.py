@@ -381,3 +381,16 @@ def test_a_live_reply_and_the_same_body_as_a_batch_line_read_the_same(provider: 
         assert str(got.error) == str(live)
     else:
         assert got.completion is not None and _fields(got.completion) == _fields(live)
+
+
+def test_an_error_line_carrying_a_filter_code_is_a_block_not_a_retry() -> None:
+    info = ModelInfo(id="dashscope/qwen-plus", provider="dashscope", model="qwen-plus")
+    api = batch_api_for(info, create_model(info))
+    assert isinstance(api, OpenAIFilesBatch)
+    text = json.dumps({"id": "r", "custom_id": "t", "response": None, "error": {
+        "code": "data_inspection_failed", "message": "Input data may contain inappropriate content."}})
+    got = api.read_line(text)
+    assert got is not None and got.completion is not None and got.completion.block is not None
+    assert got.completion.block.provider_code == "dashscope:data_inspection_failed" and not got.expired
+    other = api.read_line(json.dumps({"custom_id": "u", "response": None, "error": {"code": "x", "message": "m"}}))
+    assert other is not None and other.error is not None and other.error.retryable

@@ -40,6 +40,7 @@ from typing import Any
 from twinstudy.batch.api import BatchLine, BatchState, BatchStatus, LineResult, Submitted
 from twinstudy.batch.providers._http import BatchHttp, as_dict, dumps, expired_error, multipart
 from twinstudy.models.base import Completion, ModelCallError
+from twinstudy.models.blocks import http_error_block
 from twinstudy.models.http import RAW_ERROR_CHARS
 from twinstudy.models.openai_compat import OpenAICompatModel
 
@@ -187,6 +188,15 @@ class OpenAIFilesBatch:
         code = str(err.get("code") or "")
         if code in NOT_RUN:
             return LineResult(cid, error=expired_error(self.model.info.id, cid, NOT_RUN[code], code), expired=True)
+        if err and http_error_block(400, {"error": err}) is not None:
+            # A filter's code with no response body (seen in no documentation, but a block must
+            # never be sent again): read as the live backend reads the same error body on a 400.
+            parsed, raw, clear = self.http.read_line_body({"error": err})
+            try:
+                return LineResult(cid, completion=self.model.read_response(400, parsed, raw, request, list(omitted),
+                                                                           clear=clear))
+            except ModelCallError as exc:
+                return LineResult(cid, error=exc)
         msg = self.http.redact(str(err.get("message") or "no response and no error message"))
         return LineResult(cid, error=ModelCallError(
             f"{self.model.info.id}: batch line {cid} failed" + (f" ({code}: {msg[:RAW_ERROR_CHARS]})"),
