@@ -12,7 +12,11 @@
 
 Sources: the batch object and its endpoints from Anthropic's own API reference
 (https://platform.claude.com/docs/en/api/retrieving-message-batches, .../canceling-message-batches);
-the result-line union from Anthropic's own SDK types (``@anthropic-ai/sdk``
+the result lines from its reference for retrieving results
+(https://docs.anthropic.com/en/api/retrieving-message-batch-results: one JSON object per request,
+in no guaranteed order, matched by custom_id; "a Message output if processing was successful, an
+error response if processing failed, or the reason why processing was not attempted, such as
+cancellation or expiration") with the type names from Anthropic's own SDK (``@anthropic-ai/sdk``
 ``resources/messages/batches.ts``: MessageBatchIndividualResponse, MessageBatchResult); the limits
 (100,000 requests, 256 MB) from a secondary page (apidog, 2026-11-02). An ``errored`` line carries
 no HTTP status; it is given the status Anthropic documents for its error type (invalid_request_error
