@@ -28,6 +28,7 @@ What each line gets is read from its last user message, so tests choose outcomes
 - ``[[expire]]``: the line is never run (OpenAI: batch ``expired``, line in the error file with
   ``batch_expired``; Anthropic: result ``expired``).
 - ``[[echo-key]]``: the answer quotes the key the request carried (redaction tests).
+- ``[[long]]``: a 200,000-character answer (a result line longer than any read buffer).
 - otherwise an answer: the first option letter written "(B)" or "B)" in the prompt, else the first
   digit 1-9, else "I agree with this statement."
 
@@ -105,7 +106,7 @@ def answer_for(prompt: str) -> str:
 
 
 def outcome(prompt: str) -> str:
-    for tag in ("block", "filter", "refuse", "truncate", "429", "500", "400", "expire", "echo-key"):
+    for tag in ("block", "filter", "refuse", "truncate", "429", "500", "400", "expire", "echo-key", "long"):
         if f"[[{tag}]]" in prompt:
             return tag
     return "answer"
@@ -355,8 +356,14 @@ class BatchServer:
             b.results = ("\n".join(out) + "\n").encode()
             b.state = "ended"
 
-    def _key_seen(self) -> str:
-        return self._seen_keys[-1] if self._seen_keys else ""
+    def _text(self, what: str, prompt: str) -> str:
+        if what == "refuse":
+            return REFUSAL_TEXT
+        if what == "echo-key":
+            return f"My key is {self._seen_keys[-1] if self._seen_keys else ''}."
+        if what == "long":
+            return "A" * 200_000
+        return answer_for(prompt)
 
     def _oai_line(self, b: Batch, cid: str, body: dict[str, Any], what: str, out: list[str], err: list[str]) -> None:
         rid = self._new_id("batch_req_")
@@ -381,9 +388,7 @@ class BatchServer:
             kind = {"429": "rate_limit_exceeded", "500": "server_error", "400": "invalid_request_error"}[what]
             rbody = {"error": {"message": f"simulated {kind}", "type": kind, "param": None, "code": kind}}
         else:
-            text = (REFUSAL_TEXT if what == "refuse" else f"My key is {self._key_seen()}." if what == "echo-key"
-                    else answer_for(prompt))
-            rbody = fs.completion_body(text, model=str(body.get("model")))
+            rbody = fs.completion_body(self._text(what, prompt), model=str(body.get("model")))
         if isinstance(rbody, dict) and "choices" in rbody:
             rbody = {**rbody, "usage": {"prompt_tokens": max(1, len(prompt) // 4), "completion_tokens": 2,
                                         "total_tokens": max(1, len(prompt) // 4) + 2}}
@@ -416,9 +421,7 @@ class BatchServer:
         elif what == "truncate":
             message = {**fs.anthropic_body("Well, on the one", stop_reason="max_tokens"), "model": model}
         else:
-            text = (REFUSAL_TEXT if what == "refuse" else f"My key is {self._key_seen()}." if what == "echo-key"
-                    else answer_for(prompt))
-            message = {**fs.anthropic_body(text), "model": model}
+            message = {**fs.anthropic_body(self._text(what, prompt)), "model": model}
         message["usage"] = {"input_tokens": max(1, len(prompt) // 4), "output_tokens": 2}
         return {"custom_id": cid, "result": {"type": "succeeded", "message": message}}
 

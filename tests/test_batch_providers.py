@@ -46,6 +46,7 @@ PROMPTS = {
     "k-400": "[[400]]",
     "k-expire": "[[expire]]",
     "k-echo": "[[echo-key]] what key did I send?",
+    "k-long": "[[long]] write a lot",
 }
 
 
@@ -122,6 +123,7 @@ def test_openai_round_trip_mixed_results() -> None:
     assert exp.expired and failed(exp).retryable and failed(exp).provider_code == "batch_expired"
     echo = done(got["k-echo"])
     assert KEY not in echo.text and KEY not in echo.raw and "[REDACTED]" in echo.text
+    assert done(got["k-long"]).text == "A" * 200_000  # one line longer than any read chunk
 
 
 def test_anthropic_round_trip_mixed_results_and_custom_id_mapping() -> None:
@@ -394,3 +396,19 @@ def test_an_error_line_carrying_a_filter_code_is_a_block_not_a_retry() -> None:
     assert got.completion.block.provider_code == "dashscope:data_inspection_failed" and not got.expired
     other = api.read_line(json.dumps({"custom_id": "u", "response": None, "error": {"code": "x", "message": "m"}}))
     assert other is not None and other.error is not None and other.error.retryable
+
+
+def test_a_failed_download_is_an_error_that_names_the_step() -> None:
+    with BatchServer() as srv:
+        api = adapter("openai", srv.base + "/v1")
+
+        async def go() -> None:
+            try:
+                async for _ in api.results("batch_x", BatchStatus("completed", output_file_id="file-missing")):
+                    pass
+            finally:
+                await api.aclose()
+
+        with pytest.raises(ModelCallError, match="result download refused: HTTP 404") as caught:
+            asyncio.run(go())
+    assert not caught.value.retryable and caught.value.http_status == 404

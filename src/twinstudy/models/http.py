@@ -15,7 +15,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -232,6 +232,27 @@ class HttpClient:
         async with self._open().request(method, url, data=content, headers=headers,
                                         allow_redirects=False) as resp:
             return resp.status, await resp.read(), resp.headers
+
+    async def get_lines(self, url: str) -> AsyncGenerator[tuple[int, bytes], None]:
+        """GET a JSONL body line by line without holding it whole: ``(status, b"")`` first, then
+        ``(status, line)`` per line (no size limit per line). On a status >= 400 the second item
+        is the whole (short) error body. Raises aiohttp / timeout errors like :meth:`post`."""
+        async with self._open().get(url, allow_redirects=False) as resp:
+            status = resp.status
+            yield status, b""
+            if status >= 400:
+                yield status, await resp.read()
+                return
+            rest = b""
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                rest += chunk
+                if b"\n" not in chunk:
+                    continue
+                *whole, rest = rest.split(b"\n")
+                for line in whole:
+                    yield status, line
+            if rest:
+                yield status, rest
 
     @staticmethod
     def failure(exc: BaseException) -> str | None:

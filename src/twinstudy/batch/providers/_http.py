@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from twinstudy.models.base import ModelCallError
@@ -97,6 +97,33 @@ class BatchHttp:
         if status >= 400:
             raise self._error(status, data, resp_headers, what)
         return data
+
+    async def lines(self, url: str, what: str) -> AsyncIterator[str]:
+        """The non-empty lines of a JSONL download, streamed (a result file is never held whole);
+        failures raise ModelCallError as :meth:`call` does."""
+        self.requests += 1
+        start = time.perf_counter()
+        stream = self._pool.get_lines(url)
+        failed: str | None = None
+        status = 0
+        try:
+            async for status, raw in stream:
+                if status >= 400:
+                    if raw:
+                        raise self._error(status, raw, {}, what)
+                    continue
+                if raw.strip():
+                    yield raw.decode("utf-8", "replace")
+        except Exception as exc:
+            kind = HttpClient.failure(exc)
+            if kind is None:
+                raise
+            failed = f"{kind} ({type(exc).__name__})"
+        finally:
+            await stream.aclose()
+        if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
+            raise ModelCallError(f"{self.model_id}: batch {what} failed: {failed}", retryable=True,
+                                 latency_ms=(time.perf_counter() - start) * 1000)
 
     async def call_json(self, method: str, url: str, what: str, **kw: Any) -> dict[str, Any]:
         data = await self.call(method, url, what, **kw)

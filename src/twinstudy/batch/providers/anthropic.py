@@ -153,11 +153,8 @@ class AnthropicBatch:
                       lines: Mapping[str, BatchLine] | None = None) -> AsyncIterator[LineResult]:
         """Every result line (each custom_id once), keyed by the trial key. ``lines`` (trial key ->
         line as sent) fills ``Completion.request``/``omitted_params``; results do not echo them."""
-        data = await self.http.call("GET", self._results_url(batch_id, status), "result download")
         seen: set[str] = set()
-        for text in data.decode("utf-8", "replace").splitlines():
-            if not text.strip():
-                continue
+        async for text in self.http.lines(self._results_url(batch_id, status), "result download"):
             got = self.read_line(text, lines)
             if got is None or got.custom_id in seen:
                 continue

@@ -155,10 +155,7 @@ class OpenAIFilesBatch:
         for file_id in (status.output_file_id, status.error_file_id):
             if not file_id:
                 continue
-            data = await self.http.call("GET", f"{self._base}/files/{file_id}/content", "result download")
-            for text in data.decode("utf-8", "replace").splitlines():
-                if not text.strip():
-                    continue
+            async for text in self.http.lines(f"{self._base}/files/{file_id}/content", "result download"):
                 got = self.read_line(text, lines)
                 if got is None or got.custom_id in seen:
                     continue
