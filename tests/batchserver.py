@@ -10,7 +10,7 @@ cites and ``models/blocks.py`` recognises.
 OpenAI-style routes under each of ``/v1``, ``/api/paas/v4`` (Zhipu), ``/compatible-mode/v1``
 (DashScope), ``/v1beta/openai`` (Gemini): ``POST files`` (multipart, purpose=batch), ``POST
 batches``, ``GET batches``, ``GET batches/{id}``, ``POST batches/{id}/cancel``, ``GET
-files/{id}/content``. Anthropic: ``POST /v1/messages/batches``, ``GET .../{id}``, ``GET
+files/{id}/content``. Anthropic: ``POST /v1/messages/batches``, ``GET`` (list), ``GET .../{id}``, ``GET
 .../{id}/results``, ``POST .../{id}/cancel``. ``GET /_stats`` returns the counters as JSON.
 
 State progression: a new batch is ``validating`` (Anthropic: ``in_progress``); it ends at the
@@ -36,7 +36,7 @@ Cancelling a batch before it ends: the first half of its lines are answered, the
 cancelled (``batch_cancelled`` / ``canceled``).
 
 Counters: ``counts[endpoint]`` (files.create, batches.create, batches.get, batches.list,
-batches.cancel, files.content, anthropic.create, anthropic.get, anthropic.results,
+batches.cancel, files.content, anthropic.create, anthropic.list, anthropic.get, anthropic.results,
 anthropic.cancel), ``lines[custom_id]`` (times a custom_id was submitted, over all batches: a
 value above 1 is a duplicate submission), ``bytes_received``.
 """
@@ -54,6 +54,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ class Batch:
     input_file_id: str = ""
     metadata: dict[str, Any] | None = None
     created: float = field(default_factory=time.monotonic)
+    created_at: float = field(default_factory=time.time)
     polls: int = 0
     state: str = "validating"
     cancel_requested: bool = False
@@ -144,6 +146,7 @@ class BatchServer:
             r.add_get(f"{p}/batches/{{bid}}", self.batch_get)
             r.add_post(f"{p}/batches/{{bid}}/cancel", self.batch_cancel)
         r.add_post("/v1/messages/batches", self.a_create)
+        r.add_get("/v1/messages/batches", self.a_list)
         r.add_get("/v1/messages/batches/{bid}", self.a_get)
         r.add_get("/v1/messages/batches/{bid}/results", self.a_results)
         r.add_post("/v1/messages/batches/{bid}/cancel", self.a_cancel)
@@ -247,7 +250,7 @@ class BatchServer:
     def _oai_obj(self, b: Batch) -> dict[str, Any]:
         obj: dict[str, Any] = {
             "id": b.id, "object": "batch", "endpoint": b.endpoint, "input_file_id": b.input_file_id,
-            "completion_window": "24h", "status": b.state, "output_file_id": b.output_file_id,
+            "completion_window": "24h", "status": b.state, "created_at": int(b.created_at), "output_file_id": b.output_file_id,
             "error_file_id": b.error_file_id, "metadata": b.metadata,
             "request_counts": {"total": len(b.lines), "completed": b.counts.get("completed", 0),
                                "failed": b.counts.get("failed", 0)},
@@ -280,6 +283,11 @@ class BatchServer:
         self.batches[batch.id] = batch
         return web.json_response(self._anth_obj(batch, request))
 
+    async def a_list(self, request: web.Request) -> web.Response:
+        self.counts["anthropic.list"] += 1
+        data = [self._anth_obj(b, request) for b in reversed(list(self.batches.values())) if b.kind == "anthropic"]
+        return web.json_response({"data": data[:100], "has_more": False})
+
     async def a_get(self, request: web.Request) -> web.Response:
         self.counts["anthropic.get"] += 1
         batch = self.batches.get(request.match_info["bid"])
@@ -310,7 +318,7 @@ class BatchServer:
         counts = {k: b.counts.get(k, 0) for k in ("succeeded", "errored", "canceled", "expired")}
         counts["processing"] = 0 if ended else len(b.lines)
         return {"id": b.id, "type": "message_batch", "processing_status": b.state, "request_counts": counts,
-                "created_at": "2026-12-05T00:00:00Z", "expires_at": "2026-12-06T00:00:00Z",
+                "created_at": _iso(b.created_at), "expires_at": _iso(b.created_at + 86400),
                 "ended_at": "2026-12-05T00:01:00Z" if ended else None,
                 "cancel_initiated_at": "2026-12-05T00:00:30Z" if b.cancel_requested else None,
                 "results_url": f"{request.url.origin()}/v1/messages/batches/{b.id}/results" if ended else None}
@@ -466,6 +474,10 @@ class BatchServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _oai_error(status: int, etype: str, message: str) -> web.Response:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -173,15 +174,17 @@ def test_cancel_answers_half_and_returns_the_rest_as_retryable(provider: str) ->
     assert all(got[f"c{i}"].expired and failed(got[f"c{i}"]).retryable for i in (2, 3))
 
 
-def test_openai_finds_a_batch_created_before_a_crash_by_its_metadata_tag() -> None:
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_batch_created_before_a_crash_is_found_again(provider: str) -> None:
     with BatchServer(polls=5) as srv:
-        api = adapter("openai", srv.base + "/v1")
-        assert isinstance(api, OpenAIFilesBatch)
+        api = adapter(provider, srv.base + ("/v1" if provider == "openai" else ""))
 
         async def go() -> tuple[str, str | None, str | None]:
-            sub = await api.submit(lines_for({"a": "x"}), metadata={"twinstudy": "sub-1"})
-            found = await api.find_submitted("twinstudy", "sub-1")
-            missing = await api.find_submitted("twinstudy", "sub-2")
+            since = time.time() - 1
+            sub = await api.submit(lines_for({"a": "x", "b": "y"}), tag="sub-1")  # type: ignore[call-arg]
+            found = await api.find_submitted("sub-1", since=since, n_lines=2)  # type: ignore[attr-defined]
+            other = ("sub-2", since, 2) if provider == "openai" else ("sub-1", since, 3)
+            missing = await api.find_submitted(other[0], since=other[1], n_lines=other[2])  # type: ignore[attr-defined]
             await api.aclose()
             return sub.batch_id, found.batch_id if found else None, missing.batch_id if missing else None
 

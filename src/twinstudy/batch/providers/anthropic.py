@@ -35,6 +35,7 @@ import binascii
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +50,16 @@ _ENCODED = "x-"
 ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
                 "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
                 "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529}
+
+
+def _unix(stamp: Any) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time (``2024-08-20T18:37:24.100435Z``), or None."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def to_custom_id(key: str) -> str:
@@ -105,12 +116,34 @@ class AnthropicBatch:
             raise ValueError("custom_id values must be unique within a batch")
         return {"requests": [self.line_body(ln) for ln in lines]}
 
-    async def submit(self, lines: list[BatchLine]) -> Submitted:
+    async def submit(self, lines: list[BatchLine], *, tag: str | None = None) -> Submitted:
+        """Create the batch (``tag`` is accepted for symmetry; Anthropic's batches carry no metadata)."""
         created = await self.http.call_json("POST", self._batches, "create", json_body=self.create_body(lines))
         batch_id = str(created.get("id") or "")
         if not batch_id:
             raise ModelCallError(f"{self.model.info.id}: batch create returned no batch id", retryable=True)
         return Submitted(batch_id=batch_id, state=self._status(created).state)
+
+    async def find_submitted(self, tag: str, *, since: float = 0.0, n_lines: int | None = None) -> Submitted | None:
+        """The batch a submission interrupted between create and record made, when it can be told
+        apart: Anthropic's batches carry no metadata, so this is the one batch (of the last 100)
+        created at or after ``since`` (Unix seconds, recorded before sending, minus any clock skew
+        the caller allows) with exactly ``n_lines`` requests. None when there is no such batch or
+        more than one (the caller then decides; sending again may duplicate)."""
+        if n_lines is None:
+            return None
+        listed = await self.http.call_json("GET", f"{self._batches}?limit=100", "list")
+        found = []
+        for b in listed.get("data") or ():
+            b = as_dict(b)
+            created = _unix(b.get("created_at"))
+            counts = as_dict(b.get("request_counts"))
+            total = sum(v for v in counts.values() if isinstance(v, int) and not isinstance(v, bool))
+            if b.get("id") and created is not None and created >= since and total == n_lines:
+                found.append(b)
+        if len(found) != 1:
+            return None
+        return Submitted(batch_id=str(found[0]["id"]), state=self._status(found[0]).state)
 
     async def poll(self, batch_id: str) -> BatchStatus:
         return self._status(await self.http.call_json("GET", f"{self._batches}/{batch_id}", "poll"))
