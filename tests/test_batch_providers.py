@@ -31,6 +31,7 @@ from twinstudy.models.base import Completion, GenerateParams, Message, ModelCall
 from twinstudy.models.factory import create_model
 
 KEY = "sk-batch-test-key-0123456789"
+TAG_KEY = "twinstudy_batch"  # the orchestrator's metadata key (batch/api.py on the orchestration branch)
 PARAMS = GenerateParams(max_tokens=32, temperature=0.7, seed=7)
 KEY_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ZHIPUAI_API_KEY", "DASHSCOPE_CN_API_KEY",
             "DASHSCOPE_INTL_API_KEY", "DASHSCOPE_US_API_KEY", "MINIMAX_API_KEY", "MOONSHOT_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY", "ZAI_API_KEY")
@@ -174,22 +175,40 @@ def test_cancel_answers_half_and_returns_the_rest_as_retryable(provider: str) ->
     assert all(got[f"c{i}"].expired and failed(got[f"c{i}"]).retryable for i in (2, 3))
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_a_batch_created_before_a_crash_is_found_again(provider: str) -> None:
+def test_openai_finds_a_batch_created_before_a_crash_by_its_metadata_tag() -> None:
     with BatchServer(polls=5) as srv:
-        api = adapter(provider, srv.base + ("/v1" if provider == "openai" else ""))
+        api = adapter("openai", srv.base + "/v1")
+        assert isinstance(api, OpenAIFilesBatch)
 
         async def go() -> tuple[str, str | None, str | None]:
-            since = time.time() - 1
-            sub = await api.submit(lines_for({"a": "x", "b": "y"}), tag="sub-1")  # type: ignore[call-arg]
-            found = await api.find_submitted("sub-1", since=since, n_lines=2)  # type: ignore[attr-defined]
-            other = ("sub-2", since, 2) if provider == "openai" else ("sub-1", since, 3)
-            missing = await api.find_submitted(other[0], since=other[1], n_lines=other[2])  # type: ignore[attr-defined]
+            sub = await api.submit(lines_for({"a": "x"}), metadata={TAG_KEY: "sub-1"})
+            found = await api.find_submitted(TAG_KEY, "sub-1")
+            missing = await api.find_submitted(TAG_KEY, "sub-2")
             await api.aclose()
             return sub.batch_id, found.batch_id if found else None, missing.batch_id if missing else None
 
         sub_id, found_id, missing_id = asyncio.run(go())
     assert found_id == sub_id and missing_id is None
+
+
+def test_anthropic_finds_the_one_batch_created_since_a_time_with_that_many_requests() -> None:
+    with BatchServer(polls=5) as srv:
+        api = adapter("anthropic", srv.base)
+        assert isinstance(api, AnthropicBatch) and not hasattr(api, "find_submitted")  # not FindsOwnBatches
+
+        async def go() -> tuple[str, str | None, str | None, str | None]:
+            since = time.time() - 1
+            sub = await api.submit(lines_for({"a": "x", "b": "y"}))
+            found = await api.find_created_since(since, 2)
+            other_size = await api.find_created_since(since, 3)
+            await api.submit(lines_for({"c": "x", "d": "y"}))
+            ambiguous = await api.find_created_since(since, 2)
+            await api.aclose()
+            return (sub.batch_id, found.batch_id if found else None, other_size.batch_id if other_size else None,
+                    ambiguous.batch_id if ambiguous else None)
+
+        sub_id, found_id, other_id, ambiguous_id = asyncio.run(go())
+    assert found_id == sub_id and other_id is None and ambiguous_id is None
 
 
 def test_a_refused_key_is_fatal_and_never_quoted() -> None:

@@ -116,22 +116,20 @@ class AnthropicBatch:
             raise ValueError("custom_id values must be unique within a batch")
         return {"requests": [self.line_body(ln) for ln in lines]}
 
-    async def submit(self, lines: list[BatchLine], *, tag: str | None = None) -> Submitted:
-        """Create the batch (``tag`` is accepted for symmetry; Anthropic's batches carry no metadata)."""
+    async def submit(self, lines: list[BatchLine]) -> Submitted:
         created = await self.http.call_json("POST", self._batches, "create", json_body=self.create_body(lines))
         batch_id = str(created.get("id") or "")
         if not batch_id:
             raise ModelCallError(f"{self.model.info.id}: batch create returned no batch id", retryable=True)
         return Submitted(batch_id=batch_id, state=self._status(created).state)
 
-    async def find_submitted(self, tag: str, *, since: float = 0.0, n_lines: int | None = None) -> Submitted | None:
+    async def find_created_since(self, since: float, n_lines: int) -> Submitted | None:
         """The batch a submission interrupted between create and record made, when it can be told
-        apart: Anthropic's batches carry no metadata, so this is the one batch (of the last 100)
-        created at or after ``since`` (Unix seconds, recorded before sending, minus any clock skew
-        the caller allows) with exactly ``n_lines`` requests. None when there is no such batch or
-        more than one (the caller then decides; sending again may duplicate)."""
-        if n_lines is None:
-            return None
+        apart. Anthropic's batches carry no metadata, so this adapter is not ``FindsOwnBatches``;
+        instead: the one batch (of the last 100) created at or after ``since`` (Unix seconds,
+        recorded before sending, minus whatever clock skew the caller allows) with exactly
+        ``n_lines`` requests. None when there is no such batch or more than one (the caller
+        decides; sending again may duplicate)."""
         listed = await self.http.call_json("GET", f"{self._batches}?limit=100", "list")
         found = []
         for b in listed.get("data") or ():

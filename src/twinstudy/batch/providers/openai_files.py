@@ -49,7 +49,6 @@ _STATES: dict[str, BatchState] = {
     "completed": "completed", "failed": "failed", "expired": "expired", "cancelling": "cancelling",
     "cancelled": "cancelled",
 }
-TAG_KEY = "twinstudy_submission"  # the metadata key a submission's tag is stored under
 #: Line error codes meaning "never run": send the line again.
 NOT_RUN = {"batch_expired": "the batch expired first", "batch_cancelled": "the batch was cancelled"}
 
@@ -89,10 +88,11 @@ class OpenAIFilesBatch:
             raise ValueError("custom_id values must be unique within a batch")
         return "".join(dumps(self.line_body(ln)) + "\n" for ln in lines).encode("utf-8")
 
-    async def submit(self, lines: list[BatchLine], *, tag: str | None = None) -> Submitted:
-        """Upload the file, then create the batch. ``tag`` (written to the store before sending)
-        goes into the batch's metadata, so :meth:`find_submitted` recognises a batch created just
-        before a crash instead of it being sent twice."""
+    async def submit(self, lines: list[BatchLine], *, metadata: Mapping[str, str] | None = None) -> Submitted:
+        """Upload the file, then create the batch. ``metadata`` (at most 16 short pairs; the
+        orchestrator's tag, written to the store before sending) is kept with the batch by the
+        provider, so :meth:`find_submitted` recognises a batch created just before a crash instead
+        of it being sent twice (:class:`~twinstudy.batch.api.FindsOwnBatches`)."""
         content, ctype = multipart({"purpose": "batch"}, "file", "twinstudy-batch.jsonl", self.jsonl(lines))
         uploaded = await self.http.call_json("POST", f"{self._base}/files", "file upload", content=content,
                                              content_type=ctype)
@@ -101,21 +101,21 @@ class OpenAIFilesBatch:
             raise ModelCallError(f"{self.model.info.id}: batch file upload returned no file id", retryable=True)
         create: dict[str, Any] = {"input_file_id": file_id, "endpoint": self.url,
                                   "completion_window": self.completion_window}
-        if tag:
-            create["metadata"] = {TAG_KEY: tag}
+        if metadata:
+            create["metadata"] = dict(metadata)
         created = await self.http.call_json("POST", f"{self._base}/batches", "create", json_body=create)
         batch_id = str(created.get("id") or "")
         if not batch_id:
             raise ModelCallError(f"{self.model.info.id}: batch create returned no batch id", retryable=True)
         return Submitted(batch_id=batch_id, input_file_id=file_id, state=self._status(created).state)
 
-    async def find_submitted(self, tag: str, *, since: float = 0.0, n_lines: int | None = None) -> Submitted | None:
-        """The batch (among the provider's last 100) whose metadata carries ``tag``, or None. ``since``
-        and ``n_lines`` are for protocols without metadata (Anthropic) and are not needed here."""
+    async def find_submitted(self, metadata_key: str, value: str) -> Submitted | None:
+        """The batch (among the provider's last 100) created with ``metadata[metadata_key] == value``,
+        or None."""
         listed = await self.http.call_json("GET", f"{self._base}/batches?limit=100", "list")
         for b in listed.get("data") or ():
             meta = as_dict(b).get("metadata")
-            if isinstance(meta, dict) and meta.get(TAG_KEY) == tag and b.get("id"):
+            if isinstance(meta, dict) and meta.get(metadata_key) == value and b.get("id"):
                 return Submitted(batch_id=str(b["id"]), input_file_id=b.get("input_file_id"),
                                  state=self._status(b).state)
         return None
