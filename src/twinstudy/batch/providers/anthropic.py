@@ -37,7 +37,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from twinstudy.batch.api import BatchLine, BatchState, BatchStatus, LineResult, Submitted
 from twinstudy.batch.providers._http import BatchHttp, as_dict, expired_error
@@ -144,10 +144,10 @@ class AnthropicBatch:
         return Submitted(batch_id=str(found[0]["id"]), state=self._status(found[0]).state)
 
     async def poll(self, batch_id: str) -> BatchStatus:
-        return self._status(await self.http.call_json("GET", f"{self._batches}/{batch_id}", "poll"))
+        return self._status(await self.http.call_json("GET", f"{self._batches}/{quote(batch_id, safe='')}", "poll"))
 
     async def cancel(self, batch_id: str) -> BatchStatus:
-        return self._status(await self.http.call_json("POST", f"{self._batches}/{batch_id}/cancel", "cancel"))
+        return self._status(await self.http.call_json("POST", f"{self._batches}/{quote(batch_id, safe='')}/cancel", "cancel"))
 
     def _status(self, b: dict[str, Any]) -> BatchStatus:
         ps = str(b.get("processing_status") or "")
@@ -173,7 +173,7 @@ class AnthropicBatch:
     def _results_url(self, batch_id: str, status: BatchStatus) -> str:
         """The results address; one on another host than the API is not followed (the session
         would send the key there), the documented path is used instead."""
-        own = f"{self._batches}/{batch_id}/results"
+        own = f"{self._batches}/{quote(batch_id, safe='')}/results"
         given = status.output_file_id
         if not given:
             return own

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from twinstudy.batch.api import BatchLine, BatchState, BatchStatus, LineResult, Submitted
 from twinstudy.batch.providers._http import BatchHttp, as_dict, dumps, expired_error, multipart
@@ -121,10 +122,10 @@ class OpenAIFilesBatch:
         return None
 
     async def poll(self, batch_id: str) -> BatchStatus:
-        return self._status(await self.http.call_json("GET", f"{self._base}/batches/{batch_id}", "poll"))
+        return self._status(await self.http.call_json("GET", f"{self._base}/batches/{_q(batch_id)}", "poll"))
 
     async def cancel(self, batch_id: str) -> BatchStatus:
-        return self._status(await self.http.call_json("POST", f"{self._base}/batches/{batch_id}/cancel", "cancel"))
+        return self._status(await self.http.call_json("POST", f"{self._base}/batches/{_q(batch_id)}/cancel", "cancel"))
 
     def _status(self, b: dict[str, Any]) -> BatchStatus:
         raw_state = str(b.get("status") or "")
@@ -156,7 +157,7 @@ class OpenAIFilesBatch:
         for file_id in (status.output_file_id, status.error_file_id):
             if not file_id:
                 continue
-            async for text in self.http.lines(f"{self._base}/files/{file_id}/content", "result download"):
+            async for text in self.http.lines(f"{self._base}/files/{_q(file_id)}/content", "result download"):
                 got = self.read_line(text, lines)
                 if got is None or got.custom_id in seen:
                     continue
@@ -203,6 +204,11 @@ class OpenAIFilesBatch:
     async def aclose(self) -> None:
         """Release the HTTP session shared with the backend (closing both is harmless)."""
         await self.model.aclose()
+
+
+def _q(provider_id: str) -> str:
+    """An id from the provider or the store, as one path segment (never a path of its own)."""
+    return quote(provider_id, safe="")
 
 
 def _int(v: Any) -> int | None:
