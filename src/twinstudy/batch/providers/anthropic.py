@@ -143,11 +143,15 @@ class AnthropicBatch:
             return None
         return Submitted(batch_id=str(found[0]["id"]), state=self._status(found[0]).state)
 
+    def _one(self, batch_id: str) -> str:
+        """The address of one batch; its id (from the provider or the store) is one path segment."""
+        return f"{self._batches}/{quote(batch_id, safe='')}"
+
     async def poll(self, batch_id: str) -> BatchStatus:
-        return self._status(await self.http.call_json("GET", f"{self._batches}/{quote(batch_id, safe='')}", "poll"))
+        return self._status(await self.http.call_json("GET", self._one(batch_id), "poll"))
 
     async def cancel(self, batch_id: str) -> BatchStatus:
-        return self._status(await self.http.call_json("POST", f"{self._batches}/{quote(batch_id, safe='')}/cancel", "cancel"))
+        return self._status(await self.http.call_json("POST", self._one(batch_id) + "/cancel", "cancel"))
 
     def _status(self, b: dict[str, Any]) -> BatchStatus:
         ps = str(b.get("processing_status") or "")
@@ -173,7 +177,7 @@ class AnthropicBatch:
     def _results_url(self, batch_id: str, status: BatchStatus) -> str:
         """The results address; one on another host than the API is not followed (the session
         would send the key there), the documented path is used instead."""
-        own = f"{self._batches}/{quote(batch_id, safe='')}/results"
+        own = self._one(batch_id) + "/results"
         given = status.output_file_id
         if not given:
             return own
