@@ -134,9 +134,20 @@ class AnthropicModel:
                 body = fix.apply(body)
                 adjusted = [*adjusted, fix.record()]
                 ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
-        status, parsed, raw, headers, latency = ex.status, ex.parsed, ex.raw, ex.headers, ex.latency_ms
+        done = self.read_response(ex.status, ex.parsed, ex.raw, body, omitted, headers=ex.headers,
+                                  latency_ms=ex.latency_ms, clear=ex.clear)
+        done.adjusted_params = adjusted
+        return done
+
+    def read_response(self, status: int, parsed: Any, raw: str, body: dict[str, Any], omitted: list[str], *,
+                      headers: Mapping[str, str] | None = None, latency_ms: float = 0.0,
+                      clear: Any = None) -> Completion:
+        """One Messages reply read into a :class:`Completion`, or a raised :class:`ModelCallError`.
+        ``parsed``/``raw`` are redacted; ``clear`` is the body before redaction (block detection
+        only). A live call and a batch result line both go through here."""
+        hdrs: Mapping[str, str] = headers if headers is not None else {}
         if status >= 400 or not isinstance(parsed, dict):
-            raise self._error(status, parsed, raw, headers, body, latency)
+            raise self._error(status, parsed, raw, hdrs, body, latency_ms)
         texts: list[str] = []
         thoughts: list[str] = []
         for block in parsed.get("content") or ():
@@ -147,15 +158,22 @@ class AnthropicModel:
             elif block.get("type") == "thinking":
                 thoughts.append(str(block.get("thinking", "")))
         usage: dict[str, Any] = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
-        found = anthropic_block(ex.clear if isinstance(ex.clear, dict) else parsed)  # before redaction
+        found = anthropic_block(clear if isinstance(clear, dict) else parsed)  # before redaction
         return Completion(
             text="".join(texts), reasoning="\n".join(thoughts) if thoughts else None,
             finish_reason=parsed.get("stop_reason"), http_status=status,
             provider_code=found.provider_code if found else None,
             tokens_in=usage.get("input_tokens"), tokens_out=usage.get("output_tokens"),
-            latency_ms=latency, raw=raw, request=body, omitted_params=omitted, block=found,
-            adjusted_params=adjusted,
+            latency_ms=latency_ms, raw=raw, request=body, omitted_params=omitted, block=found,
         )
+
+    def transport(self) -> tuple[HttpClient, str]:
+        """The pooled session (its headers hold the key) and the key, for the batch adapter."""
+        return self._pool, self._secret
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
 
     def _error(self, status: int, parsed: Any, raw: str, headers: Mapping[str, str],
                body: dict[str, Any], latency: float) -> ModelCallError:

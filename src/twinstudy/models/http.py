@@ -15,7 +15,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -135,6 +135,24 @@ def _redaction_pattern(secret: str) -> re.Pattern[str]:
     return re.compile(r"(?:(?<![A-Za-z0-9_\-])|(?<=\\[nrtbf]))" + re.escape(secret) + r"(?![A-Za-z0-9_\-])")
 
 
+def read_body(text: str, secret: str) -> tuple[Any, str, Any]:
+    """A reply body as the backends read it: (parsed JSON of the redacted text or None, the text
+    with the key redacted, the JSON parsed before redaction -- for block detection only, never
+    stored). Live responses and batch result lines go through this one function."""
+    try:
+        clear: Any = json.loads(text) if text else None
+    except ValueError:
+        clear = None
+    raw = redact(text, secret)
+    if raw == text:
+        return clear, raw, clear
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    return parsed, raw, clear
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
     status: int
@@ -204,20 +222,37 @@ class HttpClient:
         latency = (time.perf_counter() - start) * 1000
         if failed is not None:  # raised outside the except block: aiohttp's exception is not chained
             raise transport_error(model_id, self._base_url, failed, body, latency)
-        text = data.decode("utf-8", "replace")
-        try:
-            clear: Any = json.loads(text) if text else None
-        except ValueError:
-            clear = None
-        raw = redact(text, secret)
-        if raw == text:
-            parsed = clear
-        else:
-            try:
-                parsed = json.loads(raw) if raw else None
-            except ValueError:
-                parsed = None
+        parsed, raw, clear = read_body(data.decode("utf-8", "replace"), secret)
         return Exchange(status, parsed, raw, headers, latency, clear)
+
+    async def request(self, method: str, url: str, content: bytes | None = None,
+                      headers: Mapping[str, str] | None = None) -> tuple[int, bytes, Mapping[str, str]]:
+        """Any method (the batch adapters' GET and multipart POST): status, body bytes, headers.
+        Raises aiohttp / timeout errors like :meth:`post` (see :meth:`failure`)."""
+        async with self._open().request(method, url, data=content, headers=headers,
+                                        allow_redirects=False) as resp:
+            return resp.status, await resp.read(), resp.headers
+
+    async def get_lines(self, url: str) -> AsyncGenerator[tuple[int, bytes], None]:
+        """GET a JSONL body line by line without holding it whole: ``(status, b"")`` first, then
+        ``(status, line)`` per line (no size limit per line). On a status >= 400 the second item
+        is the whole (short) error body. Raises aiohttp / timeout errors like :meth:`post`."""
+        async with self._open().get(url, allow_redirects=False) as resp:
+            status = resp.status
+            yield status, b""
+            if status >= 400:
+                yield status, await resp.read()
+                return
+            rest = b""
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                rest += chunk
+                if b"\n" not in chunk:
+                    continue
+                *whole, rest = rest.split(b"\n")
+                for line in whole:
+                    yield status, line
+            if rest:
+                yield status, rest
 
     @staticmethod
     def failure(exc: BaseException) -> str | None:

@@ -234,17 +234,39 @@ class OpenAICompatModel:
                 adjusted = [*adjusted, fix.record()]
                 ex = await self._pool.exchange(self._url, body, self.info.id, self._secret)
                 parsed, clear = _unwrap(ex.parsed), _unwrap(ex.clear)
-        status, raw, headers, latency = ex.status, ex.raw, ex.headers, ex.latency_ms
-        if status >= 400:
-            done = self._from_error(status, parsed, raw, headers, body, omitted, latency, clear)
-        elif not isinstance(parsed, dict):
-            raise ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not JSON",
-                                 retryable=True, http_status=status, raw=raw, request=body,
-                                 latency_ms=latency)
-        else:
-            done = self._from_body(status, parsed, raw, headers, body, omitted, latency, clear)
+        done = self.read_response(ex.status, parsed, ex.raw, body, omitted, headers=ex.headers,
+                                  latency_ms=ex.latency_ms, clear=clear)
         done.adjusted_params = adjusted
         return done
+
+    def read_response(self, status: int, parsed: Any, raw: str, body: dict[str, Any], omitted: list[str], *,
+                      headers: Mapping[str, str] | None = None, latency_ms: float = 0.0,
+                      clear: Any = None) -> Completion:
+        """One reply read into a :class:`Completion` (a block included, whatever the status), or a
+        raised :class:`ModelCallError`. ``parsed``/``raw`` are the body with the key redacted,
+        ``clear`` the body parsed before redaction (blocks are detected on it; never stored).
+
+        The one reader of replies: a live call and a batch result line (which carries its own HTTP
+        status and body) go through here, so both are classified the same way.
+        """
+        parsed, clear = _unwrap(parsed), _unwrap(clear)
+        hdrs: Mapping[str, str] = headers if headers is not None else {}
+        if status >= 400:
+            return self._from_error(status, parsed, raw, hdrs, body, omitted, latency_ms, clear)
+        if not isinstance(parsed, dict):
+            raise ModelCallError(f"{self.info.id}: HTTP {status} with a body that is not JSON",
+                                 retryable=True, http_status=status, raw=raw, request=body,
+                                 latency_ms=latency_ms)
+        return self._from_body(status, parsed, raw, hdrs, body, omitted, latency_ms, clear)
+
+    def transport(self) -> tuple[HttpClient, str]:
+        """The pooled session (its headers hold the key) and the key itself, for the batch adapter
+        that talks to the same provider: the key is needed only to redact replies."""
+        return self._pool, self._secret
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
 
     def _from_body(self, status: int, parsed: dict[str, Any], raw: str, headers: Mapping[str, str],
                    body: dict[str, Any], omitted: list[str], latency: float, clear_body: Any = None) -> Completion:

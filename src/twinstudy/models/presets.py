@@ -37,6 +37,12 @@ class Preset(BaseModel):
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     logprobs: bool = False
     business_codes: str = "none"  # a table registered in provider_codes.py
+    # The provider's batch API (twinstudy.batch.providers): openai-files (upload a JSONL file, then
+    # /batches), anthropic (/v1/messages/batches), none. batch_url is the `url`/`endpoint` each line
+    # names; batch_max_lines the most requests one batch may hold, per the provider's docs.
+    batch: Literal["openai-files", "anthropic", "none"] = "none"
+    batch_url: str = "/v1/chat/completions"
+    batch_max_lines: int = 50_000
     docs: tuple[str, ...] = ()
 
 
