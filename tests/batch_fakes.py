@@ -125,3 +125,13 @@ class TaggedFakeBatchAPI(FakeBatchAPI):
             if metadata_key == TAG_KEY and b.tag == value:
                 return Submitted(b.id, f"file_{b.id}", b.state)  # type: ignore[arg-type]
         return None
+
+
+class TimedFakeBatchAPI(FakeBatchAPI):
+    """Keeps no metadata (Anthropic-style) but finds a batch by creation time and size."""
+
+    async def find_created_since(self, since: float, n_lines: int) -> Submitted | None:
+        found = [b for b in self.service.batches.values() if len(b.lines) == n_lines]
+        if len(found) != 1:
+            return None
+        return Submitted(found[0].id, None, found[0].state)  # type: ignore[arg-type]

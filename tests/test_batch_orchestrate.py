@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_fakes import FakeBatchAPI, FakeProvider, TaggedFakeBatchAPI, answer, bad_request, blocked, expired
+from batch_fakes import (
+    FakeBatchAPI,
+    FakeProvider,
+    TaggedFakeBatchAPI,
+    TimedFakeBatchAPI,
+    answer,
+    bad_request,
+    blocked,
+    expired,
+)
 from fault_server import FaultServer
 
 from twinstudy.batch.api import BatchAPI, BatchLine, LineResult
@@ -195,6 +204,17 @@ def test_a_batch_created_just_before_a_crash_is_found_by_its_tag_not_sent_again(
     service = FakeProvider()
     _crash_while_submitting(db, rs, service, tagged=True)
     result = _run(rs, db, TaggedFakeBatchAPI(service))
+    assert service.submits == 1 and set(service.received.values()) == {1}
+    assert result.done == 3
+
+
+def test_without_metadata_a_batch_is_found_by_creation_time_and_size(tmp_path: Path) -> None:
+    """Anthropic keeps no metadata: the adapter's find_created_since closes the window instead."""
+    rs = _study(tmp_path, "http://127.0.0.1:9/v1", n_items=3)
+    db = tmp_path / "r.db"
+    service = FakeProvider()
+    _crash_while_submitting(db, rs, service, tagged=False)
+    result = _run(rs, db, TimedFakeBatchAPI(service))
     assert service.submits == 1 and set(service.received.values()) == {1}
     assert result.done == 3
 

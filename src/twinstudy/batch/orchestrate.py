@@ -62,6 +62,10 @@ from twinstudy.study.design import Trial
 from twinstudy.study.spec import ResolvedStudy
 
 Fallback = Literal["batch", "live"]
+#: How far before a batch row was written a provider's clock may put the batch's creation, when a
+#: batch is looked for by creation time (Anthropic): a wider window only admits more candidates,
+#: and the adapter answers None unless exactly one batch matches.
+CLOCK_SKEW_S = 300.0
 #: Builds a model's batch adapter, or None when its provider has none.
 ApiFactory = Callable[[ModelInfo, Model], "BatchAPI | None"]
 
@@ -243,7 +247,7 @@ class ModelBatches:
         """Submit one batch row's lines, retrying retryable failures; before each retry, ask the
         provider whether the failed attempt created the batch after all."""
         lines = self._lines(trials)
-        findable = isinstance(self.api, FindsOwnBatches)
+        findable = self._can_find()
         sub: Submitted | None = None
         for n in range(self.r.opt.max_attempts):
             try:
@@ -274,12 +278,24 @@ class ModelBatches:
             self.rounds[t.key] = self.rounds.get(t.key, 0) + 1
         self._state(row.id, sub.state, None, len(trials))
 
+    def _can_find(self) -> bool:
+        """Whether the adapter can look for a batch a crash left unconfirmed: by the tag kept with
+        it (FindsOwnBatches), or, for a provider without metadata (Anthropic), as the one batch
+        created since the row was written with exactly its number of lines."""
+        return isinstance(self.api, FindsOwnBatches) or hasattr(self.api, "find_created_since")
+
     async def _find(self, row: sb.BatchRow) -> Submitted | None:
-        assert isinstance(self.api, FindsOwnBatches)
         try:
-            return await self.api.find_submitted(TAG_KEY, row.tag)
+            if isinstance(self.api, FindsOwnBatches):
+                return await self.api.find_submitted(TAG_KEY, row.tag)
+            by_time = getattr(self.api, "find_created_since", None)
+            if by_time is not None:
+                found: Submitted | None = await by_time(row.created_at - CLOCK_SKEW_S,
+                                                        len(sb.line_states(self.conn, row.id)))
+                return found
         except ModelCallError:
             return None
+        return None
 
     async def _refused(self, row: sb.BatchRow, trials: list[Trial], err: ModelCallError) -> None:
         """The provider never took the batch: its trials are stored as errors (like a live request
@@ -303,7 +319,7 @@ class ModelBatches:
             if row.remote_id is not None:
                 self.states[row.id] = row.state
                 continue
-            found = await self._find(row) if isinstance(self.api, FindsOwnBatches) else None
+            found = await self._find(row) if self._can_find() else None
             if found is not None:
                 sb.submitted(self.conn, row.id, found.batch_id, found.input_file_id, found.state)
                 self.r.say(f"{self.info.id}: batch {row.id} was created before the last run stopped; polling it.")
@@ -313,7 +329,7 @@ class ModelBatches:
             if not trials:
                 sb.submit_failed(self.conn, row.id, "its trials are no longer in the study")
                 continue
-            if not isinstance(self.api, FindsOwnBatches):
+            if not self._can_find():
                 self.r.say(f"{self.info.id}: batch {row.id} was being submitted when the last run stopped; "
                            f"sending it again (the {self.api.provider} adapter cannot look for a copy the provider "
                            "may have created without confirming; check its batch list if in doubt).")
