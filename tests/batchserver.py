@@ -1,6 +1,7 @@
 """A loopback batch server speaking OpenAI's files+batches and Anthropic's Message Batches protocols.
 
-Not a test: a helper for the batch tests and ``bench/batch.py``. It runs an aiohttp server on
+Not a test: the one loopback batch server of the batch tests (adapters, kill test) and of the
+benches ``bench/batch.py`` and ``bench/batch_adapters.py``. It runs an aiohttp server on
 127.0.0.1, either on its own thread (``with BatchServer(...) as srv``) or as a process
 (``python tests/batchserver.py --port 0 --print-port [--polls N] [--wait-s S] [--key K]``; the
 first stdout line is the port). Shapes follow the providers' documentation (see
@@ -32,13 +33,20 @@ What each line gets is read from its last user message, so tests choose outcomes
 - otherwise an answer: the first option letter written "(B)" or "B)" in the prompt, else the first
   digit 1-9, else "I agree with this statement."
 
+Knobs for crash tests (both protocols): ``hold_creates=N, hold_s=S`` answers the first N batch
+creations only S seconds after the batch exists (a client killed meanwhile has no id for it);
+``expire_mod=M`` expires, once, every line whose custom_id read as hex (its first 8 characters) is
+divisible by M, as ``[[expire]]`` does; ``expired`` is the set of custom_ids so expired.
+
 Cancelling a batch before it ends: the first half of its lines are answered, the rest are
 cancelled (``batch_cancelled`` / ``canceled``).
 
 Counters: ``counts[endpoint]`` (files.create, batches.create, batches.get, batches.list,
 batches.cancel, files.content, anthropic.create, anthropic.list, anthropic.get, anthropic.results,
 anthropic.cancel), ``lines[custom_id]`` (times a custom_id was submitted, over all batches: a
-value above 1 is a duplicate submission), ``bytes_received``.
+value above 1 is a duplicate submission), ``bytes_received``, ``bytes_sent`` (result files),
+``busy_s`` (time spent in handlers), ``waits`` (per batch, seconds from creation to the poll that
+found it ended: the simulated wait plus the client's polling slack).
 """
 
 from __future__ import annotations
@@ -117,14 +125,22 @@ def outcome(prompt: str) -> str:
 class BatchServer:
     """The server; see the module docstring. ``key``: when set, requests without it get 401."""
 
-    def __init__(self, *, polls: int = 0, wait_s: float = 0.0, key: str | None = None, port: int = 0) -> None:
+    def __init__(self, *, polls: int = 0, wait_s: float = 0.0, key: str | None = None, port: int = 0,
+                 hold_creates: int = 0, hold_s: float = 1.0, expire_mod: int = 0) -> None:
         self.polls = polls
         self.wait_s = wait_s
         self.key = key
         self.port = port
+        self.hold_creates = hold_creates
+        self.hold_s = hold_s
+        self.expire_mod = expire_mod
+        self.expired: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.lines: Counter[str] = Counter()
         self.bytes_received = 0
+        self.bytes_sent = 0
+        self.busy_s = 0.0
+        self.waits: list[tuple[float, float]] = []  # (created, ended) per batch, time.monotonic()
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, Batch] = {}
         self._ids = itertools.count(1)
@@ -157,6 +173,13 @@ class BatchServer:
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/_stats":
             return await handler(request)
+        t0 = time.perf_counter()
+        try:
+            return await self._checked(request, handler)
+        finally:
+            self.busy_s += time.perf_counter() - t0
+
+    async def _checked(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
         self._seen_keys.append(given)
         if self.key is not None and given != self.key:
@@ -169,7 +192,16 @@ class BatchServer:
 
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response({"counts": dict(self.counts), "lines": dict(self.lines),
-                                  "bytes_received": self.bytes_received})
+                                  "bytes_received": self.bytes_received, "bytes_sent": self.bytes_sent,
+                                  "busy_s": self.busy_s, "waits": self.waits, "expired": sorted(self.expired)})
+
+    async def _hold(self) -> None:
+        """The create-response delay of ``hold_creates`` (the batch already exists); not busy time."""
+        if self.hold_creates > 0:
+            self.hold_creates -= 1
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.hold_s)
+            self.busy_s -= time.perf_counter() - t0
 
     # -- OpenAI files + batches --------------------------------------------------------------------
 
@@ -191,6 +223,7 @@ class BatchServer:
         fid = request.match_info["fid"]
         if fid not in self.files:
             return _oai_error(404, "invalid_request_error", f"No such File object: {fid}")
+        self.bytes_sent += len(self.files[fid])
         return web.Response(body=self.files[fid], content_type="application/jsonl")
 
     async def batch_create(self, request: web.Request) -> web.Response:
@@ -222,6 +255,7 @@ class BatchServer:
         if batch.errors:
             batch.state = "failed"
         self.batches[batch.id] = batch
+        await self._hold()
         return web.json_response(self._oai_obj(batch))
 
     async def batch_list(self, request: web.Request) -> web.Response:
@@ -281,6 +315,7 @@ class BatchServer:
         for r in reqs:
             self.lines[r["custom_id"]] += 1
         self.batches[batch.id] = batch
+        await self._hold()
         return web.json_response(self._anth_obj(batch, request))
 
     async def a_list(self, request: web.Request) -> web.Response:
@@ -301,6 +336,7 @@ class BatchServer:
         batch = self.batches.get(request.match_info["bid"])
         if batch is None or batch.kind != "anthropic" or batch.state != "ended":
             return _anth_error(404, "not_found_error", "results are available once the batch has ended")
+        self.bytes_sent += len(batch.results)
         return web.Response(body=batch.results, content_type="application/binary")
 
     async def a_cancel(self, request: web.Request) -> web.Response:
@@ -346,6 +382,9 @@ class BatchServer:
             what = outcome(_last_user(body.get("messages")))
             if i >= cut:
                 what = "cancelled"
+            elif self._expires(cid):
+                what = "expire"
+                self.expired.add(cid)
             if what == "expire":
                 expired = True
             if b.kind == "openai":
@@ -363,6 +402,16 @@ class BatchServer:
         else:
             b.results = ("\n".join(out) + "\n").encode()
             b.state = "ended"
+        self.waits.append((b.created, time.monotonic()))
+
+    def _expires(self, cid: str) -> bool:
+        """``expire_mod``: this line expires now (the first time the server runs it)."""
+        if not self.expire_mod or cid in self.expired:
+            return False
+        try:
+            return int(cid[:8], 16) % self.expire_mod == 0
+        except ValueError:
+            return False
 
     def _text(self, what: str, prompt: str) -> str:
         if what == "refuse":

@@ -1,13 +1,10 @@
-"""Crash safety of `twinstudy run --batch`: a real subprocess against a loopback batch server
-(tests/batch_fake_server.py), killed with SIGKILL at random moments while it submits, polls and
-collects (once exactly while the server holds a batch whose id the run has not yet recorded), with
-one line in seven expiring once, then run again: every trial ends with exactly one final outcome, no line the server
-already got is submitted again except the expired ones, once (the server counts every custom_id it
-receives), and the database
-is intact.
-
-The adapter is the real OpenAI one when ``twinstudy.batch.providers`` is in the tree, else the
-stand-in of tests/batch_http_adapter.py (see tests/run_twinstudy_batch.py)."""
+"""Crash safety of `twinstudy run --batch`: the real command (``python -m twinstudy run --batch``)
+with the real OpenAI files+batches adapter, against the loopback batch server (tests/batchserver.py,
+the study's models pointing their ``base_url`` at it), killed with SIGKILL at random moments while
+it submits, polls and collects (once exactly while the server holds a batch whose id the run has
+not yet recorded), with one line in seven expiring once, then run again: every trial ends with
+exactly one final outcome, no line the server already got is submitted again except the expired
+ones, once (the server counts every custom_id it receives), and the database is intact."""
 
 from __future__ import annotations
 
@@ -22,15 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from batch_fake_server import FakeBatchServer
+from batchserver import BatchServer
 
 from twinstudy.store import FINAL_OUTCOMES
 from twinstudy.study.design import count_trials
 from twinstudy.study.spec import load_study
 
 pytestmark = pytest.mark.slow  # about 10 s: four subprocess runs (like test_kill_resume.py)
-
-HERE = Path(__file__).parent
 
 STUDY = """\
 name: batchkill
@@ -47,7 +42,7 @@ params: {{temperature: 0.0, max_tokens: 8}}
 
 def _start(study: Path, db: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, str(HERE / "run_twinstudy_batch.py"), "run", str(study), "--db", str(db),
+    return subprocess.Popen([sys.executable, "-m", "twinstudy", "run", str(study), "--db", str(db), "--batch",
                              "-q", "--no-report", "--batch-poll", "0.05", "--batch-size", "8"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
@@ -79,9 +74,9 @@ def _kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], extra_s
 
 def test_batch_run_killed_while_submitting_polling_and_collecting_then_resumed(tmp_path: Path) -> None:
     rng = random.Random(18)
-    with FakeBatchServer(delay_s=0.4, late_creates=1, late_s=2.0, expire_mod=7) as srv:
+    with BatchServer(wait_s=0.4, hold_creates=1, hold_s=2.0, expire_mod=7) as srv:
         study = tmp_path / "kill.yaml"
-        study.write_text(STUDY.format(url=srv.url), encoding="utf-8")
+        study.write_text(STUDY.format(url=srv.base + "/v1"), encoding="utf-8")
         planned = count_trials(load_study(study))
         db = tmp_path / "results.db"
         phases: list[tuple[str, Callable[[], bool], float]] = [
