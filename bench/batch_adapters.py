@@ -1,13 +1,18 @@
-"""The batch adapters alone (no store, no runner): N lines through each protocol against the
-loopback batch server running in another process, so the figures are twinstudy's side only.
+"""The batch adapters alone (no study, store, runner or command line): N lines through each protocol
+against the loopback batch server running in another process, so the figures are twinstudy's side only.
 
     python bench/batch_adapters.py [--lines 10000]
+
+How it differs from bench/batch.py: that one runs the whole command (``twinstudy run --batch``:
+study, database, polling, scoring) for one protocol; this one isolates what the adapters cost per
+protocol (OpenAI files+batches and Anthropic Message Batches), so a regression in building JSONL or
+reading result lines shows here without the orchestration's cost around it.
 
 Prints, per protocol: management requests made, bytes uploaded, CPU seconds and wall seconds in
 this process (building lines, uploading, polling, downloading and classifying every result line;
 the server ends each batch at the first poll, so there is no simulated wait to exclude), and the
 peak of Python allocations while doing so (tracemalloc; it slows the run, so wall/CPU are measured
-in a separate pass without it). The whole-run orchestration benchmark is bench/batch.py.
+in a separate pass without it). The server is started by bench/_batchbench.py.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import argparse
 import asyncio
 import os
 import resource
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -27,7 +31,9 @@ from twinstudy.batch.providers import batch_api_for
 from twinstudy.models.base import GenerateParams, Message, ModelInfo
 from twinstudy.models.factory import create_model
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _batchbench import batch_server  # noqa: E402
+
 KEY = "sk-bench-batch-key-000000"
 
 
@@ -66,11 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     for env in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         os.environ[env] = KEY
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "batchserver.py"), "--port", "0",
-                               "--print-port", "--max-runtime", "600"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        base = f"http://127.0.0.1:{int(server.stdout.readline())}"
+    with batch_server(max_runtime=600) as base:
         lines = make_lines(args.lines)
         print(f"{args.lines} lines per batch, loopback server in another process")
         print(f"{'protocol':<12} {'answered':>8} {'requests':>8} {'MB up':>8} {'cpu s':>7} {'wall s':>7} "
@@ -85,10 +87,6 @@ def main() -> None:
             tracemalloc.stop()
             print(f"{provider:<12} {answered:>8} {requests:>8} {sent / 1e6:>8.2f} {cpu:>7.2f} {wall:>7.2f} "
                   f"{peak / 1e6:>8.1f}")
-    finally:
-        server.terminate()
-        server.wait(10)
-
 
 if __name__ == "__main__":
     main()
