@@ -231,7 +231,8 @@ def test_server_runs_as_a_subprocess_and_reports_counters() -> None:
         port = int(proc.stdout.readline())
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=10) as resp:
             stats = json.loads(resp.read())
-        assert stats == {"counts": {}, "lines": {}, "bytes_received": 0}
+        assert stats == {"counts": {}, "lines": {}, "bytes_received": 0, "bytes_sent": 0, "busy_s": 0.0, "waits": [],
+                         "expired": []}
     finally:
         proc.terminate()
         proc.wait(10)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from twinstudy.batch.api import LineResult
 from twinstudy.models.base import ModelCallError
 from twinstudy.models.http import (
     RAW_ERROR_CHARS,
@@ -32,6 +33,31 @@ _RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 5
 def as_dict(value: Any) -> dict[str, Any]:
     """``value`` when it is a JSON object, else an empty one (provider replies are untrusted)."""
     return value if isinstance(value, dict) else {}
+
+
+def result_object(text: str) -> dict[str, Any] | None:
+    """One result-file line as a JSON object with a string ``custom_id``; None for anything else
+    (a blank or broken line, which the provider's format does not promise never to send)."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
+        return None
+    return obj
+
+
+async def each_once(texts: AsyncIterator[str],
+                    read: Callable[[str], LineResult | None]) -> AsyncIterator[LineResult]:
+    """The lines ``read`` understands, each custom_id once: a provider may repeat a line (a retried
+    download, the same id in the output and the error file) and a trial must get one result."""
+    seen: set[str] = set()
+    async for text in texts:
+        got = read(text)
+        if got is None or got.custom_id in seen:
+            continue
+        seen.add(got.custom_id)
+        yield got
 
 
 def dumps(obj: Any) -> str:

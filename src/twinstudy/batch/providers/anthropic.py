@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
@@ -40,7 +39,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from twinstudy.batch.api import BatchLine, BatchState, BatchStatus, LineResult, Submitted
-from twinstudy.batch.providers._http import BatchHttp, as_dict, expired_error
+from twinstudy.batch.providers._http import BatchHttp, as_dict, each_once, expired_error, result_object
 from twinstudy.models.anthropic import AnthropicModel
 from twinstudy.models.base import ModelCallError
 
@@ -188,20 +187,13 @@ class AnthropicBatch:
                       lines: Mapping[str, BatchLine] | None = None) -> AsyncIterator[LineResult]:
         """Every result line (each custom_id once), keyed by the trial key. ``lines`` (trial key ->
         line as sent) fills ``Completion.request``/``omitted_params``; results do not echo them."""
-        seen: set[str] = set()
-        async for text in self.http.lines(self._results_url(batch_id, status), "result download"):
-            got = self.read_line(text, lines)
-            if got is None or got.custom_id in seen:
-                continue
-            seen.add(got.custom_id)
+        async for got in each_once(self.http.lines(self._results_url(batch_id, status), "result download"),
+                                   lambda text: self.read_line(text, lines)):
             yield got
 
     def read_line(self, text: str, lines: Mapping[str, BatchLine] | None = None) -> LineResult | None:
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
+        obj = result_object(text)
+        if obj is None:
             return None
         key = from_custom_id(obj["custom_id"])
         request, omitted = self.request_of(lines[key]) if lines and key in lines else ({}, [])

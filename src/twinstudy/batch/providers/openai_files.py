@@ -33,13 +33,20 @@ same way (blocks, business codes, truncation, provider errors, key redaction).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from twinstudy.batch.api import BatchLine, BatchState, BatchStatus, LineResult, Submitted
-from twinstudy.batch.providers._http import BatchHttp, as_dict, dumps, expired_error, multipart
+from twinstudy.batch.providers._http import (
+    BatchHttp,
+    as_dict,
+    dumps,
+    each_once,
+    expired_error,
+    multipart,
+    result_object,
+)
 from twinstudy.models.base import Completion, ModelCallError
 from twinstudy.models.blocks import http_error_block
 from twinstudy.models.http import RAW_ERROR_CHARS
@@ -153,24 +160,19 @@ class OpenAIFilesBatch:
         The provider's files do not echo the request, so ``Completion.request`` and
         ``omitted_params`` are filled only when ``lines`` (custom_id -> the line as sent) is given;
         lines the provider never answered are not yielded (the caller sends them again)."""
-        seen: set[str] = set()
-        for file_id in (status.output_file_id, status.error_file_id):
-            if not file_id:
-                continue
-            async for text in self.http.lines(f"{self._base}/files/{_q(file_id)}/content", "result download"):
-                got = self.read_line(text, lines)
-                if got is None or got.custom_id in seen:
-                    continue
-                seen.add(got.custom_id)
-                yield got
+        async def texts() -> AsyncIterator[str]:
+            for file_id in (status.output_file_id, status.error_file_id):
+                if file_id:
+                    async for text in self.http.lines(f"{self._base}/files/{_q(file_id)}/content", "result download"):
+                        yield text
+
+        async for got in each_once(texts(), lambda text: self.read_line(text, lines)):
+            yield got
 
     def read_line(self, text: str, lines: Mapping[str, BatchLine] | None = None) -> LineResult | None:
         """One output or error file line as a :class:`LineResult` (None when it has no custom_id)."""
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
+        obj = result_object(text)
+        if obj is None:
             return None
         cid: str = obj["custom_id"]
         request, omitted = self.request_of(lines[cid]) if lines and cid in lines else ({}, [])
