@@ -1,5 +1,5 @@
 """Crash safety of `twinstudy run --batch`: the real command (``python -m twinstudy run --batch``)
-with the real OpenAI files+batches adapter, against the loopback batch server (tests/batchserver.py,
+with the real adapters of two batch-capable models (OpenAI files+batches and Anthropic message batches), against the loopback batch server (tests/batchserver.py,
 the study's models pointing their ``base_url`` at it), killed with SIGKILL at random moments while
 it submits, polls and collects (once exactly while the server holds a batch whose id the run has
 not yet recorded), with one line in seven expiring once, then run again: every trial ends with
@@ -31,7 +31,7 @@ STUDY = """\
 name: batchkill
 models:
   - {{id: openai/gpt-4.1, provider: openai, model: gpt-4.1, base_url: {url}, batch: true}}
-  - {{id: twin-b, provider: openai, model: gpt-4.1-mini, base_url: {url}, origin: US, batch: true}}
+  - {{id: twin-b, provider: anthropic, model: claude-sonnet-4-5, base_url: {anthropic_url}, origin: US, batch: true}}
 instruments:
   - {{id: ai-futures, limit: 12}}
 languages: [en, zh]
@@ -41,7 +41,7 @@ params: {{temperature: 0.0, max_tokens: 8}}
 
 
 def _start(study: Path, db: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key", "ANTHROPIC_API_KEY": "sk-ant-test-not-real", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "twinstudy", "run", str(study), "--db", str(db), "--batch",
                              "-q", "--no-report", "--batch-poll", "0.05", "--batch-size", "8"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -76,12 +76,12 @@ def test_batch_run_killed_while_submitting_polling_and_collecting_then_resumed(t
     rng = random.Random(18)
     with BatchServer(wait_s=0.4, hold_creates=1, hold_s=2.0, expire_mod=7) as srv:
         study = tmp_path / "kill.yaml"
-        study.write_text(STUDY.format(url=srv.base + "/v1"), encoding="utf-8")
+        study.write_text(STUDY.format(url=srv.base + "/v1", anthropic_url=srv.base), encoding="utf-8")
         planned = count_trials(load_study(study))
         db = tmp_path / "results.db"
         phases: list[tuple[str, Callable[[], bool], float]] = [
             # the server created the first batch and has not answered yet: the row is still `submitting`
-            ("create", lambda: srv.counts["batches.create"] >= 1, rng.uniform(0.0, 0.5)),
+            ("create", lambda: srv.counts["batches.create"] + srv.counts["anthropic.create"] >= 1, rng.uniform(0.0, 0.5)),
             ("submit", lambda: _query(db, "select count(*) from batches") >= 2, rng.uniform(0.0, 0.03)),
             ("poll", lambda: _query(db, "select count(*) from batches where remote_id is not null "
                                         "and collected_at is null") >= 2, rng.uniform(0.0, 0.2)),
@@ -116,5 +116,7 @@ def test_batch_run_killed_while_submitting_polling_and_collecting_then_resumed(t
         # the server got every trial's line once, and once more only when it expired the line: none
         # lost, none submitted twice
         assert set(srv.lines) == keys and srv.expired
+        # both protocols took part: OpenAI files+batches and Anthropic message batches
+        assert srv.counts["batches.create"] >= 1 and srv.counts["anthropic.create"] >= 1
         dupes = {k: n for k, n in srv.lines.items() if n != 1 + (k in srv.expired)}
         assert not dupes, f"{len(dupes)} lines reached the server more often than needed (kills: {killed})"
