@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from twinstudy.coding.agreement import alpha_nominal, codebook_alpha, cohen_kappa, percent_agreement, precision_recall
+from twinstudy.coding.agreement import (
+    alpha_nominal,
+    codebook_alpha,
+    cohen_kappa,
+    percent_agreement,
+    precision_recall,
+)
 from twinstudy.coding.codebook import Codebook
 from twinstudy.coding.lexicon import LexiconCoder
 from twinstudy.coding.loader import bundled_codebook_ids, load_codebook
