@@ -180,3 +180,34 @@ def test_every_bundled_codebook_codes_its_own_examples(book: str) -> None:
         for ex in cat.examples.en + cat.examples.zh:
             got = coder.code(ex).categories
             assert cat.id in got if cb.multi_label else got == (cat.id,), (cat.id, ex, coder.code(ex))
+
+
+STUDY = """\
+name: tiny
+models:
+  - local/smollm2-135m
+instruments:
+  - {id: ai-futures, limit: 2}
+coding:
+  codebooks: [archetype, %s]
+  coders: [lexicon, %s]
+"""
+
+
+def test_study_coding_section_resolves_codebooks_and_coders(tmp_path: Path) -> None:
+    from twinstudy.errors import SpecError
+    from twinstudy.study.spec import load_study
+
+    (tmp_path / "mine.yaml").write_text((DATA / "coding_codebook.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    path = tmp_path / "s.yaml"
+    path.write_text(STUDY % ("mine.yaml", "local/smollm2-135m"), encoding="utf-8")
+    rs = load_study(path)
+    assert rs.coding is not None
+    assert [b.id for b in rs.coding.codebooks] == ["archetype", "topics"]
+    assert rs.coding.coders[0] == "lexicon" and not isinstance(rs.coding.coders[1], str)
+    path.write_text(STUDY % ("astrology", "local/smollm2-135m"), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"s\.yaml:7: field 'coding\.codebooks\[1\]' unknown codebook 'astrology'"):
+        load_study(path)
+    path.write_text(STUDY % ("culture", "acme/none-9000"), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"s\.yaml:8: field 'coding\.coders\[1\]'.*lexicon"):
+        load_study(path)

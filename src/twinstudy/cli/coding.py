@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from twinstudy.coding.codebook import Codebook
     from twinstudy.coding.run import CodeResult
     from twinstudy.models.base import ModelInfo
+    from twinstudy.study.spec import ResolvedCoding
 
 LEXICON = "lexicon"
 
@@ -81,6 +82,26 @@ def _run_judge(store: Store, books: list[Codebook], info: ModelInfo, *, all_open
             await model.aclose()
 
     return asyncio.run(go())
+
+
+def check_coder_keys(coding: ResolvedCoding) -> None:
+    """Before a run: every judge coder of the study's ``coding:`` section has its API key."""
+    from twinstudy.models.registry import missing_key
+
+    for coder in coding.coders:
+        env = None if isinstance(coder, str) else missing_key(coder)
+        if env and not isinstance(coder, str):
+            raise UserError(f"the study's coder {coder.id} needs an API key: set {env}, or remove it from "
+                            "`coding: coders:` and code later with `twinstudy code DB --coder MODEL`.")
+
+
+def run_study_coding(store: Store, coding: ResolvedCoding, *, quiet: bool = True) -> list[str]:
+    """The study's ``coding:`` section after its run: one summary line per codebook and coder."""
+    from twinstudy.coding.run import summary
+
+    results = run_coders(store, coding.codebooks, coding.coders, all_open=coding.all_open,
+                         concurrency=coding.concurrency, max_tokens=coding.max_tokens, quiet=quiet)
+    return [summary(r) for r in results]
 
 
 def _no_replies_hint(book: Codebook) -> str:
