@@ -141,7 +141,11 @@ def test_cli_code_and_agreement(tmp_path: Path) -> None:
     assert "archetype by lexicon: 3 coded" in res.output
     res = runner.invoke(main, ["code-agreement", db, "--codebook", str(book_path)])
     assert res.exit_code == 0, res.output
-    assert "judge:fake-judge vs lexicon" in res.output.replace("\n", " ") or "lexicon" in res.output
+    assert "judge:fake-judge vs lexicon" in res.output and "alpha" in res.output
+    from twinstudy.store.export import read_tables
+
+    codes = read_tables(db, ("codes",))["codes"]
+    assert len(codes) == 6 and set(codes["coder"]) == {"lexicon", "judge:fake-judge"}
     store = Store(tmp_path / "r.sqlite")
     frame = coded_frame(store, _book(), coder="lexicon", design="all")
     assert frame[category_column("guardian")].notna().sum() == 3
