@@ -207,7 +207,7 @@ def test_study_coding_section_resolves_codebooks_and_coders(tmp_path: Path) -> N
     path.write_text(STUDY % ("mine.yaml", "local/smollm2-135m"), encoding="utf-8")
     rs = load_study(path)
     assert rs.coding is not None
-    assert [b.id for b in rs.coding.codebooks] == ["archetype", "topics"]
+    assert [b.id for b in rs.coding.codebooks] == ["archetype", "waters"]
     assert rs.coding.coders[0] == "lexicon" and not isinstance(rs.coding.coders[1], str)
     path.write_text(STUDY % ("astrology", "local/smollm2-135m"), encoding="utf-8")
     with pytest.raises(SpecError, match=r"s\.yaml:7: field 'coding\.codebooks\[1\]' unknown codebook 'astrology'"):
