@@ -30,6 +30,7 @@ EXPECTED = {
     "values",
     "sensitive-topics",
     "pushback-facts",
+    "ai-visions",
 }
 QUICKSTART_INSTRUMENTS = {"ai-futures", "superintelligence-governance", "us-china", "self-perception"}
 PREFIX = {
@@ -41,6 +42,7 @@ PREFIX = {
     "values": "val-",
     "sensitive-topics": "sens-",
     "pushback-facts": "fact-",
+    "ai-visions": "vis-",
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -74,13 +74,14 @@ def instruments_command(show: str | None) -> None:
 @click.command("framings")
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Also list the framings of this framings file.")
 def framings_command(path: str | None) -> None:
-    """List the framings a study can name, with their stance or identity and what the user says."""
+    """List the framings a study can name, with their stance, identity or culture and what the user says."""
     con = Console()
     table = Table(title="Framings (name them in a study's `framings:`)", title_justify="left", show_lines=True)
     for col in ("id", "role", "item types", "what the user says first (en / zh)"):
         table.add_column(col, no_wrap=col == "id", overflow="fold")
     for fr in load_framings(path).values():
-        role = f"stance: {fr.stance}" if fr.stance else (f"identity: {fr.identity}" if fr.identity else "-")
+        role = (f"stance: {fr.stance}" if fr.stance else f"identity: {fr.identity}" if fr.identity
+                else f"culture: {fr.culture}" if fr.culture else "-")
         applies = ", ".join(getattr(fr, "applies_to", None) or ()) or "all"
         said = fr.prefix.en or fr.description
         if fr.prefix.zh:

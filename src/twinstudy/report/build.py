@@ -28,6 +28,7 @@ from twinstudy.report.sections.compliance import compliance_context
 from twinstudy.report.sections.headline import Card, Design, build_headline
 from twinstudy.report.sections.measured import Measured, build_measured
 from twinstudy.report.sections.method import Method, build_method
+from twinstudy.report.sections.open_answers import OpenAnswers, build_open_answers
 from twinstudy.report.sections.self_perception import ItemReplies, build_replies
 from twinstudy.report.sections.tables import Tables, build_tables, choice_view
 from twinstudy.report.sections.transcripts import TranscriptInfo, load_source
@@ -60,6 +61,7 @@ class ReportPage:
     framing_split: dict[str, str]
     tables: Tables
     self_perception: list[ItemReplies]
+    open_answers: OpenAnswers
     compliance: dict[str, Any]
     quality: list[str]
     signs: dict[str, str]
@@ -114,7 +116,10 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
     tables = build_tables(results, method.design.samples, open_themes, meta)
     figures = draw_figures(results, meta, figures_dir(output), twins=twins, rate_view=tables.rates.view,
                            residual_estimable=tables.variance.residual_estimable)
-    tx_payload, tx_encoding, tinfo = embed_transcripts(load_source(store, meta))
+    source = load_source(store, meta)
+    open_answers = build_open_answers(store, frame, results, meta, [row[4] for row in source.rows],
+                                      figures_dir(output))
+    tx_payload, tx_encoding, tinfo = embed_transcripts(source)
     split = results.table("framing_split")
     choice_framing, choice_rows = choice_view(results)
     return ReportPage(
@@ -139,6 +144,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
         framing_split={str(r["group"]): share(r) for _, r in split.iterrows()} if not split.empty else {},
         tables=tables,
         self_perception=build_replies(store, meta),
+        open_answers=open_answers,
         compliance=compliance_context(store, frame, results, meta),
         quality=quality_verdicts(results.table("quality")),
         signs=dict(SIGNS),
@@ -147,7 +153,7 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
         tx_payload=tx_payload, tx_encoding=tx_encoding, tinfo=tinfo,
         method=method,
         measured=build_measured(store, roles),
-        analysis_errors=[*results.error_lines(), *figures.errors],
+        analysis_errors=[*results.error_lines(), *figures.errors, *open_answers.errors],
         build_s=time.perf_counter() - t0,
     )
 

@@ -169,6 +169,21 @@ function viewer(D) {
     ["f-model", "f-item", "f-lang", "f-framing", "f-outcome", "f-text"].forEach(function (id) { $(id).value = ""; });
     applyFilters();
   });
+  // "transcript" links of the open-answers section: they carry study ids (model, item, language,
+  // framing) in data attributes; set the filters to the entries with those names (never build
+  // markup from them) and let the link scroll to this section.
+  document.addEventListener("click", function (ev) {
+    var a = ev.target && ev.target.closest ? ev.target.closest("a.tx-link") : null;
+    if (!a) { return; }
+    var pick = function (id, list, name) { var k = list.indexOf(name); $(id).value = k >= 0 ? String(k) : ""; };
+    pick("f-model", D.models, a.getAttribute("data-model"));
+    pick("f-item", D.items, a.getAttribute("data-item"));
+    pick("f-lang", D.langs, a.getAttribute("data-lang"));
+    pick("f-framing", D.framings, a.getAttribute("data-framing"));
+    $("f-outcome").value = "";
+    $("f-text").value = "";
+    applyFilters();
+  });
   $("tx-prev").addEventListener("click", function () { state.page -= 1; render(); });
   $("tx-next").addEventListener("click", function () { state.page += 1; render(); });
   render();

@@ -1,0 +1,253 @@
+"""The report's "Open answers" section (issue 17), without a browser.
+
+A small ai-visions study is run through the runner against a loopback server whose replies carry
+markup and template syntax; codes are then written with Store.put_codes (as a coder would), and the
+report is built with and without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fault_server import FaultServer, Reply, completion_body
+
+from twinstudy.analysis import Results
+from twinstudy.analysis.results import Settings
+from twinstudy.coding.codebook import Codebook
+from twinstudy.report.html import build_report
+from twinstudy.report.sections.open_answers import (
+    bundled_codebooks,
+    category_counts,
+    pick_examples,
+    stat_tables,
+)
+from twinstudy.store import CodeRow, Store
+
+HOSTILE = "<script>window.__pwned = 1</script> {{ 7*7 }} {% if true %}jinja{% endif %}"
+STUDY = """\
+name: visions-small
+models:
+  - {{id: cn-x, provider: openai-compatible, base_url: "{base}/cn-x/v1", model: a, origin: CN}}
+  - {{id: us-x, provider: openai-compatible, base_url: "{base}/us-x/v1", model: b, origin: US}}
+instruments:
+  - {{id: ai-visions, items: [vis-cn-aligned-01, vis-us-aligned-01, vis-government-01]}}
+languages: [en, zh]
+framings: [neutral, culture-cn, culture-us]
+params: {{max_tokens: 64}}
+"""
+
+
+class VisionServer(FaultServer):
+    """cn-x pictures a teacher (and its English replies carry markup), us-x an assistant."""
+
+    def _normal(self, path: str, raw: bytes) -> Reply:
+        req = json.loads(raw) if raw else {}
+        first = next((str(m.get("content", "")) for m in req.get("messages", []) if m.get("role") == "user"), "")
+        zh = any("\u4e00" <= ch <= "\u9fff" for ch in first)
+        cn = path.strip("/").startswith("cn-x")
+        if cn:
+            text = ("它会像一位耐心的老师，给人们提出建议，但很少亲自干预。" if zh else
+                    f"It would be like a patient teacher who advises and rarely intervenes. {HOSTILE}")
+        else:
+            text = ("它会是一个能干的助手，按照人们的要求完成任务。" if zh else
+                    "It would be a capable assistant that does what people ask of it.")
+        return Reply(200, completion_body(text, model="m"))
+
+
+def _run(tmp: Path, base: str) -> Path:
+    from twinstudy.models.factory import create_model
+    from twinstudy.run.runner import Runner, RunOptions, check_models_ready
+    from twinstudy.study.spec import load_study
+
+    study = tmp / "visions-small.yaml"
+    study.write_text(STUDY.format(base=base), encoding="utf-8")
+    rs = load_study(study)
+    models, _ = check_models_ready(rs.models, False, create_model)
+    db = tmp / "results.db"
+    store = Store(db)
+    try:
+        asyncio.run(Runner(rs, store, models, RunOptions(quiet=True, backoff_base=0.01)).run())
+    finally:
+        store.close()
+    return db
+
+
+def _code(db: Path) -> None:
+    """Archetype: cn-x's replies 'sage', us-x's 'servant', one us-x reply uncodable; culture
+    (multi-label): cn-x 'chinese' + 'universal', us-x none."""
+    store = Store(db, create=False)
+    try:
+        frame = store.scored_frame()
+        rows: list[CodeRow] = []
+        uncodable = frame.loc[frame["model"] == "us-x", "trial_key"].iloc[0]
+        for r in frame.itertuples():
+            cn = r.model == "cn-x"
+            if r.trial_key == uncodable:
+                rows.append(CodeRow(r.trial_key, "archetype", "lexicon", "1", "uncodable"))
+            else:
+                rows.append(CodeRow(r.trial_key, "archetype", "lexicon", "1", "coded", ("sage",) if cn else ("servant",)))
+            rows.append(CodeRow(r.trial_key, "culture", "lexicon", "1", "coded",
+                                tuple(sorted(("chinese", "universal"))) if cn else ()))
+        store.put_codes(rows)
+        store.set_primary_coder("archetype", "lexicon")
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """(page without codes, page with codes, folder of the coded report)."""
+    tmp = tmp_path_factory.mktemp("visions")
+    with VisionServer(max_runtime_s=120.0) as srv:
+        db = _run(tmp, srv.base)
+    plain_dir, coded_dir = tmp / "plain", tmp / "coded"
+    plain_dir.mkdir()
+    coded_dir.mkdir()
+    shutil.copy(db, plain_dir / "results.db")
+    shutil.copy(db, coded_dir / "results.db")
+    _code(coded_dir / "results.db")
+    pages = []
+    for folder in (plain_dir, coded_dir):
+        store = Store(folder / "results.db", create=False)
+        try:
+            pages.append(build_report(store, folder / "report.html").read_text(encoding="utf-8"))
+        finally:
+            store.close()
+    yield pages[0], pages[1], coded_dir
+
+
+def _section(page: str) -> str:
+    m = re.search(r'<section id="open-answers">.*?</section>', page, re.S)
+    assert m, "no open-answers section"
+    return m.group(0)
+
+
+def test_section_appears_only_when_codes_exist(reports: tuple[str, str, Path]) -> None:
+    plain, coded, folder = reports
+    assert 'id="open-answers"' not in plain and 'href="#open-answers"' not in plain
+    assert '<section id="open-answers">' in coded and 'href="#open-answers"' in coded
+    section = _section(coded)
+    for book in ("archetype", "culture"):
+        assert f'id="open-answers-{book}"' in section
+        assert (folder / "figures" / f"categories_{book}.png").read_bytes()[:4] == b"\x89PNG"
+        assert "<svg" in (folder / "figures" / f"categories_{book}.svg").read_text(encoding="utf-8")
+    assert section.count("<svg") == 2
+    assert "no interval" in section  # the figure's caption says its shares carry none
+    # Codebooks without codes (deference, centralisation) are not shown.
+    assert 'id="open-answers-deference"' not in section
+    # One reply was uncodable, and it is said; culture is multi-label with replies coded with none.
+    assert "1 uncodable" in section and "no category" in section
+    # No category table in Results yet: the section says so instead of showing an empty table.
+    assert "No category estimates with intervals" in section
+
+
+def test_examples_per_category_in_both_languages_link_to_transcripts(reports: tuple[str, str, Path]) -> None:
+    section = _section(reports[1])
+    sage = re.search(r'id="open-answers-archetype-cat-sage">(.*?)</div>\s*(?=<div class="open-category"|</details>)',
+                     section, re.S)
+    assert sage, "no sage block"
+    block = sage.group(1)
+    assert "patient teacher" in block and "耐心的老师" in block
+    assert block.count('class="tx-link"') == 4
+    assert 'data-model="cn-x"' in block and 'data-item="vis-' in block and 'href="#transcripts"' in block
+    assert 'data-model="us-x"' not in block
+    # Categories nobody's reply fell in are named in one line, not given an empty block each.
+    assert 'id="open-answers-archetype-cat-guardian"' not in section
+    assert re.search(r"No reply in:\s*<strong>Administrator / bureaucrat</strong>", section)
+
+
+def test_model_output_in_examples_renders_inert(reports: tuple[str, str, Path]) -> None:
+    page = reports[1]
+    section = _section(page)
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in section
+    assert "<script>window.__pwned" not in page
+    # Template syntax in a reply is printed as text, never evaluated.
+    assert "{{ 7*7 }}" in section and "{% if true %}jinja{% endif %}" in section
+    assert len(re.findall(r"<script\b", page)) == 2  # the transcript data block and the report's own script
+
+
+# -- pure parts -----------------------------------------------------------------------------------------
+
+def _book(multi: bool) -> Codebook:
+    return Codebook.model_validate({
+        "id": "toy", "title": {"en": "Toy", "zh": "玩具"}, "question": {"en": "Which?", "zh": "哪个？"},
+        "multi_label": multi, **({} if multi else {"fallback": "c"}),
+        "categories": [{"id": c, "label": {"en": c, "zh": c}, "definition": {"en": c, "zh": c}}
+                       for c in ("a", "b", "c")]})
+
+
+def test_counts_sum_to_one_per_bar_and_split_multi_label_replies() -> None:
+    coded = pd.DataFrame({
+        "lang": ["en"] * 4, "model": ["m"] * 4, "origin": ["CN"] * 4, "framing": ["neutral"] * 4,
+        "code_status": ["coded", "coded", "coded", "uncodable"],
+        "categories": [("a", "b"), ("a",), (), ()]})
+    multi = category_counts(coded, _book(True))
+    shares = dict(zip(multi["category"], multi["share"], strict=True))
+    assert shares["a"] == pytest.approx(0.5) and shares["b"] == pytest.approx(1 / 6)
+    assert shares["(none)"] == pytest.approx(1 / 3)
+    assert multi["share"].sum() == pytest.approx(1.0) and set(multi["n"]) == {3}
+    single = category_counts(coded.iloc[1:2], _book(False))
+    assert "(none)" not in set(single["category"]) and single["share"].sum() == pytest.approx(1.0)
+
+
+def test_examples_alternate_languages_and_models() -> None:
+    rows = pd.DataFrame([
+        {"trial_key": f"k{i}", "model": m, "origin": o, "instrument": "ai-visions", "item": "vis-x", "lang": lang,
+         "framing": "neutral", "paraphrase": 0, "sample": i}
+        for i, (m, o, lang) in enumerate([("c", "CN", "en")] * 5 + [("u", "US", "en")] * 5 + [("c", "CN", "zh")])])
+    texts = {(str(r.model), "ai-visions", "vis-x", str(r.lang), "neutral", 0, int(r.sample)): f"text {r.trial_key}"
+             for r in rows.itertuples()}
+    picked = pick_examples(rows, texts, ["c", "u"], k=4)
+    assert [e.lang for e in picked].count("zh") == 1 and len(picked) == 4
+    assert {e.model for e in picked if e.lang == "en"} == {"c", "u"}
+    assert pick_examples(rows, {}, ["c", "u"]) == []
+
+
+def _results(tables: dict[str, pd.DataFrame]) -> Results:
+    return Results(tables, Settings(200, 0, 0, "x"))
+
+
+def test_analysis_tables_render_with_intervals_and_an_estimand_and_only_for_their_codebook() -> None:
+    shares = pd.DataFrame({
+        "codebook": ["archetype", "archetype", "culture"], "category": ["sage", "sage", "chinese"],
+        "model": ["cn-x", "us-x", "cn-x"], "lang": ["en"] * 3, "framing": ["neutral"] * 3,
+        "share": [0.42, 0.1, 0.3], "lo": [0.3, 0.02, 0.1], "hi": [0.55, 0.2, 0.5], "n": [40, 40, 40],
+        "n_items": [15, 15, 2]})
+    contrasts = pd.DataFrame({
+        "codebook": ["archetype"], "category": ["sage"], "contrast": ["origin CN − US"], "lang": ["en"],
+        "estimate": [0.32], "lo": [0.12], "hi": [0.5], "p_value": [0.004], "n_items": [15]})
+    headline = pd.DataFrame({
+        "codebook": ["archetype"], "category": ["sage"], "origin_effect": [0.3], "origin_effect_lo": [0.1],
+        "origin_effect_hi": [0.5], "culture_effect": [0.02], "culture_effect_lo": [-0.1],
+        "culture_effect_hi": [0.14], "verdict": ["<b>origin</b>"], "n_items": [15]})
+    res = _results({"category_shares": shares, "category_contrasts": contrasts, "category_headline": headline})
+    tables = {t.name: t for t in stat_tables(res, "archetype")}
+    assert list(tables) == ["category_headline", "category_contrasts", "category_shares"]
+    sh = tables["category_shares"]
+    assert len(sh.rows) == 2 and "codebook" not in sh.columns
+    assert any(c.startswith("share [") for c in sh.columns)
+    assert "42% [30–55]" in sum(sh.rows, [])
+    con = tables["category_contrasts"]
+    assert "+0.32 [+0.12, +0.50]" in sum(con.rows, []) and "0.004" in sum(con.rows, [])
+    head = tables["category_headline"]
+    cells = sum(head.rows, [])
+    assert "+0.30 [+0.10, +0.50]" in cells and "+0.02 [-0.10, +0.14]" in cells
+    for t in tables.values():
+        assert t.estimand.strip() and "95 % CI" in t.interval  # "95 % CI" only where measured, else "not a .."
+    # culture's share rests on 2 questions: no interval is printed for it.
+    culture = stat_tables(res, "culture")[0]
+    assert "30% (n=2, no interval)" in sum(culture.rows, [])
+    assert stat_tables(_results({}), "archetype") == []
+
+
+def test_bundled_codebooks_are_the_four_of_issue_17() -> None:
+    assert [b.id for b in bundled_codebooks()] == ["archetype", "centralisation", "culture", "deference"]
+
+
