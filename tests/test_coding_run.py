@@ -106,6 +106,10 @@ def test_judge_codes_under_its_own_identity_sees_the_item_without_framing_and_be
     assert bad.uncodable == 3
     again = asyncio.run(code_with_judge(store, book, judge, "fake-judge"))
     assert again.kept == 3 and len(judge.seen) == 3  # nothing asked twice
+    from twinstudy.coding.loader import codebooks_in
+
+    (kept,) = codebooks_in(store)
+    assert kept.applies_to.tags == ["vision"]  # the definition the coders used, not the bundled one
 
 
 def test_rescore_recodes_lexicon_codes_when_the_keywords_changed(tmp_path: Path) -> None:

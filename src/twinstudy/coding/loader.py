@@ -11,12 +11,16 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twinstudy.coding.codebook import Codebook
 from twinstudy.errors import SpecError
 from twinstudy.study.yamlfile import load_model
 
-__all__ = ["bundled_codebook_ids", "load_codebook"]
+if TYPE_CHECKING:
+    from twinstudy.store import Store
+
+__all__ = ["bundled_codebook_ids", "codebooks_in", "load_codebook"]
 
 
 def _data_dir() -> Path:
@@ -61,3 +65,21 @@ def load_codebook(id_or_path: str, base: Path | None = None) -> Codebook:
     if path.is_dir():
         raise SpecError(str(path), None, None, "is a directory; give the path to one codebook YAML file.")
     return load_model(Codebook, path)
+
+
+def codebooks_in(store: Store) -> list[Codebook]:
+    """The codebooks that have codes in ``store``, as the coders used them: the definition the
+    database kept (user files included, so a report can show a codebook whose file is gone), else
+    the bundled codebook of that id. Ids with neither are left out."""
+    kept = store.stored_codebooks()
+    out: list[Codebook] = []
+    for cid in store.codebooks():
+        if cid in kept:
+            try:
+                out.append(Codebook.model_validate_json(kept[cid]))
+                continue
+            except ValueError:
+                pass  # a damaged entry: fall back to the bundled definition
+        if cid in _bundled():
+            out.append(_load_bundled(cid))
+    return out
