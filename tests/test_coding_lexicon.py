@@ -36,6 +36,7 @@ def _code(book: str, text: str) -> tuple[str, ...]:
     ("The founding fathers wrote a constitution.", ("other",)),           # exception keyword
     ("Hard to say.", ("other",)),                                         # fallback
     ("像Sage一样的AI", ("sage",)),                                          # English inside Chinese
+    ("A wise administrator, offering guidance.", ("administrator",)),     # weak words count half
 ])
 def test_archetype_single_label(text: str, want: tuple[str, ...]) -> None:
     assert _code("archetype", text) == want
@@ -48,6 +49,10 @@ def test_multi_label_codes_every_category_that_fires_and_detail_names_keywords()
     assert code.detail is not None and "daodejing" in code.detail and "全人类" in code.detail
     assert coder.code("Nothing cultural here.").categories == ()
     assert coder.code("This is not about Confucian ideas.").categories == ()
+    data = load_codebook("culture").model_dump()
+    data["categories"][0]["keywords"] = {"en": ["~harmony"], "zh": []}
+    weak = LexiconCoder(Codebook.model_validate(data))
+    assert weak.code("harmony").categories == () and weak.code("harmony and harmony").categories == ("chinese",)
 
 
 def test_inflections_and_exceptions_in_deference() -> None:

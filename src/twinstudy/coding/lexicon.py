@@ -13,6 +13,9 @@ run after every study and again whenever its keywords change (``twinstudy rescor
 - Chinese keywords match as substrings (Chinese has no spaces to mark words).
 - A keyword starting with ``-`` is an *exception*: text it matches is not evidence for that
   category (``-founding father*`` keeps "the founding fathers" from counting as a parent).
+- A keyword starting with ``~`` is *weak* evidence, worth half a match: words that describe a
+  figure rather than name it (``~wise`` in "a wise administrator" should not outvote
+  "administrator").
 - Both lists are tried on every reply whatever its language, so an English title in a Chinese
   reply still counts.
 
@@ -27,12 +30,12 @@ So "a guardian, not a ruler" and "是守护者，而不是统治者" count for t
 are listed in ``detail`` but decide nothing.
 
 **Deciding.** Overlapping matches of one category count once (the longest). A category's evidence
-is its number of counted matches.
+is the sum of its counted matches' weights (1, or 0.5 for a weak keyword).
 
-- Multi-label codebooks: every category with at least one counted match.
-- Single-label codebooks: the category with the most counted matches; a tie goes to the category
-  matched earliest in the reply (a reply tends to name its main figure first), then to the
-  codebook's order. With no counted match: the codebook's ``fallback`` category, or ``uncodable``
+- Multi-label codebooks: every category with evidence of at least 1.
+- Single-label codebooks: the category with the most evidence; a tie goes to the category with
+  more full-weight matches, then to the one matched earliest in the reply (a reply tends to name
+  its main figure first), then to the codebook's order. With no counted match: the codebook's ``fallback`` category, or ``uncodable``
   when it has none.
 """
 
@@ -59,6 +62,7 @@ _EN_NEG_CLAUSE = ("don't think", "do not think", "don't believe", "do not believ
 _ZH_NEG = ("不是", "并非", "而非", "不会", "不应", "不该", "不能", "不要", "绝不", "不再", "避免", "防止", "反对",
            "拒绝", "没有", "无需", "不必", "不只", "不仅", "不止", "而不")
 _EN_WINDOW_WORDS = 5
+WEAK = 0.5
 _ZH_WINDOW_CHARS = 6
 _CLAUSE_END = re.compile(r"[.;:!?,，。；：！？\n]|\bbut\b|但", re.I)
 _ALNUM = "A-Za-z0-9"
@@ -81,7 +85,7 @@ def _is_zh(keyword: str) -> bool:
 class _Rules:
     """Compiled keywords of one category: (keyword as written, pattern) pairs."""
 
-    include: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
+    include: list[tuple[str, re.Pattern[str], float]] = field(default_factory=list)
     exclude: list[re.Pattern[str]] = field(default_factory=list)
 
 
@@ -94,6 +98,7 @@ class Hit:
     start: int
     end: int
     negated: bool
+    weight: float = 1.0
 
 
 def _negated(text: str, start: int) -> bool:
@@ -124,14 +129,15 @@ class LexiconCoder:
             for kw in cat.keywords.en + cat.keywords.zh:
                 raw = kw.strip()
                 exclude = raw.startswith("-")
-                raw = raw.lstrip("-").strip()
+                weak = raw.startswith("~")
+                raw = raw.lstrip("-~").strip()
                 if not raw:
                     continue
                 pattern = re.compile(re.escape(raw) if _is_zh(raw) else _en_pattern(raw), re.I)
                 if exclude:
                     rules.exclude.append(pattern)
                 else:
-                    rules.include.append((raw, pattern))
+                    rules.include.append((raw, pattern, WEAK if weak else 1.0))
             self._rules[cat.id] = rules
 
     @property
@@ -147,33 +153,35 @@ class LexiconCoder:
         out: list[Hit] = []
         for cat, rules in self._rules.items():
             blocked = [(m.start(), m.end()) for p in rules.exclude for m in p.finditer(text)]
-            found = sorted(((m.start(), m.end(), kw) for kw, p in rules.include for m in p.finditer(text)),
+            found = sorted(((m.start(), m.end(), kw, w) for kw, p, w in rules.include for m in p.finditer(text)),
                            key=lambda t: (t[0], -(t[1] - t[0])))
             last_end = -1
-            for start, end, kw in found:
+            for start, end, kw, w in found:
                 if start < last_end or any(s < end and start < e for s, e in blocked):
                     continue
                 last_end = end
-                out.append(Hit(cat, kw, start, end, _negated(text, start)))
+                out.append(Hit(cat, kw, start, end, _negated(text, start), w))
         return sorted(out, key=lambda h: (h.start, h.category))
 
     def code(self, text: str) -> Code:
         hits = self.hits(text or "")
         counted = [h for h in hits if not h.negated]
-        score: dict[str, int] = {}
+        score: dict[str, float] = {}
         first: dict[str, int] = {}
+        strong: dict[str, int] = {}
         for h in counted:
-            score[h.category] = score.get(h.category, 0) + 1
+            score[h.category] = score.get(h.category, 0.0) + h.weight
+            strong[h.category] = strong.get(h.category, 0) + (h.weight == 1.0)
             first.setdefault(h.category, h.start)
         detail = _detail(hits)
         order = {c: i for i, c in enumerate(self.codebook.category_ids)}
         if self.codebook.multi_label:
-            return Code(CODED, tuple(sorted(score, key=order.__getitem__)), detail)
+            return Code(CODED, tuple(sorted((c for c in score if score[c] >= 1), key=order.__getitem__)), detail)
         if not score:
             if self.codebook.fallback is None:
                 return Code(UNCODABLE, (), detail or "no keyword fired")
             return Code(CODED, (self.codebook.fallback,), detail or "no keyword fired: fallback")
-        best = min(score, key=lambda c: (-score[c], first[c], order[c]))
+        best = min(score, key=lambda c: (-score[c], -strong[c], first[c], order[c]))
         return Code(CODED, (best,), detail)
 
 
