@@ -219,3 +219,19 @@ def test_study_coding_section_resolves_codebooks_and_coders(tmp_path: Path) -> N
     path.write_text(STUDY % ("culture", "acme/none-9000"), encoding="utf-8")
     with pytest.raises(SpecError, match=r"s\.yaml:8: field 'coding\.coders\[1\]'.*lexicon"):
         load_study(path)
+
+
+def test_rescore_command_recodes_out_of_date_lexicon_codes(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    data = _book().model_dump()
+    data["id"] = "mine"
+    old = Codebook.model_validate(data)
+    code_with_lexicon(store, old)
+    data["categories"][0]["keywords"]["en"].append("disaster")
+    store.put_codebook("mine", Codebook.model_validate(data).model_dump_json())
+    store.close()
+    res = CliRunner().invoke(main, ["rescore", "--db", str(tmp_path / "r.sqlite")])
+    assert res.exit_code == 0, res.output
+    assert "recoded with the current lexicon: mine by lexicon: 3 coded" in res.output
+    res = CliRunner().invoke(main, ["rescore", "--db", str(tmp_path / "r.sqlite")])
+    assert "recoded" not in res.output  # up to date now: nothing to do
