@@ -1,7 +1,7 @@
 """The offline lexicon coder: a codebook's EN/ZH keyword rules applied to a reply's text.
 
 It is a first pass and a test fixture, not a substitute for a judge or a human: it sees words, not
-meaning. It is deterministic, needs no model, and codes thousands of replies a second, so it can
+meaning. It is deterministic, needs no model, and codes hundreds of replies a second on one core, so it can
 run after every study and again whenever its keywords change (``twinstudy rescore`` does that).
 
 **Keyword syntax** (a category's ``keywords.en`` / ``keywords.zh`` in the codebook):
@@ -87,6 +87,9 @@ class _Rules:
 
     include: list[tuple[str, re.Pattern[str], float]] = field(default_factory=list)
     exclude: list[re.Pattern[str]] = field(default_factory=list)
+    # Every include pattern in one alternation: one scan tells whether the category fires at all
+    # (most do not, for most replies), before each keyword is located.
+    any_of: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class LexiconCoder:
                     rules.exclude.append(pattern)
                 else:
                     rules.include.append((raw, pattern, WEAK if weak else 1.0))
+            if rules.include:
+                rules.any_of = re.compile("|".join(f"(?:{p.pattern})" for _, p, _ in rules.include), re.I)
             self._rules[cat.id] = rules
 
     @property
@@ -152,6 +157,8 @@ class LexiconCoder:
         """Every match, counted or negated, in reply order (overlaps within a category resolved)."""
         out: list[Hit] = []
         for cat, rules in self._rules.items():
+            if rules.any_of is None or not rules.any_of.search(text):
+                continue
             blocked = [(m.start(), m.end()) for p in rules.exclude for m in p.finditer(text)]
             found = sorted(((m.start(), m.end(), kw, w) for kw, p, w in rules.include for m in p.finditer(text)),
                            key=lambda t: (t[0], -(t[1] - t[0])))
