@@ -73,8 +73,12 @@ def test_version_changes_with_the_keywords() -> None:
 
 def test_bundled_codebooks_load_and_have_examples_in_both_languages() -> None:
     assert set(bundled_codebook_ids()) >= {"archetype", "deference", "centralisation", "culture"}
+    from twinstudy.instruments.loader import bundled_ids
+
     for cid in bundled_codebook_ids():
-        for cat in load_codebook(cid).categories:
+        book = load_codebook(cid)
+        assert set(book.applies_to.instruments) <= set(bundled_ids()), cid  # names real instruments
+        for cat in book.categories:
             assert cat.examples.en and cat.examples.zh, (cid, cat.id)
 
 
