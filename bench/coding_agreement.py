@@ -19,7 +19,7 @@ All figures are point estimates over the entries given; none is a confidence int
 Usage:
   PYTHONPATH=src python bench/coding_agreement.py [GOLD.yaml ...] [--codebook ID]...
       [--judge MODEL_ID | --judge '{"id": "j", "provider": "openai-compatible", "base_url": "...", "model": "..."}']
-      [--concurrency 4]
+      [--concurrency 4] [--max-tokens 400]
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _judge_model(ref: str) -> Any:
 
 
 async def judge_all(ref: str, books: list[Codebook], entries: list[dict[str, Any]],
-                    concurrency: int) -> dict[str, Codes]:
+                    concurrency: int, max_tokens: int) -> dict[str, Codes]:
     from twinstudy.coding.judge import judge_code
     from twinstudy.models.base import ModelCallError
 
@@ -151,7 +151,7 @@ async def judge_all(ref: str, books: list[Codebook], entries: list[dict[str, Any
     async def one(book: Codebook, e: dict[str, Any]) -> None:
         async with sem:
             try:
-                code = await judge_code(model, book, e["lang"], e["question"], e["answer"])
+                code = await judge_code(model, book, e["lang"], e["question"], e["answer"], max_tokens=max_tokens)
             except ModelCallError as exc:
                 failed[book.id] += 1
                 print(f"  judge call failed for {e['id']}: {exc}", file=sys.stderr)
@@ -176,6 +176,7 @@ def main() -> None:
     ap.add_argument("--codebook", action="append", help="codebook id or path (default: the four bundled ones)")
     ap.add_argument("--judge", help="also code with this model (registry id or JSON/YAML model entry)")
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--max-tokens", type=int, default=400, help="longest judge reply (default 400)")
     args = ap.parse_args()
     paths = args.gold or sorted(glob.glob(DEFAULT_GOLD))
     if not paths:
@@ -196,7 +197,7 @@ def main() -> None:
     lex_s = time.perf_counter() - t0
     n = len(entries) * len(books)
     print(f"lexicon: {n} codings in {lex_s * 1000:.0f} ms ({n / lex_s:.0f} per second, one core)")
-    judged = asyncio.run(judge_all(args.judge, books, entries, args.concurrency)) if args.judge else {}
+    judged = asyncio.run(judge_all(args.judge, books, entries, args.concurrency, args.max_tokens)) if args.judge else {}
     for b in books:
         gold_all = gold_codes(b, entries)
         kind = "multi-label" if b.multi_label else "single-label"
