@@ -235,3 +235,29 @@ def test_rescore_command_recodes_out_of_date_lexicon_codes(tmp_path: Path) -> No
     assert "recoded with the current lexicon: mine by lexicon: 3 coded" in res.output
     res = CliRunner().invoke(main, ["rescore", "--db", str(tmp_path / "r.sqlite")])
     assert "recoded" not in res.output  # up to date now: nothing to do
+
+
+def test_a_persons_codes_are_imported_checked_and_compared(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    code_with_lexicon(store, _book())
+    store.close()
+    db = str(tmp_path / "r.sqlite")
+    book = tmp_path / "arch.yaml"
+    book.write_text(json.dumps(_book().model_dump(mode="json")), encoding="utf-8")
+    good = tmp_path / "alice.yaml"
+    good.write_text("- {trial_key: k0, categories: guardian}\n- {trial_key: k1, categories: [sage]}\n"
+                    "- {trial_key: k2, categories: uncodable}\n", encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(main, ["code", db, "--codebook", str(book), "--coder", "human:alice", "--import", str(good)])
+    assert res.exit_code == 0 and "human:alice: 2 coded, 1 uncodable" in res.output, res.output
+    res = runner.invoke(main, ["code-agreement", db, "--codebook", str(book)])
+    assert "lexicon vs human:alice" in res.output
+    bad = tmp_path / "bob.yaml"
+    bad.write_text("- {trial_key: k0, categories: wizard}\n", encoding="utf-8")
+    res = runner.invoke(main, ["code", db, "--codebook", str(book), "--coder", "human:bob", "--import", str(bad)])
+    assert res.exit_code == 2 and "[0].categories" in res.output and "wizard" in res.output
+    res = runner.invoke(main, ["code", db, "--codebook", str(book), "--coder", "bob", "--import", str(good)])
+    assert res.exit_code == 2 and "human:NAME" in res.output
+    store = Store(tmp_path / "r.sqlite")
+    assert store.primary_coder("archetype") == "lexicon"  # imported codes do not take over
+    store.close()

@@ -124,17 +124,28 @@ def _no_replies_hint(book: Codebook) -> str:
               help="Judge calls in flight at a time.")
 @click.option("--max-tokens", type=click.IntRange(16, 32000), default=400, show_default=True,
               help="Longest judge reply.")
+@click.option("--import", "import_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Store a person's codes from a YAML/JSON list of {trial_key, categories}; name the coder "
+                   "--coder human:NAME (one codebook).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def code_command(db: Path, books: tuple[str, ...], coders: tuple[str, ...], all_open: bool, redo: bool,
-                 concurrency: int, max_tokens: int, quiet: bool) -> None:
+                 concurrency: int, max_tokens: int, import_path: Path | None, quiet: bool) -> None:
     """Code the open replies stored in DB into a codebook's categories (the last coder named
     becomes the one the analysis reads)."""
     from twinstudy.coding.loader import load_codebook
-    from twinstudy.coding.run import summary
+    from twinstudy.coding.run import import_human_codes, summary
     from twinstudy.models.registry import missing_key
 
     loaded = [load_codebook(b) for b in books]
     store = Store(db, create=False)
+    if import_path is not None:
+        try:
+            if len(loaded) != 1 or len(coders) != 1:
+                raise UserError("--import takes one --codebook and one --coder human:NAME.")
+            click.echo(summary(import_human_codes(store, loaded[0], coders[0], import_path)))
+        finally:
+            store.close()
+        return
     try:
         chosen: list[str | ModelInfo] = []
         for ref in coders or (LEXICON,):

@@ -15,7 +15,8 @@ A judge sees the question as the item states it (the paraphrase asked, in the la
 without the user's framing, so its codes can follow the framing only through the answer itself.
 
 Each pass stores one :class:`~twinstudy.store.CodeRow` per reply under the coder's identity
-(``lexicon`` or ``judge:<model id>``) and version, keeps the codebook's definition in the
+(``lexicon``, ``judge:<model id>``, or ``human:<name>`` for codes a person wrote in a file,
+:func:`import_human_codes`) and version, keeps the codebook's definition in the
 database, and (unless told not to) makes this coder the primary one for the codebook, like the
 judge asked last in :mod:`twinstudy.scoring.judge_pass`.
 """
@@ -27,6 +28,7 @@ import json
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 from twinstudy.coding.codebook import Codebook
 from twinstudy.coding.judge import CODING_PROMPT, judge_code, judge_coder_id, judge_version
@@ -223,3 +225,48 @@ def summary(r: CodeResult) -> str:
         line += (f"; {r.failed} calls failed ({r.first_error}); run the same `twinstudy code` command again "
                  "later to code them")
     return line
+
+
+HUMAN_PREFIX = "human:"
+
+
+def import_human_codes(store: Store, codebook: Codebook, coder: str, path: Path) -> CodeResult:
+    """Store a person's codes from a YAML or JSON file: a list of ``{trial_key, categories}``
+    (``categories``: one id, a list of ids, or ``uncodable``). Every category is checked against the
+    codebook and every key against the database before anything is written; a problem is a
+    SpecError naming the file and the entry."""
+    import yaml
+
+    from twinstudy.errors import SpecError
+
+    if not coder.startswith(HUMAN_PREFIX) or len(coder) == len(HUMAN_PREFIX):
+        raise UserError(f"codes from a file are a person's: name the coder human:NAME, not '{coder}'.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(str(path), None, None, f"cannot be read as YAML or JSON ({exc}); fix it.") from None
+    if not isinstance(data, list):
+        raise SpecError(str(path), 1, None, "must be a list of {trial_key, categories} entries.")
+    known = {r.key for r in applicable_replies(store, codebook, all_open=True)}
+    version = f"{codebook.version}+{coder}"
+    rows: list[CodeRow] = []
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict) or "trial_key" not in entry or "categories" not in entry:
+            raise SpecError(str(path), None, f"[{i}]", "needs trial_key and categories.")
+        key, cats = str(entry["trial_key"]), entry["categories"]
+        if key not in known:
+            raise SpecError(str(path), None, f"[{i}].trial_key", f"'{key}' is not an answered open reply "
+                            "in the database; export the trials to see their keys.")
+        if cats == "uncodable":
+            rows.append(CodeRow(key, codebook.id, coder, version, "uncodable", (), entry.get("note")))
+            continue
+        chosen = tuple([cats] if isinstance(cats, str) else (cats or []))
+        bad = [c for c in chosen if c not in codebook.category_ids]
+        if bad or (not codebook.multi_label and len(chosen) != 1):
+            why = f"'{bad[0]}' is not a category of {codebook.id}" if bad else "needs exactly one category"
+            raise SpecError(str(path), None, f"[{i}].categories",
+                            f"{why}; use one of {', '.join(codebook.category_ids)} (or 'uncodable').")
+        rows.append(CodeRow(key, codebook.id, coder, version, CODED, chosen, entry.get("note")))
+    result = CodeResult(codebook.id, coder, version, eligible=len(known))
+    _finish(store, codebook, result, rows, set_primary=False)
+    return result
