@@ -1,8 +1,9 @@
 """The offline lexicon coder: a codebook's EN/ZH keyword rules applied to a reply's text.
 
 It is a first pass and a test fixture, not a substitute for a judge or a human: it sees words, not
-meaning. It is deterministic, needs no model, and codes hundreds of replies a second on one core, so it can
-run after every study and again whenever its keywords change (``twinstudy rescore`` does that).
+meaning. It is deterministic, needs no model, and codes hundreds of replies a second on one core,
+so it can run after every study and again whenever its keywords change (``twinstudy rescore``
+does that).
 
 **Keyword syntax** (a category's ``keywords.en`` / ``keywords.zh`` in the codebook):
 
@@ -35,8 +36,8 @@ is the sum of its counted matches' weights (1, or 0.5 for a weak keyword).
 - Multi-label codebooks: every category with evidence of at least 1.
 - Single-label codebooks: the category with the most evidence; a tie goes to the category with
   more full-weight matches, then to the one matched earliest in the reply (a reply tends to name
-  its main figure first), then to the codebook's order. With no counted match: the codebook's ``fallback`` category, or ``uncodable``
-  when it has none.
+  its main figure first), then to the codebook's order. With no counted match: the codebook's
+  ``fallback`` category, or ``uncodable`` when it has none.
 """
 
 from __future__ import annotations
