@@ -59,6 +59,10 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         if env:
             raise UserError(f"the study's judge {rs.judge.info.id} needs an API key: set {env}, or remove the "
                             "`judge:` section and judge later with `twinstudy rescore --judge MODEL`.")
+    if rs.coding is not None:
+        from twinstudy.cli.coding import check_coder_keys
+
+        check_coder_keys(rs.coding)
     from twinstudy.run.preflight import preflight
 
     unreachable = preflight(rs.models)
@@ -122,6 +126,11 @@ def run_study(study: Path | None, *, db: Path | None = None, report_path: Path |
         from twinstudy.cli.judging import judge_summary, run_judge
 
         con.print(judge_summary(rs.judge.info.id, run_judge(store, rs.judge)))
+    if rs.coding is not None:
+        from twinstudy.cli.coding import run_study_coding
+
+        for line in run_study_coding(store, rs.coding, quiet=quiet):
+            con.print(escape(line))
     from twinstudy.report.roles import analyze_store
     from twinstudy.report.summary import render_summary
 
@@ -278,6 +287,9 @@ def rescore_db(db: Path, *, judge: str | None = None, judge_prompt: Path | None 
     store = _open(db)
     try:
         result = rescore(store)
+        from twinstudy.coding.run import recode_lexicon, summary
+
+        recoded = [summary(r) for r in recode_lexicon(store)]
         judged = None
         if judge is not None:
             from twinstudy.cli.judging import judge_for_rescore, judge_summary, run_judge
@@ -287,6 +299,8 @@ def rescore_db(db: Path, *, judge: str | None = None, judge_prompt: Path | None 
     finally:
         store.close()
     print(f"rescored {result.rescored} trials")
+    for line in recoded:
+        print(f"recoded with the current lexicon: {line}")
     if result.skipped:
         print(f"left {result.skipped} trials as they were: their instruments ({', '.join(sorted(result.missing))}) "
               "are neither bundled nor found through the study file recorded in the database; put the study "

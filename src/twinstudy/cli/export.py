@@ -15,11 +15,11 @@ from twinstudy.store.export import TABLES
               help="File to write; its extension (.parquet, .csv, .jsonl) picks the format. With several "
                    "tables, each goes to <stem>.<table><extension> beside it.")
 @click.option("--table", "tables", multiple=True, type=click.Choice(TABLES),
-              help="Table(s) to write (repeatable; default: trials, attempts, scores and models).")
+              help="Table(s) to write (repeatable; default: trials, attempts, scores, models and codes).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
               help="Format, when the extension does not say.")
 def export_command(db: Path, output: Path, tables: tuple[str, ...], fmt: str | None) -> None:
-    """Write trials, attempts, scores and models for notebooks, R or DuckDB (Parquet needs pyarrow)."""
+    """Write trials, attempts, scores, models and codes for notebooks, R or DuckDB (Parquet needs pyarrow)."""
     from twinstudy.store.export import export
 
     for path in export(db, output, tables, fmt):

@@ -153,6 +153,11 @@ def _register() -> None:
     main.add_command(import_group, "import")
     main.add_command(batches_command, "batches")
     main.add_command(export_command, "export")
+    from twinstudy.cli.coding import code_agreement_command, code_command, codebooks_command
+
+    for name, cmd in (("code", code_command), ("code-agreement", code_agreement_command),
+                      ("codebooks", codebooks_command)):
+        main.add_command(cmd, name)
 
 
 _register()

@@ -29,37 +29,45 @@ class Phrases(Strict):
 
 
 class Category(Strict):
-    id: str = Field(pattern=ID_PATTERN)
-    label: Bilingual
-    definition: Bilingual
-    examples: Phrases = Field(default_factory=Phrases)
+    """One category an answer can be coded into."""
+
+    id: str = Field(pattern=ID_PATTERN, description="what a coder writes (e.g. in a judge's `CODES:` line)")
+    label: Bilingual = Field(description="short name in both languages")
+    definition: Bilingual = Field(description="what counts, in both languages: what a judge or human reads")
+    examples: Phrases = Field(default_factory=Phrases, description="short example answers per language, "
+                              "shown to the judge")
     # Lexicon coder rules (twinstudy.coding.lexicon); a category without keywords is never
     # chosen by the lexicon coder, only by a judge or a human.
-    keywords: Phrases = Field(default_factory=Phrases)
+    keywords: Phrases = Field(default_factory=Phrases, description="lexicon-coder rules per language")
 
 
 class AppliesTo(Strict):
     """Which stored open replies the codebook codes: items of these instruments, or items with
     one of these tags. Both empty: every open reply."""
 
-    instruments: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
+    instruments: list[str] = Field(default_factory=list, description="instrument ids")
+    tags: list[str] = Field(default_factory=list, description="item tags")
 
 
 class Codebook(Strict):
-    id: str = Field(pattern=ID_PATTERN)
-    version: int = 1
-    title: Bilingual
+    """A codebook: the categories open answers are coded into."""
+
+    id: str = Field(pattern=ID_PATTERN, description="names the codes in the database")
+    version: int = Field(default=1, description="raise it when a definition changes meaning; codes of an "
+                         "older version are coded again")
+    title: Bilingual = Field(description="shown in tables and the report")
     # The question a coder answers about each reply, e.g. "What figure does the reply picture an
     # aligned superintelligence as?"
-    question: Bilingual
-    description: str = ""
-    multi_label: bool = False
+    question: Bilingual = Field(description="the question a coder answers about each reply")
+    description: str = Field(default="", description="coding rules every coder reads")
+    multi_label: bool = Field(default=False, description="each category a yes/no property (several or none "
+                              "per answer) instead of exactly one category per answer")
     # Single-label only: the category for a reply that fits none of the others (or takes no
     # position). The lexicon coder assigns it when no keyword fires.
-    fallback: str | None = None
-    applies_to: AppliesTo = Field(default_factory=AppliesTo)
-    categories: list[Category] = Field(min_length=2)
+    fallback: str | None = Field(default=None, description="single-label only: the category for an answer "
+                                 "that fits none (the lexicon's choice when no keyword fires)")
+    applies_to: AppliesTo = Field(default_factory=AppliesTo, description="which stored open replies it codes")
+    categories: list[Category] = Field(min_length=2, description="the categories, in display order")
 
     @model_validator(mode="after")
     def _consistent(self) -> Codebook:

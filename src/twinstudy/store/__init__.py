@@ -257,6 +257,19 @@ class Store:
     def set_primary_coder(self, codebook: str, coder: str) -> None:
         codes.set_primary_coder(self.conn, codebook, coder)
 
+    def codebooks(self) -> list[str]:
+        """Codebooks with codes stored."""
+        return codes.codebooks(self.conn)
+
+    def replies_to_code(self) -> list[tuple[str, str, str, str, int, str, str]]:
+        return codes.replies_to_code(self.conn)
+
+    def put_codebook(self, codebook: str, definition_json: str) -> None:
+        codes.put_codebook(self.conn, codebook, definition_json)
+
+    def stored_codebooks(self) -> dict[str, str]:
+        return codes.stored_codebooks(self.conn)
+
     def put_scores(self, scores: list[ScoreRow]) -> None:
         with transaction(self.conn):
             self._insert_scores(scores)

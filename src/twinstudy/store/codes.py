@@ -81,3 +81,35 @@ def code_table(conn: sqlite3.Connection, codebook: str, coder: str | None = None
         f"SELECT trial_key, coder, version, status, categories, detail FROM codes {where}", conn, params=args)
     df["categories"] = [tuple(json.loads(c)) if c else () for c in df["categories"]]
     return df
+
+
+#: Outcomes of the open trials a coder reads: replies with substance. Refusals, filter blocks,
+#: errors and unreadable replies are left uncoded, so category shares are shares of answers.
+CODE_OUTCOMES = ("answered", "evasive", "truncated")
+
+
+def replies_to_code(conn: sqlite3.Connection) -> list[tuple[str, str, str, str, int, str, str]]:
+    """(key, instrument, item, lang, paraphrase, conversation JSON, reply) of every open trial
+    whose first-turn reply a coder should read (outcome in :data:`CODE_OUTCOMES`), in key order."""
+    marks = ",".join("?" * len(CODE_OUTCOMES))
+    return [(str(k), str(i), str(it), str(la), int(p), str(m), str(t)) for k, i, it, la, p, m, t in conn.execute(
+        "SELECT key, instrument, item, lang, paraphrase, messages_json, answer_text FROM trials "
+        f"WHERE item_type = 'open' AND answer_text IS NOT NULL AND outcome IN ({marks}) ORDER BY key",
+        CODE_OUTCOMES)]
+
+
+def _book_key(codebook: str) -> str:
+    return f"codebook:{codebook}"
+
+
+def put_codebook(conn: sqlite3.Connection, codebook: str, definition_json: str) -> None:
+    """Keep the codebook a coder used (user files included), so readers of the database know its
+    categories even when the file is gone."""
+    with transaction(conn):
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_book_key(codebook), definition_json))
+
+
+def stored_codebooks(conn: sqlite3.Connection) -> dict[str, str]:
+    """Codebook id -> the definition (JSON) kept by the last coding pass."""
+    return {str(k).removeprefix("codebook:"): str(v)
+            for k, v in conn.execute("SELECT key, value FROM meta WHERE key LIKE 'codebook:%'")}

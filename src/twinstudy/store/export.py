@@ -18,8 +18,10 @@ Tables and their row order:
   labels carry the source judge's name as ``scorer`` and a ``version`` starting ``imported``.
 - ``models`` (by ``id``): model metadata (company, origin, tier, open weights, base model) and the
   full record as JSON.
+- ``codes`` (by ``trial_key``, ``codebook``, ``coder``, ``turn``): open replies coded into a
+  codebook's categories, one row per coder (twinstudy.coding); empty until ``twinstudy code`` ran.
 
-Join ``attempts.trial_key`` and ``scores.trial_key`` to ``trials.key``, and ``trials.model`` to
+Join ``attempts.trial_key``, ``scores.trial_key`` and ``codes.trial_key`` to ``trials.key``, and ``trials.model`` to
 ``models.id``.
 """
 
@@ -32,7 +34,7 @@ import pandas as pd
 
 from twinstudy.errors import UserError
 
-TABLES = ("trials", "attempts", "scores", "models")
+TABLES = ("trials", "attempts", "scores", "models", "codes")
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 #: table -> [(column, dtype, meaning)]: the one documented export schema.
@@ -109,8 +111,20 @@ SCHEMA: dict[str, list[tuple[str, str, str]]] = {
         ("base_model", "string", "model it was post-trained from"),
         ("info_json", "string", "the full metadata record"),
     ],
+    "codes": [
+        ("trial_key", "string", "trials.key"),
+        ("turn", "Int64", "0 = first answer"),
+        ("codebook", "string", "codebook id (`twinstudy codebooks`)"),
+        ("coder", "string", "lexicon, judge:<model id> or human:<name>"),
+        ("version", "string", "codebook version + coder version + hash of its keywords or prompt"),
+        ("status", "string", "coded or uncodable"),
+        ("categories", "string", "JSON list of category ids"),
+        ("detail", "string", "keywords that fired, or the judge's CODES line"),
+        ("coded_at", "Float64", "Unix seconds"),
+    ],
 }
-_ORDER = {"trials": "key", "attempts": "id", "scores": "trial_key, scorer, turn", "models": "id"}
+_ORDER = {"trials": "key", "attempts": "id", "scores": "trial_key, scorer, turn", "models": "id",
+          "codes": "trial_key, codebook, coder, turn"}
 
 
 def _typed(df: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -117,6 +117,7 @@ def _models_in(ann: Any) -> list[type[BaseModel]]:
 
 def reference_markdown() -> str:
     """The whole reference: study file, instrument file, framings file, providers, importers."""
+    from twinstudy.coding.codebook import Codebook
     from twinstudy.instruments.schema import FramingSet, Instrument
     from twinstudy.models.presets import all_presets
     from twinstudy.study.spec import Study
@@ -128,6 +129,10 @@ def reference_markdown() -> str:
          "path to an instrument file, `speechmap:PATH`, `anthropic-evals:PATH`, or a mapping."),
         ("Instrument file", Instrument, "A question bank of your own, named by path in `instruments:`."),
         ("Framings file", FramingSet, "Framings of your own, named by `framings_file:` in the study."),
+        ("Codebook file", Codebook, "Categories of your own to code open replies into, named by path in "
+         "`coding: codebooks:` or `twinstudy code --codebook`. English keywords match whole words "
+         "(`word*` any ending, `-phrase` an exception), Chinese keywords substrings; see "
+         "twinstudy.coding.lexicon."),
     ):
         parts.append(f"## {title}\n\n{blurb}\n")
         seen: list[type[BaseModel]] = []

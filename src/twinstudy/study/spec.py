@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from twinstudy.coding.codebook import Codebook
 from twinstudy.errors import SpecError, UserError
 from twinstudy.instruments.schema import Framing, Instrument, Item
 from twinstudy.models.base import ModelInfo
@@ -134,6 +135,24 @@ class JudgeSpec(BaseModel):
     concurrency: int = Field(default=4, ge=1, le=256)
 
 
+class CodingSpec(BaseModel):
+    """Code the study's open replies into codebook categories after the run (twinstudy.coding);
+    `twinstudy code DB` does the same later, and again with other coders."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    codebooks: list[str] = Field(min_length=1, description="bundled codebook ids (`twinstudy codebooks`) or "
+                                 "codebook YAML files, relative to the study file")
+    coders: list[str | InlineModel] = Field(default_factory=lambda: list[str | InlineModel](["lexicon"]), min_length=1, description=(
+        "`lexicon` (offline keyword rules) and/or judge models: a registry id, the id of a model in this "
+        "study, or an inline entry; each coder's codes are kept apart, the last one listed is the one "
+        "the analysis reads"))
+    all_open: bool = Field(default=False, description="code every open reply, not only those each "
+                           "codebook's `applies_to` names")
+    max_tokens: int = Field(default=400, ge=16, le=32_000, description="longest judge reply")
+    concurrency: int = Field(default=4, ge=1, le=256, description="judge calls in flight at a time")
+
+
 class Study(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -154,6 +173,8 @@ class Study(BaseModel):
     params: Params = Field(default_factory=Params, description="sampling parameters, part of every trial key")
     judge: JudgeSpec | None = Field(default=None, description="an LLM judge for open replies (run after the "
                                     "models; `twinstudy rescore --judge` runs one later)")
+    coding: CodingSpec | None = Field(default=None, description="code open replies into categories after "
+                                      "the run (`twinstudy code` codes them later)")
     note: str = Field(default="", description="free text kept with the study")
 
     @field_validator("languages", "framings")
@@ -176,6 +197,19 @@ class ResolvedStudy:
     items: list[tuple[Instrument, Item]]
     framings: list[Framing]
     judge: ResolvedJudge | None = None
+    coding: ResolvedCoding | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedCoding:
+    """The codebooks and coders of a study's ``coding:`` section; a coder is ``"lexicon"`` or the
+    judge model's entry."""
+
+    codebooks: list[Codebook]
+    coders: list[str | ModelInfo]
+    all_open: bool = False
+    max_tokens: int = 400
+    concurrency: int = 4
 
 
 @dataclass(frozen=True)
@@ -286,7 +320,49 @@ def resolve_study(study: Study, path: Path, node: yaml.Node | None, text: str, *
         framings.append(known[fid])
         _check_framing_languages(known[fid], study.languages, framings_path, src, node, i)
     judge = _resolve_judge(study.judge, infos, path, node) if study.judge else None
-    return ResolvedStudy(study, src, text, infos, instruments, items, framings, judge)
+    coding = _resolve_coding(study.coding, infos, path, node) if study.coding else None
+    return ResolvedStudy(study, src, text, infos, instruments, items, framings, judge, coding)
+
+
+def _resolve_model_ref(ref: str | InlineModel, infos: list[ModelInfo]) -> ModelInfo:
+    """A judge or coder model: a model of this study, a registry id or an inline entry."""
+    from twinstudy.models.registry import resolve
+
+    if isinstance(ref, str):
+        own = {m.id: m for m in infos}
+        return own[ref] if ref in own else resolve(ref)
+    if ref.extends:
+        fields = _inline_to_info(ref)
+        fields.pop("extends")
+        fields.pop("provider", None)
+        return resolve(ref.extends).model_copy(update=fields)
+    return resolve(_inline_to_info(ref))
+
+
+def _resolve_coding(spec: CodingSpec, infos: list[ModelInfo], path: Path, node: yaml.Node | None) -> ResolvedCoding:
+    from twinstudy.coding.loader import load_codebook
+
+    src = str(path)
+    books: list[Codebook] = []
+    for i, ref in enumerate(spec.codebooks):
+        try:
+            books.append(load_codebook(ref, base=path.parent))
+        except SpecError as exc:
+            if exc.line is None:  # unknown id or missing file: point at the study
+                raise SpecError(src, _line(node, ("coding", "codebooks", i)), f"coding.codebooks[{i}]",
+                                exc.message) from None
+            raise
+    coders: list[str | ModelInfo] = []
+    for i, cref in enumerate(spec.coders):
+        if cref == "lexicon":
+            coders.append("lexicon")
+            continue
+        try:
+            coders.append(_resolve_model_ref(cref, infos))
+        except UserError as exc:
+            raise SpecError(src, _line(node, ("coding", "coders", i)), f"coding.coders[{i}]",
+                            f"{exc} (or write `lexicon` for the offline keyword coder)") from None
+    return ResolvedCoding(books, coders, spec.all_open, spec.max_tokens, spec.concurrency)
 
 
 def _resolve_judge(spec: JudgeSpec, infos: list[ModelInfo], path: Path, node: yaml.Node | None) -> ResolvedJudge:
