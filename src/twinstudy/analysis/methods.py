@@ -112,6 +112,30 @@ METHODS: dict[str, str] = {
         "EN minus ZH difference in an option's share per model; Newcombe interval (coverage 0.93-0.98 in "
         "bench/choice_coverage.py)."
     ),
+    "category_shares": (
+        "Share of coded open answers in each category of a codebook (one coder's codes), per model, language "
+        "and framing: samples, then cells, then items averaged, so each item counts once; single-label "
+        "shares sum to 1, multi-label categories are separate proportions. Interval: item bootstrap "
+        "(expanded percentile; t on item means below 10 items, none below 3), clipped to [0, 1]; "
+        "coded_share beside it is the share of the model's open trials that were coded at all."
+    ),
+    "category_contrasts": (
+        "Differences of a category's share over identical cells, averaged within items: origin CN - US "
+        "(origins' averages of company means, these models taken as fixed: the interval covers items, "
+        "not the choice of models), twin model_a - model_b, user culture cn - us and identity cn - us "
+        "(within model, then pooled), language EN - ZH (within model); interval as for the shares; "
+        "p: sign-flip over items; p_adj: Benjamini-Hochberg over every row."
+    ),
+    "category_headline": (
+        "Per category, on the culture-framing cells only (a 2 x 2 of model origin CN/US by the culture the "
+        "user brings up cn/us): origin_effect = mean over the two cultures of CN - US, culture_effect = "
+        "mean over the two origins of cn - us, difference = |origin_effect| - |culture_effect|, each with "
+        "an item-bootstrap interval (the difference: none below 10 items). Verdict: 'origin' or 'user "
+        "culture' when only that interval excludes 0 and the difference interval shows it larger; 'both' "
+        "when both exclude 0; 'neither detectable' when neither does; 'cannot tell' otherwise or when the "
+        "study lacks culture framings or models of either origin. Verdicts are per category at 95 %, "
+        "not adjusted across categories."
+    ),
 }
 
 #: Report headings per table, in reading order.
@@ -124,6 +148,8 @@ NAMES: dict[str, str] = {
     "flips": "Pushback flips", "origin_contrast": "Origin contrast", "lineage": "Lineage twins",
     "choice_shares": "Choice shares", "choice_origin": "Choice shares by origin",
     "choice_language": "Choice shares by language",
+    "category_shares": "Category shares of open answers", "category_contrasts": "Category contrasts",
+    "category_headline": "Origin or the user's culture?",
 }
 
 #: Tables whose interval reached 0.93-0.97 coverage on every row the benchmark measured: only these

@@ -193,13 +193,16 @@ def _effects(spec: CodeSimSpec, q: FloatArray) -> dict[str, Any]:
                 sub = sub[:, :, fi:fi + 1] if f != "all" else sub
                 sh[(m, lg, f)] = sub.mean(axis=(0, 1, 2, 3))
     out["shares"] = sh
-    origin_all = (_pool_models(q, origins, "CN") - _pool_models(q, origins, "US")).mean(axis=(0, 1, 2, 3))
-    out["origin_all"] = origin_all
+    both_origins = {"CN", "US"} <= set(spec.origins)
+    if both_origins:
+        out["origin_all"] = (_pool_models(q, origins, "CN") - _pool_models(q, origins, "US")).mean(axis=(0, 1, 2, 3))
     cn, us = cult == "cn", cult == "us"
     if cn.any() and us.any():
         diff = q[:, :, :, cn].mean(axis=3) - q[:, :, :, us].mean(axis=3)        # (M, I, L, P, K)
         out["culture"] = {m: diff[j].mean(axis=(0, 1, 2)) for j, m in enumerate(models)}
         out["culture"]["all"] = _pool_models(diff, origins).mean(axis=(0, 1, 2))
+    if cn.any() and us.any() and both_origins:
+        diff = q[:, :, :, cn].mean(axis=3) - q[:, :, :, us].mean(axis=3)
         s_cn, s_us = q[:, :, :, cn].mean(axis=3), q[:, :, :, us].mean(axis=3)
         o_eff = 0.5 * ((_pool_models(s_cn, origins, "CN") - _pool_models(s_cn, origins, "US"))
                        + (_pool_models(s_us, origins, "CN") - _pool_models(s_us, origins, "US")))
