@@ -39,7 +39,9 @@ Estimands (the same sentences as :data:`twinstudy.analysis.methods.METHODS`):
   culture-framing cells only, so both effects are main effects of one balanced table on the same
   cells: ``origin_effect`` = mean over the two cultures of (CN - US), ``culture_effect`` = mean over
   the two origins of (cn - us), and ``difference`` = |origin_effect| - |culture_effect| with its own
-  item-bootstrap interval. The verdict (:func:`verdict`) reads the three intervals.
+  interval: the range of |o| - |c| over the rectangle of the two 97.5 % item intervals (a projection
+  interval, conservative; see :func:`_difference_ci` for why not a bootstrap of it). The verdict
+  (:func:`verdict`) reads the three intervals.
 """
 
 from __future__ import annotations
@@ -53,14 +55,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .bootstrap import (
-    MIN_BOOT_ITEMS,
-    ci_kind,
-    few_items_flag,
-    percentile_ci_columns,
-    resample_counts,
-    summarize_columns,
-)
+from .bootstrap import ci_kind, few_items_flag, summarize_columns
 from .framings import with_roles
 from .inference import benjamini_hochberg
 from .order import ordered_models, origin_rank
@@ -474,29 +469,31 @@ def _headline_effects(c: Coded) -> tuple[FloatArray, FloatArray, npt.NDArray[np.
     return o_items, c_items, it, ""
 
 
-def _difference_ci(o: FloatArray, u: FloatArray, rng: np.random.Generator, n_boot: int
-                   ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """|mean o| - |mean u| per column, with an expanded-percentile item-bootstrap interval (none
-    below MIN_BOOT_ITEMS items: a t interval does not suit a difference of absolute values)."""
-    ok = np.isfinite(o) & np.isfinite(u)
-    n = ok.sum(axis=0).astype(np.float64)
-    oz, uz, m = np.where(ok, o, 0.0), np.where(ok, u, 0.0), ok.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        est = np.abs(oz.sum(0) / n) - np.abs(uz.sum(0) / n)
-    lo = np.full(o.shape[1], np.nan)
-    hi = lo.copy()
-    n_items = o.shape[0]
-    if n_boot > 0 and n_items >= MIN_BOOT_ITEMS:
-        w = resample_counts(n_items, n_boot, rng).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            den = w @ m
-            boot = np.abs((w @ oz) / den) - np.abs((w @ uz) / den)
-        for n_c in np.unique(n):
-            if n_c < MIN_BOOT_ITEMS:
-                continue
-            cols = np.flatnonzero(n == n_c)
-            lo[cols], hi[cols] = percentile_ci_columns(boot[:, cols], int(n_c))
-    return est, lo, hi
+def _abs_range(lo: FloatArray, hi: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Smallest and largest |x| over each interval [lo, hi]."""
+    straddles = (lo <= 0) & (hi >= 0)
+    low = np.where(straddles, 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+    return low, np.maximum(np.abs(lo), np.abs(hi))
+
+
+def _difference_ci(o: FloatArray, u: FloatArray, rng: np.random.Generator, n_boot: int,
+                   level: float = 0.95) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """|mean o| - |mean u| per column, with a projection interval.
+
+    |o| - |u| is not a smooth function of (o, u) where either is 0, and there no bootstrap of it is
+    consistent: a percentile interval covered 0.84-0.86 in bench/category_recovery.py when one effect
+    was 0 (|mean u| is biased away from 0). The interval is therefore the range of |o| - |u| over
+    the rectangle of the two (1 - (1 - level)/2) item intervals (Bonferroni), which holds both true
+    effects with probability >= level, so it covers |o| - |u| at least that often: conservative by
+    construction."""
+    alpha_each = (1.0 - level) / 2.0
+    both = np.concatenate([o, u], axis=1)
+    res = summarize_columns(both, rng, n_boot, level=1.0 - alpha_each)
+    k = o.shape[1]
+    est = np.abs(res["estimate"][:k]) - np.abs(res["estimate"][k:])
+    o_min, o_max = _abs_range(res["ci_low"][:k], res["ci_high"][:k])
+    u_min, u_max = _abs_range(res["ci_low"][k:], res["ci_high"][k:])
+    return est, o_min - u_max, o_max - u_min
 
 
 def category_headline(frame: pd.DataFrame, book: CodebookLike, n_boot: int = 1000, seed: int = 0,
