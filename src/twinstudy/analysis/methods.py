@@ -129,12 +129,13 @@ METHODS: dict[str, str] = {
     "category_headline": (
         "Per category, on the culture-framing cells only (a 2 x 2 of model origin CN/US by the culture the "
         "user brings up cn/us): origin_effect = mean over the two cultures of CN - US, culture_effect = "
-        "mean over the two origins of cn - us, difference = |origin_effect| - |culture_effect|, each with "
-        "an item-bootstrap interval (the difference: none below 10 items). Verdict: 'origin' or 'user "
-        "culture' when only that interval excludes 0 and the difference interval shows it larger; 'both' "
-        "when both exclude 0; 'neither detectable' when neither does; 'cannot tell' otherwise or when the "
-        "study lacks culture framings or models of either origin. Verdicts are per category at 95 %, "
-        "not adjusted across categories."
+        "mean over the two origins of cn - us, each with an item-bootstrap interval as for the shares; "
+        "difference = |origin_effect| - |culture_effect| with a projection interval (its range over the "
+        "97.5 % item intervals of origin + culture and origin - culture: conservative, since no bootstrap "
+        "of a difference of absolute values holds its level near 0). Verdict: 'origin' or 'user culture' when only that interval "
+        "excludes 0 and the difference interval shows it larger; 'both' when both exclude 0; 'neither "
+        "detectable' when neither does; 'cannot tell' otherwise or when the study lacks culture framings "
+        "or models of either origin. Verdicts are per category at 95 %, not adjusted across categories."
     ),
 }
 
