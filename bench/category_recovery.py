@@ -52,7 +52,7 @@ def _covers(lo: float, hi: float, truth: float) -> float:
 
 
 def run(scenario: str, multi: bool, reps: int, n_boot: int, seed: int,
-        cover: dict[str, dict[str, list[float]]]) -> list[dict[str, Any]]:
+        cover: dict[str, dict[str, list[float]]], rowtype: dict[str, list[float]]) -> list[dict[str, Any]]:
     origin, culture = SCENARIOS[scenario]
     spec = CodeSimSpec(categories=CATS, multi_label=multi, origin_effect=origin, culture_effect=culture,
                        sd_model=0.15)
@@ -84,7 +84,11 @@ def run(scenario: str, multi: bool, reps: int, n_boot: int, seed: int,
         shares = category_shares(frame, book, n_boot, r, coded)
         for rec in shares.itertuples(index=False):
             t = float(tc["shares"][(rec.model, rec.lang, rec.framing)][CATS.index(rec.category)])
-            cover["shares"][f"{scenario}/{multi}/{rec.category}"].append(_covers(rec.ci_low, rec.ci_high, t))
+            kind = ("pooled lang+framing" if rec.lang == "all" and rec.framing == "all" else
+                    "pooled lang" if rec.lang == "all" else "pooled framing" if rec.framing == "all" else "cell")
+            c = _covers(rec.ci_low, rec.ci_high, t)
+            cover["shares"][f"{scenario}/{multi}/{rec.category}"].append(c)
+            rowtype[f"shares, {kind} rows"].append(c)
         con = category_contrasts(frame, book, None, n_boot, r, coded)
         for rec in con.itertuples(index=False):
             k = CATS.index(rec.category)
@@ -94,8 +98,10 @@ def run(scenario: str, multi: bool, reps: int, n_boot: int, seed: int,
                 t = float(tc[rec.contrast][rec.model][k])
             else:
                 continue
-            cover[f"contrast {rec.contrast}"][f"{scenario}/{multi}/{rec.category}"].append(
-                _covers(rec.ci_low, rec.ci_high, t))
+            c = _covers(rec.ci_low, rec.ci_high, t)
+            cover[f"contrast {rec.contrast}"][f"{scenario}/{multi}/{rec.category}"].append(c)
+            if rec.contrast != "origin":
+                rowtype[f"contrast {rec.contrast}, {'pooled' if rec.model == 'all' else 'per-model'} rows"].append(c)
     rows = []
     for k, cat in enumerate(CATS):
         a = acc[cat]
@@ -118,6 +124,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     cover: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    rowtype: dict[str, list[float]] = defaultdict(list)
     print(f"{args.reps} replications per scenario, {args.boot} bootstrap draws; 3 CN + 3 US models, 30 items, "
           "EN/ZH, neutral / culture-cn / culture-us, 3 samples, coder misreads 10 %, 3 % uncodable\n")
     print("1. Headline per category: true effect on the coded share (latent share in brackets), mean estimate, "
@@ -129,7 +136,7 @@ def main() -> None:
     print("-" * len(hdr))
     for multi in (False, True):
         for scenario in SCENARIOS:
-            for row in run(scenario, multi, args.reps, args.boot, args.seed, cover):
+            for row in run(scenario, multi, args.reps, args.boot, args.seed, cover, rowtype):
                 verd = ", ".join(f"{v} {p:.2f}" for v, p in row["verdicts"].items())
                 print(f"{row['scenario']:13} {row['labels']:6} {row['category']:13} {row['planted']:11} | "
                       f"{row['origin_true']:+.3f}±{row['origin_sd']:.3f} [{row['origin_latent']:+.3f}] {row['origin_est']:+7.3f} "
@@ -146,6 +153,11 @@ def main() -> None:
         allv = np.concatenate(per)
         rates = [v.mean() for v in per if v.size]
         print(f"  {name:22} {allv.mean():.3f}  (cells {min(rates):.3f}-{max(rates):.3f}; {allv.size} intervals)")
+    print("   by kind of row:")
+    for name, vals in sorted(rowtype.items()):
+        v = np.asarray(vals, dtype=float)
+        v = v[np.isfinite(v)]
+        print(f"  {name:38} {v.mean():.3f}  ({v.size} intervals)")
     print(f"\nwall {time.perf_counter() - t0:.0f} s")
 
 

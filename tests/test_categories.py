@@ -209,3 +209,17 @@ def test_cli_prints_the_headline_with_three_intervals() -> None:
     con.print(_readable(head))
     out = con.export_text()
     assert "|origin| − |culture|" in out and "administrator" in out and "[" in out
+
+
+def test_difference_interval_is_the_range_of_abs_origin_minus_abs_culture_over_the_box() -> None:
+    from twinstudy.analysis.categories import _abs_difference, _range_over_box
+
+    o, c = np.array([0.3, -0.2, 0.0]), np.array([0.1, 0.5, -0.4])
+    assert np.allclose(_abs_difference(o + c, o - c), np.abs(o) - np.abs(c))
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        slo, shi = np.sort(rng.normal(0, 1, 2))
+        dlo, dhi = np.sort(rng.normal(0, 1, 2))
+        s, d = np.meshgrid(np.linspace(slo, shi, 201), np.linspace(dlo, dhi, 201))
+        grid = _abs_difference(s, d)
+        assert np.allclose(_range_over_box(slo, shi, dlo, dhi), (grid.min(), grid.max()))
