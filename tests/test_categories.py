@@ -223,3 +223,14 @@ def test_difference_interval_is_the_range_of_abs_origin_minus_abs_culture_over_t
         s, d = np.meshgrid(np.linspace(slo, shi, 201), np.linspace(dlo, dhi, 201))
         grid = _abs_difference(s, d)
         assert np.allclose(_range_over_box(slo, shi, dlo, dhi), (grid.min(), grid.max()))
+
+
+def test_coded_share_counts_only_items_the_codebook_took_up() -> None:
+    frame, _, spec = _sim((0,) * 5, (0,) * 5, n_items=12, n_samples=1)
+    other = frame[frame["item"] == "q000"].assign(
+        item="elsewhere", trial_key=lambda d: "x" + d["trial_key"], code_status=None,
+        **{f"{CAT_PREFIX}{c}": np.nan for c in CATS})
+    both = pd.concat([frame, other], ignore_index=True)
+    a = category_shares(frame, spec.book(), n_boot=0)["coded_share"].to_numpy()
+    b = category_shares(both, spec.book(), n_boot=0)["coded_share"].to_numpy()
+    assert np.allclose(a, b)

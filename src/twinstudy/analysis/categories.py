@@ -4,8 +4,9 @@
 Input: a *coded frame* (:func:`twinstudy.coding.frame.coded_frame`): one row per open trial with a
 ``cat:<id>`` indicator column per category of the codebook (1.0 assigned, 0.0 not, NaN when the
 reply was not coded) and ``code_status``. Only replies with ``code_status == "coded"`` enter the
-shares; refused, blocked or uncodable replies are counted in ``coded_share`` beside every share,
-because which replies get coded is rarely ignorable.
+shares; refused, blocked or uncodable replies are counted in ``coded_share`` beside every share
+(coded replies / open trials of the items the coder took up), because which replies get coded is
+rarely ignorable.
 
 Unit of inference: items, as everywhere in the analysis. A *cell* is item x lang x framing x
 paraphrase for one model; samples are averaged inside a cell, cells inside an item, and every
@@ -170,7 +171,11 @@ def prepare(frame: pd.DataFrame, book: CodebookLike) -> Coded:
     })
     for c in cols:
         base[c] = df[c].to_numpy(dtype=np.float64, na_value=np.nan)
-    trials = base.loc[~base["error"].to_numpy(), ["model", "lang", "framing", "coded"]]
+    # coded_share's denominator: open trials of the items the coder took up at all (a codebook applies
+    # to some instruments only; the other open items are not "uncoded", just not its business)
+    taken_up = set(base.loc[df["code_status"].notna().to_numpy(), "item"])
+    in_scope = ~base["error"].to_numpy() & base["item"].isin(taken_up).to_numpy()
+    trials = base.loc[in_scope, ["model", "lang", "framing", "coded"]]
     coded = base.loc[base["coded"].to_numpy()]
     keys = ["model", "item", "lang", "framing", "paraphrase"]
     if coded.empty:

@@ -125,7 +125,8 @@ METHODS: dict[str, str] = {
         "and framing: samples, then cells, then items averaged, so each item counts once; single-label "
         "shares sum to 1, multi-label categories are separate proportions. Interval: item bootstrap "
         "(expanded percentile; t on item means below 10 items, none below 3), clipped to [0, 1]; "
-        "coded_share beside it is the share of the model's open trials that were coded at all."
+        "coded_share beside it is the share of the model's open trials (on the items the coder took up) that "
+        "were coded at all: refused and uncodable replies are not in the shares."
     ),
     "category_contrasts": (
         "Differences of a category's share over identical cells, averaged within items: origin CN - US "
