@@ -226,7 +226,7 @@ _SKIP = {"estimate", "ci_low", "ci_high", "n", "p_value", "p_adj", "ci_kind", "n
 #: Naming columns shown for tables whose first four text columns do not name a row.
 _SHOWN: dict[str, list[str]] = {
     "category_shares": ["codebook", "model", "lang", "framing", "category"],
-    "category_contrasts": ["codebook", "contrast", "model", "framing", "category"],
+    "category_contrasts": ["codebook", "contrast", "model", "lang", "framing", "category"],
 }
 
 
@@ -279,6 +279,8 @@ def _headline_table(df: Any) -> Any:
                               ("difference", "difference"))]
         t.add_row(escape(str(row["codebook"])), escape(str(row["category"])), *cells, str(row["n"]),
                   escape(str(row["verdict"])))
+    if len(df) > _ROWS_SHOWN:
+        t.caption = f"{len(df) - _ROWS_SHOWN} more rows: see --json"
     return t
 
 
