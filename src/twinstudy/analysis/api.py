@@ -21,7 +21,13 @@ rates              model x lang x instrument x theme x outcome                 t
 open_outcomes      model x lang x instrument x theme x open outcome            trials
 lineage            descendant x base x set x lang x measure (D - B)            items
 quality            model (and model x lang): data-quality checks, no intervals  trials
+category_shares    codebook x model x lang x framing x category                items
+category_contrasts codebook x contrast x model x lang x framing x category     items
+category_headline  codebook x category: origin vs user-culture effect, verdict items
 =================  ==========================================================  ===============
+
+The three ``category_*`` tables (:mod:`twinstudy.analysis.categories`) come from the coded open
+answers passed as ``coded`` (one coded frame per codebook); without codes they are absent.
 
 Every row with an interval names it in ``ci_kind`` (item bootstrap, t on item means for fewer
 than 10 items, design-effect Wilson for rates, two-stage t for origins, or "none"). All bootstrap
@@ -39,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .categories import CATEGORY_TABLES, CodebookLike, category_tables
 from .cells import likert_cells
 from .choice import choice_tables
 from .frame import validate_frame
@@ -58,7 +65,7 @@ SCHEMA_ID = "twinstudy.analysis/1"
 TABLES: tuple[str, ...] = (
     "profiles", "origin_contrast", "paired", "sycophancy", "identity", "flips", "language_gap", "mcnemar",
     "variance", "variance_headline", "framing_split", "rates", "open_outcomes", "lineage", "quality", "missing_cells",
-    "choice_shares", "choice_origin", "choice_language",
+    "choice_shares", "choice_origin", "choice_language", *CATEGORY_TABLES,
 )
 #: Estimators that return several tables, and the names of those tables.
 SPLIT: dict[str, tuple[str, ...]] = {"variance": ("variance", "variance_headline"),
@@ -80,6 +87,7 @@ def analyze(
     twins: list[tuple[str, str]] | None = None,
     n_boot: int | None = None,
     seed: int = DEFAULT_SEED,
+    coded: Mapping[str, tuple[CodebookLike, pd.DataFrame]] | None = None,
 ) -> Results:
     """Run every estimator on a scored frame (see :mod:`twinstudy.analysis.frame`).
 
@@ -87,6 +95,8 @@ def analyze(
     ``n_boot``: bootstrap draws per interval (0 = point estimates only; None = the one policy,
     :func:`~twinstudy.analysis.results.n_boot_for`). Same frame and seed, same output.
     An estimator that raises leaves an entry in ``Results.errors``; the others still run.
+    ``coded``: codebook id -> (codebook, coded frame of its open answers,
+    :func:`twinstudy.coding.frame.coded_frame`), for the ``category_*`` tables.
     """
     nb = n_boot_for(len(frame)) if n_boot is None else n_boot
     errors: dict[str, str] = {}
@@ -121,6 +131,8 @@ def analyze(
         "choice": lambda: tuple(choice_tables(df).values()),
     }
     tables = run_isolated(steps, SPLIT, errors)
+    if coded:
+        tables.update(category_tables(coded, twins=twins, n_boot=nb, seed=seed, errors=errors))
     return Results(tables, Settings(nb, seed, int(len(frame)), fingerprint(frame)), errors)
 
 

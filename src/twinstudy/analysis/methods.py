@@ -22,6 +22,14 @@ MEASURED_COVERAGE: dict[str, str] = {
     "rates": "0.945-0.963 with item intraclass correlation 0.02-0.77",
     "variance": "0.905-0.955 (approximate: model 0.905, item 0.915, other 0.920, paraphrase 0.925)",
     "variance_headline": "model_side 0.890 (approximate), user_side 0.935, model_share 0.935",
+    # bench/category_recovery.py --reps 100: 3 CN + 3 US models, 30 items, single- and multi-label
+    # codebooks, a coder misreading 10 %; origin-only / culture-only / both / neither.
+    "category_shares": "0.942 (0.936-0.947 by kind of row; 0.923-0.953 per scenario x category)",
+    "category_contrasts": ("origin 0.948, user culture 0.944 (per model) / 0.947 (pooled), language 0.944 / "
+                           "0.936; per-framing origin, identity and twin rows use the same estimator, not "
+                           "measured apart"),
+    "category_headline": ("origin_effect 0.945, culture_effect 0.947; difference 0.989 (0.95-1.00 per "
+                          "scenario x category: a conservative projection interval, so not called a 95 % CI)"),
 }
 
 METHODS: dict[str, str] = {
@@ -112,6 +120,32 @@ METHODS: dict[str, str] = {
         "EN minus ZH difference in an option's share per model; Newcombe interval (coverage 0.93-0.98 in "
         "bench/choice_coverage.py)."
     ),
+    "category_shares": (
+        "Share of coded open answers in each category of a codebook (one coder's codes), per model, language "
+        "and framing: samples, then cells, then items averaged, so each item counts once; single-label "
+        "shares sum to 1, multi-label categories are separate proportions. Interval: item bootstrap "
+        "(expanded percentile; t on item means below 10 items, none below 3), clipped to [0, 1]; "
+        "coded_share beside it is the share of the model's open trials (on the items the coder took up) that "
+        "were coded at all: refused and uncodable replies are not in the shares."
+    ),
+    "category_contrasts": (
+        "Differences of a category's share over identical cells, averaged within items: origin CN - US "
+        "(origins' averages of company means, these models taken as fixed: the interval covers items, "
+        "not the choice of models), twin model_a - model_b, user culture cn - us and identity cn - us "
+        "(within model, then pooled), language EN - ZH (within model); interval as for the shares; "
+        "p: sign-flip over items; p_adj: Benjamini-Hochberg over every row."
+    ),
+    "category_headline": (
+        "Per category, on the culture-framing cells only (a 2 x 2 of model origin CN/US by the culture the "
+        "user brings up cn/us): origin_effect = mean over the two cultures of CN - US, culture_effect = "
+        "mean over the two origins of cn - us, each with an item-bootstrap interval as for the shares; "
+        "difference = |origin_effect| - |culture_effect| with a projection interval (its range over the "
+        "97.5 % item intervals of origin + culture and origin - culture: conservative, since no bootstrap "
+        "of a difference of absolute values holds its level near 0). Verdict: 'origin' or 'user culture' when only that interval "
+        "excludes 0 and the difference interval shows it larger; 'both' when both exclude 0; 'neither "
+        "detectable' when neither does; 'cannot tell' otherwise or when the study lacks culture framings "
+        "or models of either origin. Verdicts are per category at 95 %, not adjusted across categories."
+    ),
 }
 
 #: Report headings per table, in reading order.
@@ -124,10 +158,13 @@ NAMES: dict[str, str] = {
     "flips": "Pushback flips", "origin_contrast": "Origin contrast", "lineage": "Lineage twins",
     "choice_shares": "Choice shares", "choice_origin": "Choice shares by origin",
     "choice_language": "Choice shares by language",
+    "category_shares": "Category shares of open answers", "category_contrasts": "Category contrasts",
+    "category_headline": "Origin or the user's culture?",
 }
 
 #: Tables whose interval reached 0.93-0.97 coverage on every row the benchmark measured: only these
 #: are called "95 % CI" anywhere.
 MEASURED_95: frozenset[str] = frozenset({
     "origin_contrast", "sycophancy", "identity", "language_gap", "rates", "flips", "lineage",
+    "category_shares", "category_contrasts",
 })

@@ -28,6 +28,10 @@ SIGNS: dict[str, str] = {
     "mcnemar": "estimate = rate in EN − rate in ZH",
     "choice_origin": "estimate = share of the first origin − the second (see contrast; CN − US)",
     "choice_language": "estimate = share in EN − share in ZH",
+    "category_contrasts": ("estimate = share at level_a − at level_b: origin CN − US, user culture cn − us, "
+                           "identity cn − us, language EN − ZH, twin model_a − model_b"),
+    "category_headline": ("origin_effect = CN − US, culture_effect = culture cn − us (the culture the user "
+                          "brings up), difference = |origin_effect| − |culture_effect|"),
 }
 
 

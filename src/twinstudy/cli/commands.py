@@ -234,7 +234,7 @@ def analyze_db(db: Path, as_json: bool, n_boot: int | None = None,
         con.rule(name)
         if name in SIGNS:
             con.print(f"sign: {SIGNS[name]}")
-        con.print(_readable(df) if not df.empty else "no rows: this study has nothing for this table.")
+        con.print(_readable(df, _SHOWN.get(name)) if not df.empty else "no rows: this study has nothing for this table.")
     con.print("Every column of every table: `twinstudy analyze --json` (schema: twinstudy/analysis/schema.json).")
     for line in results.error_lines():
         con.print(f"[yellow]not computed: {line}[/]")
@@ -245,7 +245,14 @@ _SKIP = {"estimate", "ci_low", "ci_high", "n", "p_value", "p_adj", "ci_kind", "n
          "message", "option_text"}
 
 
-def _readable(df: Any) -> Any:
+#: Naming columns shown for tables whose first four text columns do not name a row.
+_SHOWN: dict[str, list[str]] = {
+    "category_shares": ["codebook", "model", "lang", "framing", "category"],
+    "category_contrasts": ["codebook", "contrast", "model", "lang", "framing", "category"],
+}
+
+
+def _readable(df: Any, shown: list[str] | None = None) -> Any:
     """One analysis table as a terminal table: its naming columns, the estimate with its interval,
     n and the (adjusted) p, at most ``_ROWS_SHOWN`` rows (``--json`` has everything)."""
 
@@ -254,7 +261,9 @@ def _readable(df: Any) -> Any:
 
     from twinstudy.report.numbers import ci, fmt
 
-    names = [c for c in df.columns if c not in _SKIP and df[c].dtype == object][:4]
+    names = shown or [c for c in df.columns if c not in _SKIP and df[c].dtype == object][:4]
+    if "verdict" in df.columns:  # the category headline: three intervals per row
+        return _headline_table(df)
     has_est = "estimate" in df.columns
     p_col = "p_adj" if "p_adj" in df.columns else ("p_value" if "p_value" in df.columns else None)
     cols = names + (["estimate [interval]"] if has_est else []) + (["n"] if "n" in df.columns else []) \
@@ -271,6 +280,27 @@ def _readable(df: Any) -> Any:
             continue
         extra = ([str(row["n"])] if "n" in df.columns else []) + ([fmt(row[p_col], ".3g")] if p_col else [])
         t.add_row(*(escape(str(row[c])) for c in names), ci(row), *extra)
+    if len(df) > _ROWS_SHOWN:
+        t.caption = f"{len(df) - _ROWS_SHOWN} more rows: see --json"
+    return t
+
+
+def _headline_table(df: Any) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from twinstudy.report.numbers import ci
+
+    t = Table(show_lines=False)
+    for c in ("codebook", "category", "origin CN − US", "user culture cn − us", "|origin| − |culture|", "n",
+              "verdict"):
+        t.add_column(c, overflow="fold")
+    for row in df.head(_ROWS_SHOWN).to_dict("records"):
+        cells = [ci({"estimate": row[f"{p}"], "ci_low": row[f"{q}_low"], "ci_high": row[f"{q}_high"]})
+                 for p, q in (("origin_effect", "origin"), ("culture_effect", "culture"),
+                              ("difference", "difference"))]
+        t.add_row(escape(str(row["codebook"])), escape(str(row["category"])), *cells, str(row["n"]),
+                  escape(str(row["verdict"])))
     if len(df) > _ROWS_SHOWN:
         t.caption = f"{len(df) - _ROWS_SHOWN} more rows: see --json"
     return t

@@ -247,6 +247,10 @@ class Store:
     def coders(self, codebook: str) -> list[str]:
         return codes.coders(self.conn, codebook)
 
+    def codebooks(self) -> list[str]:
+        """Ids of the codebooks with codes stored, sorted."""
+        return codes.codebooks(self.conn)
+
     def coded_keys(self, codebook: str, coder: str, version: str) -> set[str]:
         return codes.coded_keys(self.conn, codebook, coder, version)
 
