@@ -176,9 +176,9 @@ def test_store_analysis_adds_tables_for_every_codebook_with_codes(tmp_path: Path
         plain = analyze_store(store, n_boot=0, frame=frame)
         assert not any(name.startswith("category_") for name in plain) and not plain.errors
         # the bundled 'centralisation' codebook, codes written by a coder from the simulated categories
-        from twinstudy.report.roles import _load_codebook
+        from twinstudy.coding.loader import load_codebook
 
-        book = _load_codebook("centralisation")
+        book = load_codebook("centralisation")
         cats = list(book.category_ids)
         pick = np.random.default_rng(0).integers(0, len(cats), len(frame))
         store.put_codes([CodeRow(k, "centralisation", "lexicon", "1", "coded", (cats[j],))

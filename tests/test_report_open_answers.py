@@ -22,8 +22,8 @@ from twinstudy.analysis import Results
 from twinstudy.analysis.results import Settings
 from twinstudy.coding.codebook import Codebook
 from twinstudy.report.html import build_report
+from twinstudy.coding.loader import bundled_codebook_ids
 from twinstudy.report.sections.open_answers import (
-    bundled_codebooks,
     category_counts,
     pick_examples,
     stat_tables,
@@ -248,7 +248,7 @@ def test_analysis_tables_render_with_intervals_and_an_estimand_and_only_for_thei
 
 
 def test_bundled_codebooks_are_the_four_of_issue_17() -> None:
-    assert [b.id for b in bundled_codebooks()] == ["archetype", "centralisation", "culture", "deference"]
+    assert bundled_codebook_ids() == ["archetype", "centralisation", "culture", "deference"]
 
 
 

@@ -27,11 +27,18 @@ def category_column(category: str) -> str:
     return f"{CAT_PREFIX}{category}"
 
 
+def counting_coder(store: Store, codebook_id: str) -> str | None:
+    """Whose codes count for a codebook (the analysis, the report and ``coded_frame`` all ask
+    here): the primary coder, else the coder written last; None when nothing is coded."""
+    coders = store.coders(codebook_id)
+    return store.primary_coder(codebook_id) or (coders[-1] if coders else None)
+
+
 def coded_frame(store: Store, codebook: Codebook, coder: str | None = None,
                 design: str | None = None) -> pd.DataFrame:
     """Open trials of ``design`` (default: the current one) with ``coder``'s codes (default: the
-    primary coder of the codebook; with no codes stored at all, every code column is missing)."""
-    chosen = coder or store.primary_coder(codebook.id)
+    coder that counts, :func:`counting_coder`; with no codes stored, every code column is missing)."""
+    chosen = coder or counting_coder(store, codebook.id)
     frame = store.scored_frame(design=design)
     frame = frame[frame["item_type"] == "open"].reset_index(drop=True)
     codes = store.code_table(codebook.id, chosen) if chosen else pd.DataFrame(

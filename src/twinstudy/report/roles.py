@@ -74,44 +74,25 @@ def analyze_store(store: Store, twins: list[tuple[str, str]] | None = None, n_bo
     return results
 
 
-def _load_codebook(codebook_id: str) -> Any:
-    """The codebook of that id. Uses ``twinstudy.coding.loader.load_codebook`` (bundled ids and the
-    user's YAML) when present; until the coders branch is merged, the bundled YAML directly."""
-    import importlib
-
-    try:
-        loader = importlib.import_module("twinstudy.coding.loader")
-    except ImportError:
-        from importlib import resources
-
-        import yaml
-
-        from twinstudy.coding.codebook import Codebook
-
-        path = resources.files("twinstudy.coding") / "data" / f"{codebook_id}.yaml"
-        if not path.is_file():
-            raise ValueError(f"codebook '{codebook_id}' has codes in the database but is not bundled with "
-                             "twinstudy; analyse it from Python with twinstudy.coding.frame.coded_frame") from None
-        return Codebook.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    return loader.load_codebook(codebook_id)
-
-
 def coded_frames(store: Store, frame: pd.DataFrame) -> tuple[dict[str, tuple[Any, pd.DataFrame]], dict[str, str]]:
-    """Every codebook with codes in the database -> (codebook, coded frame of its primary coder) over
-    the open trials of ``frame``; and, per codebook that could not be read, its error (so it costs
-    only the category tables of that codebook)."""
-    from twinstudy.coding.frame import attach_codes
+    """Every codebook with codes in the database -> (codebook, coded frame of the coder that counts)
+    over the open trials of ``frame``; and, per codebook that could not be read, its error (so it
+    costs only the category tables of that codebook)."""
+    from twinstudy.coding.frame import attach_codes, counting_coder
+    from twinstudy.coding.loader import codebooks_in
 
     out: dict[str, tuple[Any, pd.DataFrame]] = {}
     failed: dict[str, str] = {}
     open_trials = frame.loc[(frame["item_type"] == "open").to_numpy()].reset_index(drop=True)
+    books = {b.id: b for b in codebooks_in(store)}
     for cid in store.codebooks():
         try:
-            book = _load_codebook(cid)
-            coders = store.coders(cid)
-            coder = store.primary_coder(cid) or (coders[-1] if coders else None)
-            codes = store.code_table(cid, coder)
-            out[cid] = (book, attach_codes(open_trials, codes, book, coder))
+            book = books.get(cid)
+            if book is None:
+                raise ValueError(f"codebook '{cid}' has codes in the database but its definition is neither stored "
+                                 "nor bundled; code the replies again with `twinstudy code --codebook PATH`")
+            coder = counting_coder(store, cid)
+            out[cid] = (book, attach_codes(open_trials, store.code_table(cid, coder), book, coder))
         except Exception as exc:  # noqa: BLE001 - one unreadable codebook must not cost the analysis
             failed[f"category_shares[{cid}]"] = f"{type(exc).__name__}: {exc}"
     return out, failed

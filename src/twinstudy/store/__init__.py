@@ -255,15 +255,12 @@ class Store:
         return codes.coded_keys(self.conn, codebook, coder, version)
 
     def primary_coder(self, codebook: str) -> str | None:
-        """The coder whose codes count for ``codebook`` (the one run last), or None."""
+        """The coder set as primary for ``codebook`` (the machine coder run last), or None;
+        :func:`twinstudy.coding.frame.counting_coder` decides whose codes count."""
         return codes.primary_coder(self.conn, codebook)
 
     def set_primary_coder(self, codebook: str, coder: str) -> None:
         codes.set_primary_coder(self.conn, codebook, coder)
-
-    def codebooks(self) -> list[str]:
-        """Codebooks with codes stored."""
-        return codes.codebooks(self.conn)
 
     def replies_to_code(self) -> list[tuple[str, str, str, str, int, str, str]]:
         return codes.replies_to_code(self.conn)

@@ -22,18 +22,17 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from twinstudy.analysis import Results
 from twinstudy.analysis.methods import MEASURED_95, MEASURED_COVERAGE, METHODS, NAMES
 from twinstudy.analysis.order import SIGNS, ordered_models
 from twinstudy.coding.codebook import Codebook
-from twinstudy.coding.frame import attach_codes
+from twinstudy.coding.frame import attach_codes, counting_coder
+from twinstudy.coding.loader import codebooks_in
 from twinstudy.report import category_plot
 from twinstudy.report import figures as figs
 from twinstudy.report.numbers import MIN_UNITS_FOR_INTERVAL, ci, finite, fmt, pct
@@ -118,18 +117,6 @@ class OpenAnswers:
     @property
     def shown(self) -> bool:
         return bool(self.codebooks)
-
-
-def bundled_codebooks() -> list[Codebook]:
-    """The codebooks shipped in ``twinstudy/coding/data``.
-
-    (A reader of its own; the coders' module ``twinstudy.coding.loader`` replaces it when it lands.)"""
-    root = resources.files("twinstudy") / "coding" / "data"
-    books: list[Codebook] = []
-    for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            books.append(Codebook.model_validate(yaml.safe_load(entry.read_text(encoding="utf-8"))))
-    return books
 
 
 # -- the figure's data --------------------------------------------------------------------------------
@@ -321,15 +308,15 @@ def pick_examples(rows: pd.DataFrame, texts: dict[TextKey, str], models: list[st
 # -- the section ---------------------------------------------------------------------------------------
 
 def _coder(store: Store, book: Codebook) -> tuple[str | None, list[str]]:
-    coders = store.coders(book.id)
-    chosen = store.primary_coder(book.id) or (coders[-1] if coders else None)
-    return chosen, [c for c in coders if c != chosen]
+    chosen = counting_coder(store, book.id)
+    return chosen, [c for c in store.coders(book.id) if c != chosen]
 
 
 def build_open_answers(store: Store, frame: pd.DataFrame, results: Results, meta: dict[str, dict[str, Any]],
                        transcripts: Sequence[TranscriptRow], fig_dir: Path,
                        codebooks: Sequence[Codebook] | None = None) -> OpenAnswers:
-    """The section for every codebook (default: the bundled ones) that has codes in ``store``.
+    """The section for every codebook that has codes in ``store`` (default: as the coders used them,
+    :func:`twinstudy.coding.loader.codebooks_in`, user codebooks included).
 
     ``frame``: the report's scored frame (open trials are taken from it; the store is only asked for
     codes). ``transcripts``: the transcript viewer's rows, where the example texts come from."""
@@ -338,7 +325,7 @@ def build_open_answers(store: Store, frame: pd.DataFrame, results: Results, meta
     if open_rows.empty:
         return out
     try:
-        books = list(codebooks) if codebooks is not None else bundled_codebooks()
+        books = list(codebooks) if codebooks is not None else codebooks_in(store)
     except Exception as exc:  # a broken codebook file costs this section, not the report
         out.errors.append(f"open answers: {type(exc).__name__}: {exc}")
         return out
