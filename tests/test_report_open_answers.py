@@ -21,8 +21,8 @@ from fault_server import FaultServer, Reply, completion_body
 from twinstudy.analysis import Results
 from twinstudy.analysis.results import Settings
 from twinstudy.coding.codebook import Codebook
-from twinstudy.report.html import build_report
 from twinstudy.coding.loader import bundled_codebook_ids
+from twinstudy.report.html import build_report
 from twinstudy.report.sections.open_answers import (
     category_counts,
     pick_examples,
