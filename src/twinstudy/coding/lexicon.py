@@ -31,10 +31,15 @@ So "a guardian, not a ruler" and "是守护者，而不是统治者" count for t
 are listed in ``detail`` but decide nothing.
 
 **Deciding.** Overlapping matches of one category count once (the longest). A category's evidence
-is the sum of its counted matches' weights (1, or 0.5 for a weak keyword).
+is the sum of its counted matches' weights (1, or 0.5 for a weak keyword), a match in the reply's
+closing paragraph counting 1.5 times as much (replies of several paragraphs tend to end on their
+verdict; a one-paragraph reply gets no bonus).
 
 - Multi-label codebooks: every category with evidence of at least 1.
-- Single-label codebooks: the category with the most evidence; a tie goes to the category with
+- Single-label codebooks: first, a category that ``combines`` others (the codebook says which: a
+  "mixed" centralisation, a "conditional" deference) is chosen when every category it combines has
+  evidence of at least 1 and the weakest has at least half the evidence of the strongest -- a reply
+  that argues for both poles is neither pole. Otherwise the category with the most evidence; a tie goes to the category with
   more full-weight matches, then to the one matched earliest in the reply (a reply tends to name
   its main figure first), then to the codebook's order. With no counted match: the codebook's
   ``fallback`` category, or ``uncodable`` when it has none.
@@ -52,7 +57,7 @@ from twinstudy.coding.result import CODED, UNCODABLE, Code
 
 CODER = "lexicon"
 #: Bump when the matching or deciding rules above change, so stored lexicon codes are redone.
-LEXICON_VERSION = "1"
+LEXICON_VERSION = "2"
 
 _EN_NEG_WORDS = frozenset({
     "not", "no", "never", "nor", "neither", "without", "cannot", "against", "avoid", "avoids", "avoiding",
@@ -65,6 +70,13 @@ _ZH_NEG = ("不是", "并非", "而非", "不会", "不应", "不该", "不能",
 _EN_WINDOW_WORDS = 5
 WEAK = 0.5
 _ZH_WINDOW_CHARS = 6
+#: A match in the reply's closing paragraph counts this much: replies tend to end on their verdict.
+VERDICT = 1.5
+#: A ``combines`` category is chosen when every listed category has at least this much evidence and
+#: the weakest has at least COMBINE_RATIO of the strongest's.
+COMBINE_MIN = 1.0
+COMBINE_RATIO = 0.5
+_PARAGRAPH = re.compile(r"\n\s*\n")
 _CLAUSE_END = re.compile(r"[.;:!?,，。；：！？\n]|\bbut\b|但", re.I)
 _ALNUM = "A-Za-z0-9"
 
@@ -103,6 +115,14 @@ class Hit:
     end: int
     negated: bool
     weight: float = 1.0
+    verdict: bool = False  # in the closing paragraph
+
+
+def _verdict_start(text: str) -> int:
+    """Where the closing paragraph starts (len(text) for a one-paragraph reply: no verdict bonus,
+    since then the whole reply is the verdict)."""
+    cuts = [m.end() for m in _PARAGRAPH.finditer(text.rstrip())]
+    return cuts[-1] if cuts else len(text)
 
 
 def _negated(text: str, start: int) -> bool:
@@ -150,13 +170,15 @@ class LexiconCoder:
     def version(self) -> str:
         """Codebook version, lexicon rules version and a hash of every keyword: any edit to the
         keywords or the rules makes stored codes out of date."""
-        words = {c.id: [c.keywords.en, c.keywords.zh] for c in self.codebook.categories}
+        words = {c.id: [c.keywords.en, c.keywords.zh] + ([c.combines] if c.combines else [])
+                 for c in self.codebook.categories}
         digest = hashlib.sha256(json.dumps(words, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
         return f"{self.codebook.version}+lex{LEXICON_VERSION}+k{digest[:8]}"
 
     def hits(self, text: str) -> list[Hit]:
         """Every match, counted or negated, in reply order (overlaps within a category resolved)."""
         out: list[Hit] = []
+        verdict = _verdict_start(text)
         for cat, rules in self._rules.items():
             if rules.any_of is None or not rules.any_of.search(text):
                 continue
@@ -168,7 +190,7 @@ class LexiconCoder:
                 if start < last_end or any(s < end and start < e for s, e in blocked):
                     continue
                 last_end = end
-                out.append(Hit(cat, kw, start, end, _negated(text, start), w))
+                out.append(Hit(cat, kw, start, end, _negated(text, start), w, start >= verdict))
         return sorted(out, key=lambda h: (h.start, h.category))
 
     def code(self, text: str) -> Code:
@@ -178,7 +200,7 @@ class LexiconCoder:
         first: dict[str, int] = {}
         strong: dict[str, int] = {}
         for h in counted:
-            score[h.category] = score.get(h.category, 0.0) + h.weight
+            score[h.category] = score.get(h.category, 0.0) + h.weight * (VERDICT if h.verdict else 1.0)
             strong[h.category] = strong.get(h.category, 0) + (h.weight == 1.0)
             first.setdefault(h.category, h.start)
         detail = _detail(hits)
@@ -189,6 +211,10 @@ class LexiconCoder:
             if self.codebook.fallback is None:
                 return Code(UNCODABLE, (), detail or "no keyword fired")
             return Code(CODED, (self.codebook.fallback,), detail or "no keyword fired: fallback")
+        for cat in self.codebook.categories:
+            poles = [score.get(c, 0.0) for c in cat.combines]
+            if poles and min(poles) >= COMBINE_MIN and min(poles) >= COMBINE_RATIO * max(poles):
+                return Code(CODED, (cat.id,), f"{cat.id}: combines {', '.join(cat.combines)}; {detail}")
         best = min(score, key=lambda c: (-score[c], -strong[c], first[c], order[c]))
         return Code(CODED, (best,), detail)
 
