@@ -213,9 +213,11 @@ class LexiconCoder:
             return Code(CODED, (self.codebook.fallback,), detail or "no keyword fired: fallback")
         for cat in self.codebook.categories:
             poles = [score.get(c, 0.0) for c in cat.combines]
-            if poles and min(poles) >= COMBINE_MIN and min(poles) >= COMBINE_RATIO * max(poles):
+            if poles and min(poles) >= COMBINE_MIN and (min(poles) >= COMBINE_RATIO * max(poles)
+                                                         or score.get(cat.id, 0.0) >= 1):
                 return Code(CODED, (cat.id,), f"{cat.id}: combines {', '.join(cat.combines)}; {detail}")
-        best = min(score, key=lambda c: (-score[c], -strong[c], first[c], order[c]))
+        combines = {c.id for c in self.codebook.categories if c.combines}
+        best = min(score, key=lambda c: (-score[c], c not in combines, -strong[c], first[c], order[c]))
         return Code(CODED, (best,), detail)
 
 
