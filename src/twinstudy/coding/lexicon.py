@@ -10,7 +10,8 @@ does that).
 - English keywords match whole words or phrases, case-insensitively; the words of a phrase may be
   separated by any whitespace. A plain keyword also matches its plural or possessive
   (``ruler`` matches "rulers", "ruler's"); a keyword ending in ``*`` matches any ending
-  (``bureaucra*`` matches "bureaucrat", "bureaucracy", "bureaucratic").
+  (``bureaucra*`` matches "bureaucrat", "bureaucracy", "bureaucratic"), on any word of a phrase
+  (``switch* it off`` matches "switches it off"; lexicon 1 took a ``*`` before the last word literally).
 - Chinese keywords match as substrings (Chinese has no spaces to mark words).
 - A keyword starting with ``-`` is an *exception*: text it matches is not evidence for that
   category (``-founding father*`` keeps "the founding fathers" from counting as a parent).
@@ -82,12 +83,14 @@ _ALNUM = "A-Za-z0-9"
 
 
 def _en_pattern(keyword: str) -> str:
-    word = keyword.strip().lower()
-    prefix = word.endswith("*")
-    words = word.rstrip("*").split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    tail = r"[\w'-]*" if prefix else r"(?:s|es|'s)?"
-    return rf"(?<![{_ALNUM}]){body}{tail}(?![{_ALNUM}])"
+    def word(w: str, last: bool) -> str:
+        if w.endswith("*"):
+            return re.escape(w.rstrip("*")) + r"[\w'-]*"
+        return re.escape(w) + (r"(?:s|es|'s)?" if last else "")
+
+    words = keyword.strip().lower().split()
+    body = r"\s+".join(word(w, i == len(words) - 1) for i, w in enumerate(words))
+    return rf"(?<![{_ALNUM}]){body}(?![{_ALNUM}])"
 
 
 def _is_zh(keyword: str) -> bool:
@@ -213,8 +216,12 @@ class LexiconCoder:
             return Code(CODED, (self.codebook.fallback,), detail or "no keyword fired: fallback")
         for cat in self.codebook.categories:
             poles = [score.get(c, 0.0) for c in cat.combines]
-            if poles and min(poles) >= COMBINE_MIN and (min(poles) >= COMBINE_RATIO * max(poles)
-                                                         or score.get(cat.id, 0.0) >= 1):
+            if not poles:
+                continue
+            if score.get(cat.id, 0.0) >= 1:  # it says "hybrid" or "within limits": any cue for each pole
+                if min(poles) > 0:
+                    return Code(CODED, (cat.id,), f"{cat.id}: combines {', '.join(cat.combines)}; {detail}")
+            elif min(poles) >= COMBINE_MIN and min(poles) >= COMBINE_RATIO * max(poles):
                 return Code(CODED, (cat.id,), f"{cat.id}: combines {', '.join(cat.combines)}; {detail}")
         combines = {c.id for c in self.codebook.categories if c.combines}
         best = min(score, key=lambda c: (-score[c], c not in combines, -strong[c], first[c], order[c]))
