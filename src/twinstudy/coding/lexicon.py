@@ -27,7 +27,8 @@ the same clause: in English one of the five words before it is "not", "no", "nev
 "n't", or the text just before says "rather than", "instead of", "as opposed to" or "far from", or the
 clause so far says "don't think", "don't believe" (or "do not ..."), "doubt" or "unlikely"; in
 Chinese the six characters before it (after the last clause mark) contain 不是, 并非, 而非, 不会,
-不应, 不该, 不能, 不要, 绝不, 不再, 避免, 防止, 反对, 拒绝, 没有, 无需, 不必, 不只, 不仅, 不止 or 而不.
+不应, 不该, 不能, 不要, 绝不, 不再, 避免, 防止, 反对, 拒绝, 没有, 无需, 不必, 不只, 不仅, 不止, 而不,
+不被, 不让, 不允许, 不得 or 不许.
 So "a guardian, not a ruler" and "是守护者，而不是统治者" count for the guardian only. Negated matches
 are listed in ``detail`` but decide nothing.
 
@@ -67,7 +68,8 @@ _EN_NEG_PHRASES = ("rather than", "instead of", "as opposed to", "far from")
 # Anywhere earlier in the clause: "I don't think it would be a ruler".
 _EN_NEG_CLAUSE = ("don't think", "do not think", "don't believe", "do not believe", "doubt", "unlikely")
 _ZH_NEG = ("不是", "并非", "而非", "不会", "不应", "不该", "不能", "不要", "绝不", "不再", "避免", "防止", "反对",
-           "拒绝", "没有", "无需", "不必", "不只", "不仅", "不止", "而不")
+           "拒绝", "没有", "无需", "不必", "不只", "不仅", "不止", "而不",
+           "不被", "不让", "不允许", "不得", "不许")
 _EN_WINDOW_WORDS = 5
 WEAK = 0.5
 _ZH_WINDOW_CHARS = 6
