@@ -147,11 +147,9 @@ def _two(kw_a: str, kw_b: str, combined: list[str] | None = None) -> LexiconCode
                                                  "question": {"en": "q", "zh": "q"}, "categories": cats}))
 
 
-def test_closing_paragraph_breaks_a_tie_and_combines_is_checked() -> None:
+def test_combines_needs_both_poles_in_proportion_and_is_checked() -> None:
     coder = _two("alpha", "beta")
-    assert coder.code("alpha and beta.").categories == ("a",)      # one paragraph: earliest match
-    assert coder.code("alpha.\n\nbeta.").categories == ("b",)       # the closing paragraph weighs more
-    assert coder.code("beta.\n\nalpha.").categories == ("a",)
+    assert coder.code("beta and alpha.").categories == ("b",)      # no combining category: earliest
     both = _two("alpha", "beta", ["a", "b"])
     assert both.code("alpha and beta.").categories == ("ab",)
     assert both.code("alpha, alpha, alpha and beta.").categories == ("a",)  # 3:1 is not a mix

@@ -33,9 +33,9 @@ So "a guardian, not a ruler" and "是守护者，而不是统治者" count for t
 are listed in ``detail`` but decide nothing.
 
 **Deciding.** Overlapping matches of one category count once (the longest). A category's evidence
-is the sum of its counted matches' weights (1, or 0.5 for a weak keyword), a match in the reply's
-closing paragraph counting 1.5 times as much (replies of several paragraphs tend to end on their
-verdict; a one-paragraph reply gets no bonus).
+is the sum of its counted matches' weights (1, or 0.5 for a weak keyword). (Counting the closing
+paragraph extra, as the reply's verdict, was tried for lexicon 2 and dropped: it moved one dev answer
+per codebook either way.)
 
 - Multi-label codebooks: every category with evidence of at least 1.
 - Single-label codebooks: first, a category that ``combines`` others (the codebook says which: a
@@ -73,13 +73,10 @@ _ZH_NEG = ("不是", "并非", "而非", "不会", "不应", "不该", "不能",
 _EN_WINDOW_WORDS = 5
 WEAK = 0.5
 _ZH_WINDOW_CHARS = 6
-#: A match in the reply's closing paragraph counts this much: replies tend to end on their verdict.
-VERDICT = 1.5
 #: A ``combines`` category is chosen when every listed category has at least this much evidence and
 #: the weakest has at least COMBINE_RATIO of the strongest's.
 COMBINE_MIN = 1.0
 COMBINE_RATIO = 0.5
-_PARAGRAPH = re.compile(r"\n\s*\n")
 _CLAUSE_END = re.compile(r"[.;:!?,，。；：！？\n]|\bbut\b|但", re.I)
 _ALNUM = "A-Za-z0-9"
 
@@ -120,14 +117,6 @@ class Hit:
     end: int
     negated: bool
     weight: float = 1.0
-    verdict: bool = False  # in the closing paragraph
-
-
-def _verdict_start(text: str) -> int:
-    """Where the closing paragraph starts (len(text) for a one-paragraph reply: no verdict bonus,
-    since then the whole reply is the verdict)."""
-    cuts = [m.end() for m in _PARAGRAPH.finditer(text.rstrip())]
-    return cuts[-1] if cuts else len(text)
 
 
 def _negated(text: str, start: int) -> bool:
@@ -183,7 +172,6 @@ class LexiconCoder:
     def hits(self, text: str) -> list[Hit]:
         """Every match, counted or negated, in reply order (overlaps within a category resolved)."""
         out: list[Hit] = []
-        verdict = _verdict_start(text)
         for cat, rules in self._rules.items():
             if rules.any_of is None or not rules.any_of.search(text):
                 continue
@@ -195,7 +183,7 @@ class LexiconCoder:
                 if start < last_end or any(s < end and start < e for s, e in blocked):
                     continue
                 last_end = end
-                out.append(Hit(cat, kw, start, end, _negated(text, start), w, start >= verdict))
+                out.append(Hit(cat, kw, start, end, _negated(text, start), w))
         return sorted(out, key=lambda h: (h.start, h.category))
 
     def code(self, text: str) -> Code:
@@ -205,7 +193,7 @@ class LexiconCoder:
         first: dict[str, int] = {}
         strong: dict[str, int] = {}
         for h in counted:
-            score[h.category] = score.get(h.category, 0.0) + h.weight * (VERDICT if h.verdict else 1.0)
+            score[h.category] = score.get(h.category, 0.0) + h.weight
             strong[h.category] = strong.get(h.category, 0) + (h.weight == 1.0)
             first.setdefault(h.category, h.start)
         detail = _detail(hits)
