@@ -116,3 +116,49 @@ def test_codebook_alpha_multi_label_and_gold_statistics() -> None:
     assert cohen_kappa(coder, gold) == pytest.approx(0.5)
     p, r, support = precision_recall({"1": ["a"], "2": []}, {"1": ["a"], "2": ["a"]}, "a")
     assert (p, r, support) == (1.0, 0.5, 2)
+
+
+# Lexicon 2 rules, on hand-made sentences.
+
+@pytest.mark.parametrize(("book", "text", "want"), [
+    # evidence for both poles, neither outweighing the other 2:1: the combining category
+    ("centralisation", "A central authority sets the standards and independent courts check it.", "mixed"),
+    ("centralisation", "A hybrid works: rules set centrally, many local operators.", "mixed"),  # own cue
+    ("centralisation", "Power should stay with citizens and many competing labs.", "distributed"),
+    ("deference", "Humans keep the final say on risky work, but beyond that it can explore freely.",
+     "conditional"),
+    # one pole only (the autonomy cue is negated): that pole
+    ("deference", "Humans keep the final say and can switch it off; it never acts on its own.", "full"),
+    ("deference", "The review board switches it off whenever it misbehaves.", "full"),  # * mid-phrase
+    ("deference", "它只负责执行，最终决策由人类决定。", "full"),
+    ("deference", "它会自作主张，替人类做主。", "autonomous"),
+    ("deference", "我们要自主研发芯片。", "unclear"),  # exception: home-grown R&D is not autonomy
+])
+def test_lexicon2_combines_poles_and_reads_cue_families(book: str, text: str, want: str) -> None:
+    assert _code(book, text) == (want,)
+
+
+def _two(kw_a: str, kw_b: str, combined: list[str] | None = None) -> LexiconCoder:
+    cats = [{"id": i, "label": {"en": i, "zh": i}, "definition": {"en": i, "zh": i},
+             "keywords": {"en": [k], "zh": [k]}} for i, k in (("a", kw_a), ("b", kw_b))]
+    cats.append({"id": "ab", "label": {"en": "ab", "zh": "ab"}, "definition": {"en": "ab", "zh": "ab"},
+                 "combines": combined or []})
+    return LexiconCoder(Codebook.model_validate({"id": "t", "title": {"en": "t", "zh": "t"},
+                                                 "question": {"en": "q", "zh": "q"}, "categories": cats}))
+
+
+def test_combines_needs_both_poles_in_proportion_and_is_checked() -> None:
+    coder = _two("alpha", "beta")
+    assert coder.code("beta and alpha.").categories == ("b",)      # no combining category: earliest
+    both = _two("alpha", "beta", ["a", "b"])
+    assert both.code("alpha and beta.").categories == ("ab",)
+    assert both.code("alpha, alpha, alpha and beta.").categories == ("a",)  # 3:1 is not a mix
+    assert both.version != coder.version                                    # combines is in the hash
+    with pytest.raises(ValueError, match="combines needs two or more other categories"):
+        _two("alpha", "beta", ["a", "nosuch"])
+
+
+def test_zh_negation_covers_passive_and_prohibition() -> None:
+    coder = _two("控制", "服务")
+    assert coder.code("它不被控制，只是服务。").categories == ("b",)
+    assert coder.code("它不允许被控制，只是服务。").categories == ("b",)

@@ -39,6 +39,12 @@ class Category(Strict):
     # Lexicon coder rules (twinstudy.coding.lexicon); a category without keywords is never
     # chosen by the lexicon coder, only by a judge or a human.
     keywords: Phrases = Field(default_factory=Phrases, description="lexicon-coder rules per language")
+    # Lexicon coder, single-label only: a reply with real evidence for every listed category (a
+    # "mixed" or "conditional" answer argues for both poles) gets this category instead of
+    # whichever pole happens to have more keywords.
+    combines: list[str] = Field(default_factory=list, description="single-label only: the lexicon coder "
+                                "chooses this category when every listed category has evidence (a reply that "
+                                "argues for both)")
 
 
 class AppliesTo(Strict):
@@ -79,6 +85,15 @@ class Codebook(Strict):
             raise ValueError(f"fallback '{self.fallback}' is not one of the categories; name one of {ids}")
         if self.multi_label and self.fallback is not None:
             raise ValueError("a multi-label codebook has no fallback (an answer may have no category); remove it")
+        for c in self.categories:
+            if not c.combines:
+                continue
+            if self.multi_label:
+                raise ValueError(f"category '{c.id}': combines is for single-label codebooks; remove it")
+            bad = [x for x in c.combines if x not in ids or x == c.id]
+            if bad or len(c.combines) < 2:
+                raise ValueError(f"category '{c.id}': combines needs two or more other categories of {ids}, "
+                                 f"got {c.combines}")
         return self
 
     @property

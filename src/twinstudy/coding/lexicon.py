@@ -10,7 +10,8 @@ does that).
 - English keywords match whole words or phrases, case-insensitively; the words of a phrase may be
   separated by any whitespace. A plain keyword also matches its plural or possessive
   (``ruler`` matches "rulers", "ruler's"); a keyword ending in ``*`` matches any ending
-  (``bureaucra*`` matches "bureaucrat", "bureaucracy", "bureaucratic").
+  (``bureaucra*`` matches "bureaucrat", "bureaucracy", "bureaucratic"), on any word of a phrase
+  (``switch* it off`` matches "switches it off"; lexicon 1 took a ``*`` before the last word literally).
 - Chinese keywords match as substrings (Chinese has no spaces to mark words).
 - A keyword starting with ``-`` is an *exception*: text it matches is not evidence for that
   category (``-founding father*`` keeps "the founding fathers" from counting as a parent).
@@ -26,15 +27,21 @@ the same clause: in English one of the five words before it is "not", "no", "nev
 "n't", or the text just before says "rather than", "instead of", "as opposed to" or "far from", or the
 clause so far says "don't think", "don't believe" (or "do not ..."), "doubt" or "unlikely"; in
 Chinese the six characters before it (after the last clause mark) contain 不是, 并非, 而非, 不会,
-不应, 不该, 不能, 不要, 绝不, 不再, 避免, 防止, 反对, 拒绝, 没有, 无需, 不必, 不只, 不仅, 不止 or 而不.
+不应, 不该, 不能, 不要, 绝不, 不再, 避免, 防止, 反对, 拒绝, 没有, 无需, 不必, 不只, 不仅, 不止, 而不,
+不被, 不让, 不允许, 不得 or 不许.
 So "a guardian, not a ruler" and "是守护者，而不是统治者" count for the guardian only. Negated matches
 are listed in ``detail`` but decide nothing.
 
 **Deciding.** Overlapping matches of one category count once (the longest). A category's evidence
-is the sum of its counted matches' weights (1, or 0.5 for a weak keyword).
+is the sum of its counted matches' weights (1, or 0.5 for a weak keyword). (Counting the closing
+paragraph extra, as the reply's verdict, was tried for lexicon 2 and dropped: it moved one dev answer
+per codebook either way.)
 
 - Multi-label codebooks: every category with evidence of at least 1.
-- Single-label codebooks: the category with the most evidence; a tie goes to the category with
+- Single-label codebooks: first, a category that ``combines`` others (the codebook says which: a
+  "mixed" centralisation, a "conditional" deference) is chosen when every category it combines has
+  evidence of at least 1 and the weakest has at least half the evidence of the strongest -- a reply
+  that argues for both poles is neither pole. Otherwise the category with the most evidence; a tie goes to the category with
   more full-weight matches, then to the one matched earliest in the reply (a reply tends to name
   its main figure first), then to the codebook's order. With no counted match: the codebook's
   ``fallback`` category, or ``uncodable`` when it has none.
@@ -52,7 +59,7 @@ from twinstudy.coding.result import CODED, UNCODABLE, Code
 
 CODER = "lexicon"
 #: Bump when the matching or deciding rules above change, so stored lexicon codes are redone.
-LEXICON_VERSION = "1"
+LEXICON_VERSION = "2"
 
 _EN_NEG_WORDS = frozenset({
     "not", "no", "never", "nor", "neither", "without", "cannot", "against", "avoid", "avoids", "avoiding",
@@ -61,21 +68,28 @@ _EN_NEG_PHRASES = ("rather than", "instead of", "as opposed to", "far from")
 # Anywhere earlier in the clause: "I don't think it would be a ruler".
 _EN_NEG_CLAUSE = ("don't think", "do not think", "don't believe", "do not believe", "doubt", "unlikely")
 _ZH_NEG = ("不是", "并非", "而非", "不会", "不应", "不该", "不能", "不要", "绝不", "不再", "避免", "防止", "反对",
-           "拒绝", "没有", "无需", "不必", "不只", "不仅", "不止", "而不")
+           "拒绝", "没有", "无需", "不必", "不只", "不仅", "不止", "而不",
+           "不被", "不让", "不允许", "不得", "不许")
 _EN_WINDOW_WORDS = 5
 WEAK = 0.5
 _ZH_WINDOW_CHARS = 6
+#: A ``combines`` category is chosen when every listed category has at least this much evidence and
+#: the weakest has at least COMBINE_RATIO of the strongest's.
+COMBINE_MIN = 1.0
+COMBINE_RATIO = 0.5
 _CLAUSE_END = re.compile(r"[.;:!?,，。；：！？\n]|\bbut\b|但", re.I)
 _ALNUM = "A-Za-z0-9"
 
 
 def _en_pattern(keyword: str) -> str:
-    word = keyword.strip().lower()
-    prefix = word.endswith("*")
-    words = word.rstrip("*").split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    tail = r"[\w'-]*" if prefix else r"(?:s|es|'s)?"
-    return rf"(?<![{_ALNUM}]){body}{tail}(?![{_ALNUM}])"
+    def word(w: str, last: bool) -> str:
+        if w.endswith("*"):
+            return re.escape(w.rstrip("*")) + r"[\w'-]*"
+        return re.escape(w) + (r"(?:s|es|'s)?" if last else "")
+
+    words = keyword.strip().lower().split()
+    body = r"\s+".join(word(w, i == len(words) - 1) for i, w in enumerate(words))
+    return rf"(?<![{_ALNUM}]){body}(?![{_ALNUM}])"
 
 
 def _is_zh(keyword: str) -> bool:
@@ -150,7 +164,8 @@ class LexiconCoder:
     def version(self) -> str:
         """Codebook version, lexicon rules version and a hash of every keyword: any edit to the
         keywords or the rules makes stored codes out of date."""
-        words = {c.id: [c.keywords.en, c.keywords.zh] for c in self.codebook.categories}
+        words = {c.id: [c.keywords.en, c.keywords.zh] + ([c.combines] if c.combines else [])
+                 for c in self.codebook.categories}
         digest = hashlib.sha256(json.dumps(words, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
         return f"{self.codebook.version}+lex{LEXICON_VERSION}+k{digest[:8]}"
 
@@ -189,7 +204,17 @@ class LexiconCoder:
             if self.codebook.fallback is None:
                 return Code(UNCODABLE, (), detail or "no keyword fired")
             return Code(CODED, (self.codebook.fallback,), detail or "no keyword fired: fallback")
-        best = min(score, key=lambda c: (-score[c], -strong[c], first[c], order[c]))
+        for cat in self.codebook.categories:
+            poles = [score.get(c, 0.0) for c in cat.combines]
+            if not poles:
+                continue
+            if score.get(cat.id, 0.0) >= 1:  # it says "hybrid" or "within limits": any cue for each pole
+                if min(poles) > 0:
+                    return Code(CODED, (cat.id,), f"{cat.id}: combines {', '.join(cat.combines)}; {detail}")
+            elif min(poles) >= COMBINE_MIN and min(poles) >= COMBINE_RATIO * max(poles):
+                return Code(CODED, (cat.id,), f"{cat.id}: combines {', '.join(cat.combines)}; {detail}")
+        combines = {c.id for c in self.codebook.categories if c.combines}
+        best = min(score, key=lambda c: (-score[c], c not in combines, -strong[c], first[c], order[c]))
         return Code(CODED, (best,), detail)
 
 
