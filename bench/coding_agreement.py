@@ -3,8 +3,8 @@
 Gold set: YAML files, each a list of entries
   {id, lang: en|zh, question, answer, codes: {archetype: sage, deference: full,
    centralisation: unclear, culture: [chinese, universal]}, why: optional note}
-(a codebook left out of an entry's ``codes`` is not scored for it). Default: every
-tests/data/coding_gold/*.yaml. tests/data/coding_fixture.yaml is a 12-entry smoke fixture written by
+(a codebook left out of an entry's ``codes`` is not scored for it). Default: the held-out half,
+tests/data/coding_gold/test/*.yaml (see that folder's README for how the set was written and split). tests/data/coding_fixture.yaml is a 12-entry smoke fixture written by
 the lexicon's author; figures on it say nothing about accuracy.
 
 Printed per codebook and language (and both together):
@@ -12,14 +12,17 @@ Printed per codebook and language (and both together):
   alpha (nominal) of coder vs gold, then recall per gold category and the commonest confusions;
 - multi-label codebooks: n, exact-set accuracy, and per category: precision, recall, kappa and
   alpha (binary, assigned or not), plus the mean alpha over categories;
-- with --judge: the same for the judge, and alpha between the lexicon and the judge.
+- with --judge: the same for the judge, and alpha between the lexicon and the judge;
+- with a second coder's codes of the same entries (--second-coder; by default
+  tests/data/coding_gold/second-coder/*.yaml): alpha between the two human coders, the ceiling
+  against which a machine coder's alpha with the gold is read.
 A judge reply without a readable CODES line is missing for the judge (its count is printed).
 All figures are point estimates over the entries given; none is a confidence interval.
 
 Usage:
   PYTHONPATH=src python bench/coding_agreement.py [GOLD.yaml ...] [--codebook ID]...
       [--judge MODEL_ID | --judge '{"id": "j", "provider": "openai-compatible", "base_url": "...", "model": "..."}']
-      [--concurrency 4] [--max-tokens 400]
+      [--concurrency 4] [--max-tokens 400] [--second-coder CODES.yaml ...]
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from twinstudy.coding.lexicon import LexiconCoder
 from twinstudy.coding.loader import bundled_codebook_ids, load_codebook
 from twinstudy.coding.result import CODED
 
-DEFAULT_GOLD = "tests/data/coding_gold/*.yaml"
+DEFAULT_GOLD = "tests/data/coding_gold/test/*.yaml"
+DEFAULT_SECOND = "tests/data/coding_gold/second-coder/*.yaml"
 Codes = dict[str, tuple[str, ...] | None]  # entry id -> categories (None: missing / uncodable)
 
 
@@ -58,6 +62,15 @@ def load_gold(paths: list[str]) -> list[dict[str, Any]]:
                 sys.exit(f"{p}: entry {i} lacks {', '.join(missing)}")
             entries.append({**e, "id": f"{Path(p).stem}:{e['id']}", "question": e.get("question", "")})
     return entries
+
+
+def load_second(paths: list[str]) -> dict[str, dict[str, Any]]:
+    """A second coder's codes: YAML lists of {id, codes}, keyed by the entry's own id."""
+    out: dict[str, dict[str, Any]] = {}
+    for p in paths:
+        for e in yaml.safe_load(Path(p).read_text(encoding="utf-8")) or []:
+            out[str(e["id"])] = e["codes"] or {}
+    return out
 
 
 def gold_codes(book: Codebook, entries: list[dict[str, Any]]) -> Codes:
@@ -177,12 +190,19 @@ def main() -> None:
     ap.add_argument("--judge", help="also code with this model (registry id or JSON/YAML model entry)")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=400, help="longest judge reply (default 400)")
+    ap.add_argument("--second-coder", nargs="*", help=f"a second coder's codes of the same entries (default "
+                    f"{DEFAULT_SECOND} when the default gold is used)")
     args = ap.parse_args()
     paths = args.gold or sorted(glob.glob(DEFAULT_GOLD))
     if not paths:
         sys.exit(f"no gold set at {DEFAULT_GOLD}; pass gold YAML files (tests/data/coding_fixture.yaml is a "
                  "smoke fixture).")
     entries = load_gold(paths)
+    second_paths = args.second_coder if args.second_coder is not None else (
+        [] if args.gold else sorted(glob.glob(DEFAULT_SECOND)))
+    second_raw = load_second(second_paths)
+    if second_raw:
+        print(f"second coder: {len(second_raw)} entries from {', '.join(second_paths)}")
     books = [load_codebook(b) for b in (args.codebook or bundled_codebook_ids())]
     print(f"gold: {len(entries)} entries from {', '.join(paths)}")
     print("figures are point estimates over these entries, not confidence intervals")
@@ -217,6 +237,12 @@ def main() -> None:
             if args.judge:
                 a = between(b, {u: lex[b.id].get(u) for u in gold}, {u: judged[b.id].get(u) for u in gold})
                 print(f"    alpha between lexicon and judge: {_f(a)}")
+            if second_raw:
+                second = gold_codes(b, [{"id": u, "codes": second_raw.get(u.split(":", 1)[1], {})} for u in gold])
+                both = {u: gold[u] for u in gold if u in second}
+                a = between(b, both, second)
+                print(f"    second coder vs gold coder: n={len(both)} alpha= {_f(a)}"
+                      f" | lexicon vs second coder: alpha= {_f(between(b, {u: lex[b.id].get(u) for u in both}, second))}")
 
 
 if __name__ == "__main__":
