@@ -95,3 +95,29 @@ def test_trials_and_chat_share_the_open_reply_outcome_rule() -> None:
     assert open_outcome("OK.", "stop", "en", short_is_evasive=True)[0] == "answered"
     assert open_outcome("OK.", "stop", "en")[0] == "answered"
     assert open_outcome("x", None, "en", blocked=True) == ("blocked", None)
+
+
+def test_ask_each_retries_retryable_failures_and_counts_the_rest() -> None:
+    """The judge passes' one loop: a 429 is asked again, a fatal error costs its item only."""
+    import asyncio
+
+    from twinstudy.models.base import ModelCallError
+    from twinstudy.run.model_pass import ask_each
+    from twinstudy.run.retry import RetryPolicy
+
+    calls: dict[str, int] = {}
+
+    async def ask(item: str) -> str:
+        calls[item] = calls.get(item, 0) + 1
+        if item == "busy" and calls[item] < 3:
+            raise ModelCallError("HTTP 429", retryable=True, http_status=429)
+        if item == "bad":
+            raise ModelCallError("HTTP 401: bad key", retryable=False, http_status=401)
+        return item.upper()
+
+    seen: list[tuple[int, int]] = []
+    asked = asyncio.run(ask_each(["ok", "busy", "bad"], ask, concurrency=2, progress=lambda d, n: seen.append((d, n)),
+                                 policy=RetryPolicy(backoff_base=0.001, jitter=0.0)))
+    assert sorted(asked.answers) == [("busy", "BUSY"), ("ok", "OK")]
+    assert asked.failed == 1 and asked.first_error == "HTTP 401: bad key"
+    assert calls == {"ok": 1, "busy": 3, "bad": 1} and seen[-1] == (3, 3)

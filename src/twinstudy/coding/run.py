@@ -23,8 +23,6 @@ judge asked last in :mod:`twinstudy.scoring.judge_pass`.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -37,8 +35,10 @@ from twinstudy.coding.lexicon import LexiconCoder
 from twinstudy.coding.result import CODED, Code
 from twinstudy.errors import UserError
 from twinstudy.instruments.schema import Instrument
-from twinstudy.models.base import Model, ModelCallError
+from twinstudy.models.base import Model
+from twinstudy.run.model_pass import ask_each
 from twinstudy.store import CodeRow, Store
+from twinstudy.store.records import first_user_message
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,6 @@ class CodeResult:
     first_error: str | None = None
 
 
-def _first_user(messages_json: str) -> str:
-    for role, content in json.loads(messages_json):
-        if role == "user":
-            return str(content)
-    return ""
-
-
 def _instruments(store: Store) -> dict[str, Instrument]:
     """Instruments the runs kept, else the bundled one of that id (for item tags and texts)."""
     from twinstudy.instruments.loader import bundled_ids, load_instrument
@@ -98,7 +91,7 @@ def applicable_replies(store: Store, codebook: Codebook, *, all_open: bool = Fal
         if not everything and inst_id not in want_inst and not (item is not None and want_tags & set(item.tags)):
             continue
         wordings = item.text.get(lang) if item is not None else []
-        request = wordings[paraphrase] if 0 <= paraphrase < len(wordings) else _first_user(messages_json)
+        request = wordings[paraphrase] if 0 <= paraphrase < len(wordings) else first_user_message(messages_json)
         out.append(Reply(key, inst_id, item_id, lang, request, text))
     return out
 
@@ -144,44 +137,13 @@ async def code_with_judge(store: Store, codebook: Codebook, model: Model, model_
     result.eligible = len(replies)
     todo = [r for r in replies if r.key not in done]
     result.kept = len(replies) - len(todo)
-    sem = asyncio.Semaphore(concurrency)
-    coded: list[tuple[str, Code]] = []
-    finished = 0
-
-    async def one(r: Reply) -> None:
-        nonlocal finished
-        async with sem:
-            try:
-                code = await _ask(model, codebook, r, max_tokens, prompt)
-            except ModelCallError as exc:
-                result.failed += 1
-                result.first_error = result.first_error or str(exc)
-                return
-            finally:
-                finished += 1
-                if progress:
-                    progress(finished, len(todo))
-        coded.append((r.key, code))
-
-    await asyncio.gather(*(one(r) for r in todo))
+    asked = await ask_each(
+        todo, lambda r: judge_code(model, codebook, r.lang, r.request, r.text, max_tokens=max_tokens, prompt=prompt),
+        concurrency=concurrency, progress=progress)
+    result.failed, result.first_error = asked.failed, asked.first_error
+    coded = [(r.key, code) for r, code in asked.answers]
     _finish(store, codebook, result, _rows(codebook, name, version, sorted(coded)), set_primary)
     return result
-
-
-async def _ask(model: Model, codebook: Codebook, r: Reply, max_tokens: int, prompt: str) -> Code:
-    """One judge call; a retryable failure (429, 5xx, timeout) is tried again by the run's one
-    retry policy (twinstudy.run.retry)."""
-    from twinstudy.run.retry import RUN_RETRY
-
-    attempt = 0
-    while True:
-        try:
-            return await judge_code(model, codebook, r.lang, r.request, r.text, max_tokens=max_tokens, prompt=prompt)
-        except ModelCallError as exc:
-            if not RUN_RETRY.should_retry(exc, attempt):
-                raise
-            await RUN_RETRY.wait(exc, attempt)
-            attempt += 1
 
 
 def recode_lexicon(store: Store) -> list[CodeResult]:

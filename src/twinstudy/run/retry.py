@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from twinstudy.models.base import ModelCallError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,18 @@ class RetryPolicy:
 
     async def wait(self, err: ModelCallError, attempt: int) -> None:
         await asyncio.sleep(self.delay(err, attempt))
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """``await fn()``, again after each retryable failure, by this policy; the last failure is raised."""
+        attempt = 0
+        while True:
+            try:
+                return await fn()
+            except ModelCallError as exc:
+                if not self.should_retry(exc, attempt):
+                    raise
+                await self.wait(exc, attempt)
+                attempt += 1
 
 
 # Study runs: six attempts, backoff 1, 2, 4, ... up to 60 s, Retry-After always obeyed.

@@ -14,15 +14,15 @@ A reply the judge's answer did not settle is stored as ``unparseable`` and never
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from twinstudy.models.base import Model, ModelCallError
+from twinstudy.models.base import Model
+from twinstudy.run.model_pass import ask_each
 from twinstudy.scoring.judge import JUDGE_PROMPT, JUDGE_VERSION, judge_open
 from twinstudy.store import ScoreRow, Store
+from twinstudy.store.records import first_user_message
 
 JUDGE_PREFIX = "judge:"
 OPEN_OUTCOME = {"complete": "answered", "evasive": "evasive", "denial": "refused"}
@@ -52,14 +52,6 @@ def primary_judge(store: Store) -> str | None:
     return store.primary_judge()
 
 
-def _request_of(messages_json: str) -> str:
-    """The first user message of the stored conversation: the request as the model saw it."""
-    for role, content in json.loads(messages_json):
-        if role == "user":
-            return str(content)
-    return ""
-
-
 async def judge_store(store: Store, model: Model, model_id: str, *, prompt: str = JUDGE_PROMPT,
                       prompt_name: str = "default", max_tokens: int = 400, concurrency: int = 4,
                       redo: bool = False, progress: Callable[[int, int], None] | None = None) -> JudgeResult:
@@ -72,55 +64,26 @@ async def judge_store(store: Store, model: Model, model_id: str, *, prompt: str 
     done = store.judged_keys(name, version)
     todo = []
     result = JudgeResult()
-    for key, messages_json, text, outcome in store.open_replies():
+    for key, messages_json, text, _outcome in store.open_replies():
         if key in done and not redo:
             result.kept += 1
             continue
-        todo.append((key, _request_of(messages_json), str(text), outcome))
-    sem = asyncio.Semaphore(concurrency)
+        todo.append((key, first_user_message(messages_json), str(text)))
+    asked = await ask_each(
+        todo, lambda t: judge_open(model, t[1], t[2], max_tokens=max_tokens, prompt=prompt),
+        concurrency=concurrency, progress=progress)
+    result.failed, result.first_error = asked.failed, asked.first_error
     rows: list[ScoreRow] = []
-    finished = 0
-
-    async def one(key: str, request: str, reply: str) -> None:
-        nonlocal finished
-        async with sem:
-            try:
-                verdict = await _ask(model, request, reply, max_tokens, prompt)
-            except ModelCallError as exc:
-                result.failed += 1
-                result.first_error = result.first_error or str(exc)
-                return
-            finally:
-                finished += 1
-                if progress:
-                    progress(finished, len(todo))
+    for (key, _request, _reply), verdict in asked.answers:
         if verdict is None:
             result.unparseable += 1
         else:
             result.judged += 1
         rows.append(ScoreRow(key, name, version, verdict or "unparseable", detail=f"prompt={prompt_name}"))
-
-    await asyncio.gather(*(one(k, q, r) for k, q, r, _o in todo))
     store.put_scores(rows)
     store.set_primary_judge(model_id)
     result.outcomes_changed = follow_judge(store, model_id)
     return result
-
-
-async def _ask(model: Model, request: str, reply: str, max_tokens: int, prompt: str) -> str | None:
-    """One verdict; a retryable failure (429, 5xx, timeout) is tried again, by the run's one retry
-    policy (twinstudy.run.retry)."""
-    from twinstudy.run.retry import RUN_RETRY
-
-    attempt = 0
-    while True:
-        try:
-            return await judge_open(model, request, reply, max_tokens=max_tokens, prompt=prompt)
-        except ModelCallError as exc:
-            if not RUN_RETRY.should_retry(exc, attempt):
-                raise
-            await RUN_RETRY.wait(exc, attempt)
-            attempt += 1
 
 
 def follow_judge(store: Store, model_id: str) -> int:

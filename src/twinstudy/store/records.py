@@ -7,6 +7,7 @@ One dataclass per table, with the table's column names as field names, so the DD
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -106,3 +107,12 @@ class StoredReply:
 
 
 TRIAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TrialRecord))
+
+
+def first_user_message(messages_json: str) -> str:
+    """The first user message of a stored conversation (``trials.messages_json``, a JSON list of
+    [role, content] pairs): the request as the model saw it, framing included."""
+    for role, content in json.loads(messages_json):
+        if role == "user":
+            return str(content)
+    return ""
