@@ -19,6 +19,7 @@ from twinstudy.report.numbers import share
 from twinstudy.report.plots import draw_figures
 from twinstudy.report.render import embed_transcripts, render_page
 from twinstudy.report.roles import (
+    analyze_store,
     identity_framings,
     opinion_framings,
     pushback_framings,
@@ -99,12 +100,10 @@ def build_page(store: Store, output: Path, *, twins: list[tuple[str, str]] | Non
                results: Results | None = None) -> ReportPage:
     """Every section of the page. ``twins``: model pairs for the paired differences (default: every
     pair; the figure shows cross-origin pairs first)."""
-    from twinstudy import analysis  # looked up at call time, so tests can count or break the calls
-
     t0 = time.perf_counter()
     frame, roles = study_frame(store)
-    if results is None:
-        results = analysis.analyze(frame, twins=twins)
+    if results is None:  # the store-level analysis: with the category tables of coded open answers
+        results = analyze_store(store, twins=twins, frame=frame)
     meta = store.models()
     runs = store.runs()
     spec = store.latest_spec()
