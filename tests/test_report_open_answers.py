@@ -284,3 +284,16 @@ def test_transcript_link_filters_the_viewer_and_nothing_runs(reports: tuple[str,
         assert drv.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     finally:
         drv.quit()
+
+
+def test_headline_effects_show_as_one_cell_with_their_interval() -> None:
+    """The headline names its intervals origin_low/origin_high beside origin_effect: one cell each."""
+    from twinstudy.report.sections.open_answers import format_table
+
+    table = pd.DataFrame([{"codebook": "culture", "category": "chinese", "verdict": "user culture",
+                           "origin_effect": -0.07, "origin_low": -0.2, "origin_high": 0.07,
+                           "culture_effect": 0.37, "culture_low": 0.24, "culture_high": 0.5,
+                           "difference": -0.3, "difference_low": -0.5, "difference_high": -0.1, "n": 15}])
+    shown = format_table("category_headline", table)
+    assert shown.columns[:4] == ["category", "verdict", "origin_effect [low, high]", "culture_effect [low, high]"]
+    assert shown.rows[0][2:5] == ["-0.07 [-0.20, +0.07]", "+0.37 [+0.24, +0.50]", "-0.30 [-0.50, -0.10]"]

@@ -553,7 +553,8 @@ def category_headline(frame: pd.DataFrame, book: CodebookLike, n_boot: int = 100
                      "origin_effect": float(pick(res_o, "estimate")[k]), "origin_low": o[0], "origin_high": o[1],
                      "culture_effect": float(pick(res_c, "estimate")[k]), "culture_low": u[0],
                      "culture_high": u[1], "difference": float(d_est[k]), "difference_low": d[0],
-                     "difference_high": d[1], "n": int(nk), "ci_kind": ci_kind(nk, n_boot > 0),
+                     "difference_high": d[1], "n": int(nk),
+                     "ci_kind": f"{ci_kind(nk, n_boot > 0)}; difference: conservative projection of those intervals",
                      "reason": reason, "coder": c.coder})
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 

@@ -166,11 +166,12 @@ def _triples(columns: Sequence[str]) -> list[tuple[str, str, str]]:
     for c in columns:
         if c in used:
             continue
-        for lo, hi in _SUFFIXES:
-            if f"{c}{lo}" in cols and f"{c}{hi}" in cols:
-                found.append((c, f"{c}{lo}", f"{c}{hi}"))
-                used |= {c, f"{c}{lo}", f"{c}{hi}"}
-                break
+        pairs = [(f"{b}{lo}", f"{b}{hi}") for b in (c, c.removesuffix("_effect"))  # origin_effect, origin_low
+                 for lo, hi in _SUFFIXES]
+        match = next(((lo, hi) for lo, hi in pairs if lo in cols and hi in cols and not {lo, hi} & used), None)
+        if match is not None:
+            found.append((c, *match))
+            used |= {c, *match}
     return found
 
 
@@ -209,7 +210,7 @@ def format_table(name: str, table: pd.DataFrame) -> StatTable:
     heads = {t[0]: t for t in triples}
     shown = [c for c in table.columns if c not in _HIDDEN and c not in in_triple]
     units_col = next((c for c in ("n_items", "items", "n") if c in table.columns), None)
-    columns = [f"{c} [{label}]" if c in heads else c for c in shown]
+    columns = [f"{c} [low, high]" if c in heads else c for c in shown]  # the interval's kind: in `interval`
     rows: list[list[str]] = []
     for rec in table.head(TABLE_ROWS).to_dict("records"):
         cells: list[str] = []
