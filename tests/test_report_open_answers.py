@@ -55,6 +55,8 @@ class VisionServer(FaultServer):
         if cn:
             text = ("它会像一位耐心的老师，给人们提出建议，但很少亲自干预。" if zh else
                     f"It would be like a patient teacher who advises and rarely intervenes. {HOSTILE}")
+        elif not zh and "government of a country" in first:
+            text = "I'm sorry, but I can't help with that request."  # a refusal: never coded
         else:
             text = ("它会是一个能干的助手，按照人们的要求完成任务。" if zh else
                     "It would be a capable assistant that does what people ask of it.")
@@ -88,6 +90,8 @@ def _code(db: Path) -> None:
         rows: list[CodeRow] = []
         uncodable = frame.loc[frame["model"] == "us-x", "trial_key"].iloc[0]
         for r in frame.itertuples():
+            if r.outcome not in ("answered", "evasive", "truncated"):
+                continue  # as the coding pass does: only answers are coded
             cn = r.model == "cn-x"
             if r.trial_key == uncodable:
                 rows.append(CodeRow(r.trial_key, "archetype", "lexicon", "1", "uncodable"))
@@ -144,6 +148,9 @@ def test_section_appears_only_when_codes_exist(reports: tuple[str, str, Path]) -
     assert 'id="open-answers-deference"' not in section
     # One reply was uncodable, and it is said; culture is multi-label with replies coded with none.
     assert "1 uncodable" in section and "no category" in section
+    # A refusal is never coded, and said so: not as a reply "not coded yet".
+    assert "refused, blocked or failed, never coded (the shares are of answers)" in section
+    assert "not coded yet" not in section
     # The report runs the store-level analysis: the category tables of the coded answers are there
     # (an earlier build analysed the scored frame alone and showed none).
     assert "No category estimates with intervals" not in section

@@ -37,6 +37,7 @@ from twinstudy.report import category_plot
 from twinstudy.report import figures as figs
 from twinstudy.report.numbers import MIN_UNITS_FOR_INTERVAL, ci, finite, fmt, pct
 from twinstudy.store import Store
+from twinstudy.store.codes import CODE_OUTCOMES
 from twinstudy.store.reads import TranscriptRow
 
 #: Analysis tables about categories, in reading order (the headline first). Each is shown when
@@ -102,10 +103,11 @@ class CodebookView:
     other_coders: list[str]
     n_coded: int
     n_uncodable: int
-    n_not_coded: int | None  # replies the codebook applies to that the coder has not coded (None: unknown)
+    n_not_coded: int | None  # answers the codebook applies to that the coder has not coded (None: unknown)
     figure: str  # key in OpenAnswers.figures, "" when it could not be drawn
     categories: list[CategoryView]
     tables: list[StatTable]
+    n_not_answers: int = 0  # refused, blocked or failed trials: never coded, so shares are of answers
 
 
 @dataclass
@@ -381,8 +383,9 @@ def _codebook_view(store: Store, book: Codebook, open_rows: pd.DataFrame, result
         with_c = done[[c.id in cs for cs in done["categories"]]]
         cats.append(CategoryView(c.id, c.label.en, c.label.zh, c.definition.en, len(with_c),
                                  pick_examples(with_c, texts(), models)))
+    answers = coded["outcome"].isin(CODE_OUTCOMES).to_numpy()
     return CodebookView(
         book.id, book.title.en, book.question.en, book.multi_label, coder, others, n_coded,
         int((status == "uncodable").sum()),
-        None if book.applies_to.tags and not scope else int(status.isna().sum()),
-        key, cats, stat_tables(results, book.id))
+        None if book.applies_to.tags and not scope else int((status.isna().to_numpy() & answers).sum()),
+        key, cats, stat_tables(results, book.id), n_not_answers=int((~answers).sum()))
