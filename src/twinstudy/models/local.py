@@ -16,6 +16,8 @@ the quickstart 40% slower on 2 cores, so that was not kept.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import math
 import os
@@ -88,6 +90,20 @@ class _Engine:
                     ids.add(int(toks[0]))
             self.label_tokens[label] = sorted(ids)
         return self.label_tokens[label]
+
+
+def _close_engines() -> None:
+    """Free every loaded model while the interpreter is still whole. Left to llama-cpp-python's own
+    finaliser, the models are freed during module teardown, after its C bindings are gone, and each
+    prints a traceback ('NoneType' object is not callable) on the way out."""
+    with _lock:
+        for engine in _engines.values():
+            with contextlib.suppress(Exception):
+                engine.llm.close()
+        _engines.clear()
+
+
+atexit.register(_close_engines)
 
 
 def _engine(path: Path, variant: str) -> _Engine:
