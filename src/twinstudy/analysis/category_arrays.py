@@ -20,7 +20,7 @@ from .categories import Coded
 from .order import origin_rank
 
 
-def _nanmean(x: FloatArray, axis: int) -> FloatArray:
+def nanmean(x: FloatArray, axis: int) -> FloatArray:
     """Mean over ``axis`` ignoring NaN; NaN where nothing is present (no warnings)."""
     ok = np.isfinite(x)
     cnt = ok.sum(axis=axis)
@@ -30,7 +30,8 @@ def _nanmean(x: FloatArray, axis: int) -> FloatArray:
     return out
 
 
-def _item_means(codes: npt.NDArray[np.int64], values: FloatArray, n_items: int) -> tuple[FloatArray, FloatArray]:
+def item_column_means(codes: npt.NDArray[np.int64], values: FloatArray, n_items: int
+                      ) -> tuple[FloatArray, FloatArray]:
     """(n_items, K) means of ``values`` rows per item (NaN ignored) and the (n_items, K) row counts."""
     ok = np.isfinite(values)
     sums = np.zeros((n_items, values.shape[1]))
@@ -42,7 +43,7 @@ def _item_means(codes: npt.NDArray[np.int64], values: FloatArray, n_items: int) 
     return means, cnt
 
 
-def _pool(x: FloatArray, c: Coded, models: Sequence[str], groups: Sequence[str]) -> FloatArray:
+def pool_origins(x: FloatArray, c: Coded, models: Sequence[str], groups: Sequence[str]) -> FloatArray:
     """(rows, M, K) per-model values -> (rows, K): mean over ``groups`` (origins) of the mean over
     the origin's companies of the mean over the company's models; absent values ignored."""
     per_group = []
@@ -53,18 +54,19 @@ def _pool(x: FloatArray, c: Coded, models: Sequence[str], groups: Sequence[str])
                 comps.setdefault(c.company.get(m, m), []).append(j)
         if not comps:
             continue
-        cv = np.stack([_nanmean(x[:, idx, :], axis=1) for idx in comps.values()], axis=1)
-        per_group.append(_nanmean(cv, axis=1))
+        cv = np.stack([nanmean(x[:, idx, :], axis=1) for idx in comps.values()], axis=1)
+        per_group.append(nanmean(cv, axis=1))
     if not per_group:
         return np.full((x.shape[0], x.shape[2]), np.nan)
-    return _nanmean(np.stack(per_group, axis=1), axis=1)
+    return nanmean(np.stack(per_group, axis=1), axis=1)
 
 
-def _origins(c: Coded) -> list[str]:
+def origins_of(c: Coded) -> list[str]:
+    """The origins of the coded models, in the analysis' convention order (CN before US)."""
     return sorted({c.origin[m] for m in c.models}, key=origin_rank)
 
 
-def _wide(cells: pd.DataFrame, keys: list[str], c: Coded) -> tuple[pd.DataFrame, FloatArray]:
+def model_array(cells: pd.DataFrame, keys: list[str], c: Coded) -> tuple[pd.DataFrame, FloatArray]:
     """Cells as an array (rows, models, K) over the distinct ``keys`` rows, NaN where absent."""
     w = pd.DataFrame(cells.set_index([*keys, "model"])[c.cols].unstack("model"))
     w = w.reindex(columns=pd.MultiIndex.from_product([c.cols, c.models]))
@@ -72,14 +74,17 @@ def _wide(cells: pd.DataFrame, keys: list[str], c: Coded) -> tuple[pd.DataFrame,
     return w.index.to_frame(index=False), arr
 
 
-def _summaries(values: FloatArray, item: npt.NDArray[np.int64], n_items: int, rng: np.random.Generator,
-               n_boot: int, with_p: bool = False) -> tuple[dict[str, FloatArray], FloatArray]:
-    means, cnt = _item_means(item, values, n_items)
+def item_summaries(values: FloatArray, item: npt.NDArray[np.int64], n_items: int, rng: np.random.Generator,
+                   n_boot: int, with_p: bool = False) -> tuple[dict[str, FloatArray], FloatArray]:
+    """Item means of (rows, K) cell values summarised by
+    :func:`~twinstudy.analysis.bootstrap.summarize_columns` (estimate, interval, se, ``n`` items
+    and, with ``with_p``, ``p_value``), and the number of cells behind each column."""
+    means, cnt = item_column_means(item, values, n_items)
     return summarize_columns(means, rng, n_boot, with_p=with_p), cnt.sum(axis=0)
 
 
-def _level_diff(c: Coded, level_col: str, a: str, b: str, base: list[str]
-                ) -> tuple[pd.DataFrame, FloatArray, FloatArray, FloatArray]:
+def level_diff(c: Coded, level_col: str, a: str, b: str, base: list[str]
+               ) -> tuple[pd.DataFrame, FloatArray, FloatArray, FloatArray]:
     """Per model, level ``a`` minus level ``b`` of ``level_col`` over identical ``base`` cells
     (several framings of one level averaged first). Returns the base rows, the (rows, M, K)
     differences and the two (rows, M, K) level means."""
@@ -90,8 +95,8 @@ def _level_diff(c: Coded, level_col: str, a: str, b: str, base: list[str]
     per = sub.groupby([*base, level_col, "model"], sort=True, observed=True)[c.cols].mean().reset_index()
     wa = per.loc[per[level_col] == a].drop(columns=level_col)
     wb = per.loc[per[level_col] == b].drop(columns=level_col)
-    idx_a, arr_a = _wide(wa, base, c)
-    idx_b, arr_b = _wide(wb, base, c)
+    idx_a, arr_a = model_array(wa, base, c)
+    idx_b, arr_b = model_array(wb, base, c)
     keys = pd.concat([idx_a, idx_b]).drop_duplicates().sort_values(base).reset_index(drop=True)
     pos_a = pd.MultiIndex.from_frame(idx_a)
     pos_b = pd.MultiIndex.from_frame(idx_b)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from .bootstrap import FloatArray, ci_kind, few_items_flag
 from .categories import ALL, CodebookLike, Coded, prepare
-from .category_arrays import _level_diff, _origins, _pool, _summaries, _wide
+from .category_arrays import item_summaries, level_diff, model_array, origins_of, pool_origins
 from .inference import benjamini_hochberg
 
 CONTRAST_COLUMNS = ["codebook", "contrast", "model", "lang", "framing", "category", "estimate", "ci_low",
@@ -43,7 +43,7 @@ def _contrast_rows(diff: FloatArray, item: npt.NDArray[np.int64], n_items: int, 
     keep = np.isfinite(diff).any(axis=1)
     if not keep.any():
         return []
-    res, n_cells = _summaries(diff[keep], item[keep], n_items, rng, n_boot, with_p=True)
+    res, n_cells = item_summaries(diff[keep], item[keep], n_items, rng, n_boot, with_p=True)
     rows = []
     for k, cat in enumerate(c.categories):
         nk = float(res["n"][k])
@@ -66,7 +66,7 @@ def category_contrasts(frame: pd.DataFrame, book: CodebookLike, twins: Sequence[
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
     rows: list[dict[str, Any]] = []
     keys = ["item", "lang", "framing", "paraphrase"]
-    idx, arr = _wide(c.cells, keys, c)
+    idx, arr = model_array(c.cells, keys, c)
     item_levels = sorted(set(c.cells["item"]))
     item_pos = {it: j for j, it in enumerate(item_levels)}
     n_items = len(item_levels)
@@ -75,9 +75,9 @@ def category_contrasts(frame: pd.DataFrame, book: CodebookLike, twins: Sequence[
     fr = idx["framing"].to_numpy(dtype=object)
     langs = sorted(set(lang))
     framings = sorted(set(fr), key=lambda f: (f != "neutral", f))
-    origins = _origins(c)
+    origins = origins_of(c)
     for oa, ob in combinations(origins, 2):
-        diff = _pool(arr, c, c.models, [oa]) - _pool(arr, c, c.models, [ob])
+        diff = pool_origins(arr, c, c.models, [oa]) - pool_origins(arr, c, c.models, [ob])
         scopes: list[tuple[str, str, npt.NDArray[np.bool_]]] = [(ALL, ALL, np.ones(len(idx), bool))]
         if len(framings) > 1:
             scopes += [(ALL, f, fr == f) for f in framings]
@@ -95,12 +95,12 @@ def category_contrasts(frame: pd.DataFrame, book: CodebookLike, twins: Sequence[
             ("culture", "culture", "cn", "us", ["item", "lang", "paraphrase"]),
             ("identity", "identity", "cn", "us", ["item", "lang", "paraphrase"]),
             ("language", "lang", "en", "zh", ["item", "framing", "paraphrase"])):
-        bkeys, diff3, _, _ = _level_diff(c, level_col, la, lb, base)
+        bkeys, diff3, _, _ = level_diff(c, level_col, la, lb, base)
         if len(bkeys) == 0:
             continue
         bitem = bkeys["item"].map(item_pos).to_numpy(dtype=np.int64)
         for m in [*c.models, ALL]:
-            d = _pool(diff3, c, c.models, origins) if m == ALL else diff3[:, col[m], :]
+            d = pool_origins(diff3, c, c.models, origins) if m == ALL else diff3[:, col[m], :]
             rows += _contrast_rows(d, bitem, n_items, c, rng, n_boot, contrast=name, model=m, lang=ALL,
                                    framing=ALL, level_a=la, level_b=lb)
     out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)

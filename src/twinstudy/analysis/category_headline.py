@@ -21,7 +21,7 @@ import pandas as pd
 
 from .bootstrap import FloatArray, ci_kind, summarize_columns
 from .categories import CodebookLike, Coded, prepare
-from .category_arrays import _item_means, _level_diff, _origins, _pool, _wide
+from .category_arrays import item_column_means, level_diff, model_array, origins_of, pool_origins
 
 HEADLINE_COLUMNS = ["codebook", "category", "verdict", "larger", "origin_effect", "origin_low", "origin_high",
                     "culture_effect", "culture_low", "culture_high", "difference", "difference_low",
@@ -78,25 +78,25 @@ def _headline_effects(c: Coded) -> tuple[FloatArray, FloatArray, npt.NDArray[np.
     item_pos = {it: j for j, it in enumerate(item_levels)}
     n_items, K = len(item_levels), len(c.cols)
     nan = np.full((n_items, K), np.nan)
-    origins = set(_origins(c))
+    origins = set(origins_of(c))
     if not {"CN", "US"} <= origins:
         return nan, nan, np.zeros(0, np.int64), "needs models of both origins CN and US"
     base = ["item", "lang", "paraphrase"]
-    bkeys, diff3, s_cn, s_us = _level_diff(c, "culture", "cn", "us", base)
+    bkeys, diff3, s_cn, s_us = level_diff(c, "culture", "cn", "us", base)
     if len(bkeys) == 0:
-        idx, arr = _wide(c.cells, ["item", "lang", "framing", "paraphrase"], c)
-        o_rows = _pool(arr, c, c.models, ["CN"]) - _pool(arr, c, c.models, ["US"])
+        idx, arr = model_array(c.cells, ["item", "lang", "framing", "paraphrase"], c)
+        o_rows = pool_origins(arr, c, c.models, ["CN"]) - pool_origins(arr, c, c.models, ["US"])
         it = idx["item"].map(item_pos).to_numpy(dtype=np.int64)
-        o_items, _ = _item_means(it, o_rows, n_items)
+        o_items, _ = item_column_means(it, o_rows, n_items)
         return o_items, nan, it, "the study has no culture framings (culture: cn and us): origin over all framings"
-    o_rows = 0.5 * ((_pool(s_cn, c, c.models, ["CN"]) - _pool(s_cn, c, c.models, ["US"]))
-                    + (_pool(s_us, c, c.models, ["CN"]) - _pool(s_us, c, c.models, ["US"])))
-    c_rows = 0.5 * (_pool(diff3, c, c.models, ["CN"]) + _pool(diff3, c, c.models, ["US"]))
+    o_rows = 0.5 * ((pool_origins(s_cn, c, c.models, ["CN"]) - pool_origins(s_cn, c, c.models, ["US"]))
+                    + (pool_origins(s_us, c, c.models, ["CN"]) - pool_origins(s_us, c, c.models, ["US"])))
+    c_rows = 0.5 * (pool_origins(diff3, c, c.models, ["CN"]) + pool_origins(diff3, c, c.models, ["US"]))
     ok = np.isfinite(o_rows) & np.isfinite(c_rows)
     o_rows, c_rows = np.where(ok, o_rows, np.nan), np.where(ok, c_rows, np.nan)
     it = bkeys["item"].map(item_pos).to_numpy(dtype=np.int64)
-    o_items, _ = _item_means(it, o_rows, n_items)
-    c_items, _ = _item_means(it, c_rows, n_items)
+    o_items, _ = item_column_means(it, o_rows, n_items)
+    c_items, _ = item_column_means(it, c_rows, n_items)
     return o_items, c_items, it, ""
 
 

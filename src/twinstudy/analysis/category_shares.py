@@ -17,7 +17,7 @@ import pandas as pd
 
 from .bootstrap import ci_kind, few_items_flag
 from .categories import ALL, CodebookLike, Coded, prepare
-from .category_arrays import _summaries
+from .category_arrays import item_summaries
 
 SHARE_COLUMNS = ["codebook", "model", "lang", "framing", "category", "estimate", "ci_low", "ci_high", "se", "n",
                  "n_replies", "coded_share", "ci_kind", "flag", "origin", "coder"]
@@ -54,7 +54,7 @@ def category_shares(frame: pd.DataFrame, book: CodebookLike, n_boot: int = 1000,
                 if not sel.any():
                     continue
                 t_sel = t_l if fr == ALL else t_l & (tf == fr)
-                res, _ = _summaries(vals[sel], item_code[sel], len(item_levels), rng, n_boot)
+                res, _ = item_summaries(vals[sel], item_code[sel], len(item_levels), rng, n_boot)
                 n_rep = int(n_a[sel].sum())
                 share = float(tc[t_sel].mean()) if t_sel.any() else float("nan")
                 for k, cat in enumerate(c.categories):
