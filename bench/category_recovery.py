@@ -4,7 +4,7 @@ Simulates coded open answers (:mod:`twinstudy.analysis.simulate_codes`: 3 CN and
 30 items, EN/ZH, framings neutral / culture-cn / culture-us, 3 samples, a coder that misreads 10 %
 of replies, 3 % uncodable) under four scenarios -- origin only, culture only, both, neither -- for a
 single-label and a multi-label codebook of five categories, and runs the production estimators of
-:mod:`twinstudy.analysis.categories` on each replication. Prints:
+:mod:`twinstudy.analysis.category_tables` on each replication. Prints:
 
 1. per scenario and category: the planted logit effects, the true origin / culture effects on the
    share *as coded* (the estimand; mean and SD over replications: the models are redrawn in each
@@ -36,7 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from twinstudy.analysis.categories import category_contrasts, category_headline, category_shares, prepare
+from twinstudy.analysis.categories import prepare
+from twinstudy.analysis.category_contrasts import category_contrasts
+from twinstudy.analysis.category_headline import category_headline
+from twinstudy.analysis.category_shares import category_shares
 from twinstudy.analysis.simulate_codes import CodeSimSpec, simulate_codes
 
 CATS = ("administrator", "sage", "guardian", "servant", "other")

@@ -11,15 +11,10 @@ import pandas as pd
 import pytest
 
 from twinstudy.analysis import analyze, to_json
-from twinstudy.analysis.categories import (
-    CAT_PREFIX,
-    VERDICTS,
-    category_contrasts,
-    category_headline,
-    category_shares,
-    prepare,
-    verdict,
-)
+from twinstudy.analysis.categories import CAT_PREFIX, prepare
+from twinstudy.analysis.category_contrasts import category_contrasts
+from twinstudy.analysis.category_headline import VERDICTS, category_headline, verdict
+from twinstudy.analysis.category_shares import category_shares
 from twinstudy.analysis.simulate_codes import CodeSimSpec, simulate_codes
 
 CATS = ("administrator", "sage", "guardian", "servant", "other")
@@ -212,7 +207,7 @@ def test_cli_prints_the_headline_with_three_intervals() -> None:
 
 
 def test_difference_interval_is_the_range_of_abs_origin_minus_abs_culture_over_the_box() -> None:
-    from twinstudy.analysis.categories import _abs_difference, _range_over_box
+    from twinstudy.analysis.category_headline import _abs_difference, _range_over_box
 
     o, c = np.array([0.3, -0.2, 0.0]), np.array([0.1, 0.5, -0.4])
     assert np.allclose(_abs_difference(o + c, o - c), np.abs(o) - np.abs(c))

@@ -26,7 +26,7 @@ category_contrasts codebook x contrast x model x lang x framing x category     i
 category_headline  codebook x category: origin vs user-culture effect, verdict items
 =================  ==========================================================  ===============
 
-The three ``category_*`` tables (:mod:`twinstudy.analysis.categories`) come from the coded open
+The three ``category_*`` tables (:mod:`twinstudy.analysis.category_tables`) come from the coded open
 answers passed as ``coded`` (one coded frame per codebook); without codes they are absent.
 
 Every row with an interval names it in ``ci_kind`` (item bootstrap, t on item means for fewer
@@ -45,7 +45,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .categories import CATEGORY_TABLES, CodebookLike, category_tables
+from .categories import CodebookLike
+from .category_tables import CATEGORY_TABLES, category_tables
 from .cells import likert_cells
 from .choice import choice_tables
 from .frame import validate_frame

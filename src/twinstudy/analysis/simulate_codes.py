@@ -1,6 +1,6 @@
 """Simulated coded open answers with planted origin and user-culture effects, and their truth.
 
-For validating :mod:`twinstudy.analysis.categories` (``bench/category_recovery.py``, tests).
+For validating :mod:`twinstudy.analysis.category_tables` (``bench/category_recovery.py``, tests).
 Generative model, per model m (origin o(m)), item i, language l, framing f (culture u(f) in cn, us,
 none), paraphrase p and category k, on the logit scale::
 
