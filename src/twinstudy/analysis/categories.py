@@ -68,12 +68,12 @@ class Coded:
     codebook: str
 
 
-def _lower_or_none(values: pd.Series) -> pd.Series:  # type: ignore[type-arg]
+def _lower_or_none(values: pd.Series) -> pd.Series:
     out = values.astype(object).where(values.notna(), None)
     return out.map(lambda v: NONE if v is None or str(v).strip() == "" else str(v).strip().lower())
 
 
-def _culture(frame: pd.DataFrame) -> pd.Series:  # type: ignore[type-arg]
+def _culture(frame: pd.DataFrame) -> pd.Series:
     """The ``culture`` column, or, for frames built without it, the bundled framings' ``culture``."""
     if "culture" in frame.columns:
         return _lower_or_none(frame["culture"])

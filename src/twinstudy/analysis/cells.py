@@ -97,7 +97,7 @@ def item_matrix(cells: pd.DataFrame, value: str, column: str) -> pd.DataFrame:
     return wide
 
 
-def as_str_levels(series: pd.Series) -> list[str]:  # type: ignore[type-arg]
+def as_str_levels(series: pd.Series) -> list[str]:
     """Sorted distinct non-null values of a column, as strings."""
     vals = pd.unique(series.dropna())
     return sorted(str(v) for v in vals)

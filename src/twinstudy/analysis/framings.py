@@ -42,7 +42,7 @@ def _bundled_roles() -> dict[str, tuple[str, str]]:
     return {fid: (f.stance or NONE, (f.identity or NONE).lower()) for fid, f in defs.items()}
 
 
-def _fill(frame: pd.DataFrame, column: str, index: int) -> pd.Series:  # type: ignore[type-arg]
+def _fill(frame: pd.DataFrame, column: str, index: int) -> pd.Series:
     roles = _bundled_roles()
     from_defs = frame["framing"].astype(str).map(lambda f: roles.get(f, (NONE, NONE))[index])
     if column not in frame.columns:
@@ -73,7 +73,7 @@ def with_roles(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def pole_framing(frame: pd.DataFrame) -> pd.Series:  # type: ignore[type-arg]
+def pole_framing(frame: pd.DataFrame) -> pd.Series:
     """Framing level for score-scale analyses: opinion framings as ``toward`` / ``away`` from the pole.
 
     A user who agrees with a forward item, or disagrees with a reverse-keyed one, pushes toward the

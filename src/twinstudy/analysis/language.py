@@ -57,7 +57,7 @@ def language_gap(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
     return out
 
 
-def binary_measures(frame: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:  # type: ignore[type-arg]
+def binary_measures(frame: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
     """measure -> (eligible mask, indicator) over the rows of ``frame``."""
     outcome = frame["outcome"].astype(str)
     not_error = outcome != "error"
@@ -95,7 +95,7 @@ def mcnemar_table(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.
     return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
 
 
-def item_level_binary(k_en: np.ndarray, n_en: np.ndarray, k_zh: np.ndarray, n_zh: np.ndarray,  # type: ignore[type-arg]
+def item_level_binary(k_en: np.ndarray, n_en: np.ndarray, k_zh: np.ndarray, n_zh: np.ndarray,
                       rng: np.random.Generator, n_boot: int) -> dict[str, object]:
     """EN - ZH rate difference with items as the unit; exact McNemar only with one trial per item x lang."""
     diff = k_en / n_en - k_zh / n_zh

@@ -56,7 +56,7 @@ def model_pairs(frame: pd.DataFrame, twins: list[tuple[str, str]] | None) -> lis
     return default_pairs(frame)  # A − B in one convention: see twinstudy.analysis.order
 
 
-def lee_bounds(ya: np.ndarray, yb: np.ndarray, share_a: float, share_b: float  # type: ignore[type-arg]
+def lee_bounds(ya: np.ndarray, yb: np.ndarray, share_a: float, share_b: float
                ) -> tuple[float, float]:
     """Lee trimming bounds on mean(A) - mean(B) given answered values and answer shares."""
     nan = float("nan")
@@ -90,9 +90,9 @@ def _answer_data(frame: pd.DataFrame, framing: str) -> pd.DataFrame:
     })
 
 
-def _refusal_info(ans: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float, np.ndarray]]:  # type: ignore[type-arg]
+def _refusal_info(ans: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float, np.ndarray]]:
     """(model, theme or "all") -> (not-answered share, answered share, answered scores)."""
-    out: dict[tuple[str, str], tuple[float, float, np.ndarray]] = {}  # type: ignore[type-arg]
+    out: dict[tuple[str, str], tuple[float, float, np.ndarray]] = {}
     if ans.empty:
         return out
     score = ans["score"].to_numpy(dtype=np.float64)
@@ -157,7 +157,7 @@ def _pairs_for(cells: pd.DataFrame, frame: pd.DataFrame, pairs: list[tuple[str, 
         tot = np.bincount(item_code[ok], weights=d[ok], minlength=n_items)
         item_mean[:, k] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
         n_cells[:, k] = cnt
-    blocks: list[tuple[str, dict[str, np.ndarray], np.ndarray]] = []  # type: ignore[type-arg]
+    blocks: list[tuple[str, dict[str, np.ndarray], np.ndarray]] = []
     blocks.append(("all", summarize_columns(item_mean, rng, n_boot, with_p=True), n_cells.sum(axis=0)))
     if len(theme_levels) > 1:
         for t_idx, theme in enumerate(theme_levels):

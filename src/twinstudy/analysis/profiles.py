@@ -189,7 +189,7 @@ def origin_contrast(frame: pd.DataFrame, level: float = 0.95, cells: pd.DataFram
     return out.reset_index(drop=True)
 
 
-def permutation_p(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float]:  # type: ignore[type-arg]
+def permutation_p(xa: np.ndarray, xb: np.ndarray) -> tuple[float, float]:
     """Exact two-sided permutation p of the difference in means over all relabellings, and its minimum."""
     x = np.concatenate([xa, xb])
     na, n = xa.size, xa.size + xb.size
@@ -224,7 +224,7 @@ def _note(na: int, nb: int, p_min: float) -> str:
     return text
 
 
-def _two_stage(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, float | int | str]:  # type: ignore[type-arg]
+def _two_stage(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, float | int | str]:
     na, nb = xa.size, xb.size
     nan = float("nan")
     out: dict[str, float | int | str] = {"estimate": nan, "ci_low": nan, "ci_high": nan, "se": nan, "df": nan,

@@ -196,11 +196,11 @@ def simulate(spec: SimSpec, rng: np.random.Generator) -> tuple[pd.DataFrame, dic
     return frame, truth
 
 
-def _fp_anova(mu: np.ndarray) -> dict[frozenset[int], float]:  # type: ignore[type-arg]
+def _fp_anova(mu: np.ndarray) -> dict[frozenset[int], float]:
     """Finite-population variance (divisor k) of every term of a full array, by Moebius inversion."""
     k = mu.ndim
     axes = tuple(range(k))
-    marg: dict[frozenset[int], np.ndarray] = {}  # type: ignore[type-arg]
+    marg: dict[frozenset[int], np.ndarray] = {}
     for size in range(0, k + 1):
         for sub in combinations(axes, size):
             rest = tuple(a for a in axes if a not in sub)

@@ -107,7 +107,7 @@ _BOOT_BUDGET = 2e10
 _MIN_DRAWS = 200
 
 
-def _codes(series: pd.Series) -> tuple[npt.NDArray[np.int64], int]:  # type: ignore[type-arg]
+def _codes(series: pd.Series) -> tuple[npt.NDArray[np.int64], int]:
     if isinstance(series.dtype, pd.CategoricalDtype):
         raw = series.cat.codes.to_numpy().astype(np.int64)
         uniq, inv = np.unique(raw, return_inverse=True)

@@ -66,7 +66,7 @@ def models_command(as_json: bool, available: bool, check: bool, timeout: float) 
         else:
             table.add_column(column, overflow="fold")
     for r in rows:
-        weights = {True: "yes", False: "no"}.get(r["open_weights"], "?")  # type: ignore[arg-type]
+        weights = {True: "yes", False: "no"}.get(r["open_weights"], "?")
         local = " / ".join(str(x) for x in (r["vllm"], r["ollama"]) if x) or "-"
         cells = {"id": str(r["id"]), "company": str(r["company"]), "origin": str(r["origin"]),
                  "tier": str(r["tier"]), "open": weights, "released": str(r["release_date"] or "-"),

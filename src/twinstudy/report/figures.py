@@ -89,7 +89,7 @@ def save(fig: Any, fig_dir: Path, name: str) -> str:
     return head + f' role="img" aria-label="{name}"' + svg[head_end:]
 
 
-def _ci_err(est: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _ci_err(est: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     low = np.where(np.isfinite(lo), est - lo, 0.0)
     high = np.where(np.isfinite(hi), hi - est, 0.0)
     return np.vstack([np.maximum(low, 0.0), np.maximum(high, 0.0)])

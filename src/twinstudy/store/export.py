@@ -151,7 +151,7 @@ def read_table(conn: object, table: str) -> pd.DataFrame:
                          "base_model": info.get("base_model"), "info_json": info_json})
         return _typed(pd.DataFrame(recs, columns=[c for c, _, _ in SCHEMA["models"]]), table)
     cols = ", ".join(c for c, _, _ in SCHEMA[table])
-    df = pd.read_sql_query(f"SELECT {cols} FROM {table} ORDER BY {_ORDER[table]}", conn)  # type: ignore[call-overload]
+    df = pd.read_sql_query(f"SELECT {cols} FROM {table} ORDER BY {_ORDER[table]}", conn)
     return _typed(df, table)
 
 

@@ -64,7 +64,7 @@ def _complete_rates(res: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return r.reset_index(drop=True)
 
 
-def _t_interval(values: np.ndarray) -> tuple[float, float, float]:  # type: ignore[type-arg]
+def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
     n = values.size
     est = float(values.mean()) if n else float("nan")
     if n < 2:
@@ -73,7 +73,7 @@ def _t_interval(values: np.ndarray) -> tuple[float, float, float]:  # type: igno
     return est, est - half, est + half
 
 
-def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:  # type: ignore[type-arg]
+def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
     if a.size < 2 or b.size < 2:
         return float(a.mean() - b.mean()) if a.size and b.size else float("nan"), math.nan, math.nan, math.nan
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
@@ -101,7 +101,7 @@ def _by_origin(rates: pd.DataFrame, meta: Meta) -> dict[str, Any]:
         share=("share", "mean"), models=("model", "nunique")).reset_index()
     rows, contrast = [], []
     for (inst, theme, lang), g in comp.groupby(["instrument", "theme", "lang"], sort=True):
-        per_origin: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
+        per_origin: dict[str, np.ndarray] = {}
         for origin, h in g.groupby("origin", sort=True):
             vals = h["share"].to_numpy(dtype=float)
             per_origin[str(origin)] = vals
