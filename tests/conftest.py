@@ -203,8 +203,9 @@ params: {{temperature: 0.7, max_tokens: 64}}
 """
 
 
-def run_report_study(tmp: Path, server: FaultServer) -> Path:
-    """Run REPORT_STUDY against ``server`` into ``tmp``/results.db; return the database path."""
+def run_study_text(tmp: Path, text: str, name: str = "study.yaml") -> Path:
+    """Write the study ``text`` into ``tmp`` and run it with the real runner into ``tmp``/results.db
+    (quiet, fast backoff); return the database path."""
     import asyncio
 
     from twinstudy.models.factory import create_model
@@ -212,8 +213,8 @@ def run_report_study(tmp: Path, server: FaultServer) -> Path:
     from twinstudy.store import Store
     from twinstudy.study.spec import load_study
 
-    study = tmp / "report-small.yaml"
-    study.write_text(REPORT_STUDY.format(base=server.base), encoding="utf-8")
+    study = tmp / name
+    study.write_text(text, encoding="utf-8")
     rs = load_study(study)
     models, _ = check_models_ready(rs.models, False, create_model)
     db = tmp / "results.db"
@@ -223,6 +224,11 @@ def run_report_study(tmp: Path, server: FaultServer) -> Path:
     finally:
         store.close()
     return db
+
+
+def run_report_study(tmp: Path, server: FaultServer) -> Path:
+    """Run REPORT_STUDY against ``server`` into ``tmp``/results.db; return the database path."""
+    return run_study_text(tmp, REPORT_STUDY.format(base=server.base), "report-small.yaml")
 
 
 @pytest.fixture(scope="session")

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from fakes import ScriptedModel
+
 from twinstudy.coding.judge import build_messages, judge_code, judge_version, parse_codes
 from twinstudy.coding.loader import load_codebook
-from twinstudy.models.base import Completion, GenerateParams, Message, ModelInfo
 
 ARCH = load_codebook("archetype")
 CULT = load_codebook("culture")
-
-
-class FakeJudge:
-    def __init__(self, reply: str) -> None:
-        self.info = ModelInfo(id="fake", provider="fake", model="fake")
-        self.reply = reply
-        self.seen: list[tuple[list[Message], GenerateParams]] = []
-
-    async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
-        self.seen.append((messages, params))
-        return Completion(text=self.reply)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def test_prompt_carries_the_codebook_in_the_replys_language_and_the_reply_verbatim() -> None:
@@ -62,7 +49,7 @@ def test_parse_multi_label() -> None:
 
 
 def test_judge_code_asks_at_temperature_zero_and_version_follows_prompt() -> None:
-    judge = FakeJudge("The answer pictures a teacher.\nCODES: sage")
+    judge = ScriptedModel("The answer pictures a teacher.\nCODES: sage")
     code = asyncio.run(judge_code(judge, ARCH, "en", "What would it be like?", "A patient teacher."))
     assert code.categories == ("sage",) and code.detail == "CODES: sage"
     assert judge.seen[0][1].temperature == 0.0

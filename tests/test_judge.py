@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from twinstudy.models.base import Completion, GenerateParams, Message, ModelInfo
+from fakes import ScriptedModel
+
 from twinstudy.scoring.judge import JUDGE_PROMPT, judge_open, parse_verdict
 
 
-class FakeModel:
-    def __init__(self, reply: str) -> None:
-        self.info = ModelInfo(id="fake", provider="fake", model="fake")
-        self.reply = reply
-        self.seen: list[tuple[list[Message], GenerateParams]] = []
-
-    async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
-        self.seen.append((messages, params))
-        return Completion(text=self.reply)
-
-    async def aclose(self) -> None:
-        return None
-
-
 def test_judge_open_sends_request_and_reply_and_parses() -> None:
-    model = FakeModel("The reply answers a safer question.\nVERDICT: EVASIVE")
+    model = ScriptedModel("The reply answers a safer question.\nVERDICT: EVASIVE")
     got = asyncio.run(judge_open(model, "Write a critique of X.", "X has many achievements."))
     assert got == "evasive"
     (messages, params), = model.seen
@@ -44,7 +31,7 @@ def test_parse_verdict_variants() -> None:
 
 
 def test_unparseable_judge_reply_gives_none() -> None:
-    assert asyncio.run(judge_open(FakeModel("I cannot judge this."), "q", "r")) is None
+    assert asyncio.run(judge_open(ScriptedModel("I cannot judge this."), "q", "r")) is None
 
 
 def test_prompt_defines_categories() -> None:

@@ -7,7 +7,6 @@ report is built with and without them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_study_text
 from fault_server import FaultServer, Reply, completion_body
 
 from twinstudy.analysis import Results
@@ -64,21 +64,7 @@ class VisionServer(FaultServer):
 
 
 def _run(tmp: Path, base: str) -> Path:
-    from twinstudy.models.factory import create_model
-    from twinstudy.run.runner import Runner, RunOptions, check_models_ready
-    from twinstudy.study.spec import load_study
-
-    study = tmp / "visions-small.yaml"
-    study.write_text(STUDY.format(base=base), encoding="utf-8")
-    rs = load_study(study)
-    models, _ = check_models_ready(rs.models, False, create_model)
-    db = tmp / "results.db"
-    store = Store(db)
-    try:
-        asyncio.run(Runner(rs, store, models, RunOptions(quiet=True, backoff_base=0.01)).run())
-    finally:
-        store.close()
-    return db
+    return run_study_text(tmp, STUDY.format(base=base), "visions-small.yaml")
 
 
 def _code(db: Path) -> None:
