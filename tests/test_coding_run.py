@@ -112,6 +112,31 @@ def test_judge_codes_under_its_own_identity_sees_the_item_without_framing_and_be
     assert kept.applies_to.tags == ["vision"]  # the definition the coders used, not the bundled one
 
 
+def test_a_judge_pass_stopped_midway_keeps_what_it_saved_and_asks_only_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Codes are saved in chunks as they come: Ctrl-C (here on the third call) loses at most the
+    last unsaved chunk, and the next pass asks only the replies not yet coded."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("twinstudy.run.model_pass"), "SAVE_EVERY", 1)
+    store = _store(tmp_path)
+    book = _book()
+
+    class Interrupted(FakeJudge):
+        async def generate(self, messages: list[Message], params: GenerateParams) -> Completion:
+            if len(self.seen) == 2:
+                raise KeyboardInterrupt
+            return await super().generate(messages, params)
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(code_with_judge(store, book, Interrupted("CODES: guardian"), "fake-judge", concurrency=1))
+    assert len(store.code_table(book.id, "judge:fake-judge")) == 2
+    judge = FakeJudge("CODES: guardian")
+    again = asyncio.run(code_with_judge(store, book, judge, "fake-judge"))
+    assert (again.kept, again.coded, len(judge.seen)) == (2, 1, 1)
+    assert store.primary_coder(book.id) == "judge:fake-judge"
+
+
 def test_rescore_recodes_lexicon_codes_when_the_keywords_changed(tmp_path: Path) -> None:
     store = _store(tmp_path)
     book = _book()

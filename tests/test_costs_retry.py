@@ -121,3 +121,11 @@ def test_ask_each_retries_retryable_failures_and_counts_the_rest() -> None:
     assert sorted(asked.answers) == [("busy", "BUSY"), ("ok", "OK")]
     assert asked.failed == 1 and asked.first_error == "HTTP 401: bad key"
     assert calls == {"ok": 1, "busy": 3, "bad": 1} and seen[-1] == (3, 3)
+    # answers handed over in chunks as they come (a stopped pass keeps all but the last chunk)
+    chunks: list[list[tuple[int, int]]] = []
+
+    async def double(i: int) -> int:
+        return 2 * i
+
+    asyncio.run(ask_each(list(range(5)), double, concurrency=1, save=chunks.append, save_every=2))
+    assert chunks == [[(0, 0), (1, 2)], [(2, 4), (3, 6)], [(4, 8)]]

@@ -100,8 +100,12 @@ def _rows(codebook: Codebook, coder: str, version: str, coded: list[tuple[str, C
     return [CodeRow(key, codebook.id, coder, version, c.status, c.categories, c.detail) for key, c in coded]
 
 
-def _finish(store: Store, codebook: Codebook, result: CodeResult, rows: list[CodeRow], set_primary: bool) -> None:
-    store.put_codes(rows)
+def _finish(store: Store, codebook: Codebook, result: CodeResult, rows: list[CodeRow], set_primary: bool,
+            *, written: bool = False) -> None:
+    """Store the pass's codes (unless ``written`` as they came), the codebook as coded, the counts
+    and the primary coder."""
+    if not written:
+        store.put_codes(rows)
     store.put_codebook(codebook.id, codebook.model_dump_json())
     result.coded = sum(r.status == CODED for r in rows)
     result.uncodable = len(rows) - result.coded
@@ -137,12 +141,14 @@ async def code_with_judge(store: Store, codebook: Codebook, model: Model, model_
     result.eligible = len(replies)
     todo = [r for r in replies if r.key not in done]
     result.kept = len(replies) - len(todo)
+    store.put_codebook(codebook.id, codebook.model_dump_json())  # before any code: a stopped pass is readable
     asked = await ask_each(
         todo, lambda r: judge_code(model, codebook, r.lang, r.request, r.text, max_tokens=max_tokens, prompt=prompt),
-        concurrency=concurrency, progress=progress)
+        concurrency=concurrency, progress=progress,
+        save=lambda chunk: store.put_codes(_rows(codebook, name, version, [(r.key, c) for r, c in chunk])))
     result.failed, result.first_error = asked.failed, asked.first_error
     coded = [(r.key, code) for r, code in asked.answers]
-    _finish(store, codebook, result, _rows(codebook, name, version, sorted(coded)), set_primary)
+    _finish(store, codebook, result, _rows(codebook, name, version, sorted(coded)), set_primary, written=True)
     return result
 
 

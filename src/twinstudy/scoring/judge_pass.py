@@ -69,18 +69,16 @@ async def judge_store(store: Store, model: Model, model_id: str, *, prompt: str 
             result.kept += 1
             continue
         todo.append((key, first_user_message(messages_json), str(text)))
+    def row(key: str, verdict: str | None) -> ScoreRow:
+        return ScoreRow(key, name, version, verdict or "unparseable", detail=f"prompt={prompt_name}")
+
     asked = await ask_each(
         todo, lambda t: judge_open(model, t[1], t[2], max_tokens=max_tokens, prompt=prompt),
-        concurrency=concurrency, progress=progress)
+        concurrency=concurrency, progress=progress,
+        save=lambda chunk: store.put_scores([row(t[0], verdict) for t, verdict in chunk]))
     result.failed, result.first_error = asked.failed, asked.first_error
-    rows: list[ScoreRow] = []
-    for (key, _request, _reply), verdict in asked.answers:
-        if verdict is None:
-            result.unparseable += 1
-        else:
-            result.judged += 1
-        rows.append(ScoreRow(key, name, version, verdict or "unparseable", detail=f"prompt={prompt_name}"))
-    store.put_scores(rows)
+    result.unparseable = sum(verdict is None for _t, verdict in asked.answers)
+    result.judged = len(asked.answers) - result.unparseable
     store.set_primary_judge(model_id)
     result.outcomes_changed = follow_judge(store, model_id)
     return result
