@@ -50,10 +50,13 @@ def test_plan_batch_shows_both_costs(tmp_path: Path) -> None:
     rows = {r.model: r for r in estimate_plan(load_study(p)).rows}
     gpt = rows["openai/gpt-4.1"]
     assert gpt.cost and gpt.batch_cost == pytest.approx(gpt.cost / 2)
-    assert rows["deepseek/deepseek-v4-flash"].batch_cost is None
-    out = CliRunner().invoke(main, ["plan", "--batch", str(p)])
+    # DeepSeek has no batch API: under --batch it runs live, at the list price, and says so
+    deepseek = rows["deepseek/deepseek-v4-flash"]
+    assert not deepseek.batch_api and deepseek.batch_cost == deepseek.cost
+    out = CliRunner().invoke(main, ["plan", "--batch", str(p)], terminal_width=200)
     assert out.exit_code == 0, out.output
-    assert "batch cost (USD)" in out.output and "with --batch: estimated cost unknown" in out.output
+    assert "batch cost (USD)" in out.output and "(live)" in out.output
+    assert "with --batch: estimated cost $" in out.output
     plain = CliRunner().invoke(main, ["plan", str(p)])
     assert "batch cost" not in plain.output
     p.write_text(STUDY.format(batch="true"), encoding="utf-8")  # a study with batch models shows it unasked

@@ -183,7 +183,8 @@ def render_plan(rs: ResolvedStudy, con: Console, batch: bool = False) -> None:
         cells = [row.model, f"missing {env}" if env else "ok", f"{row.trials:,}", f"{row.requests:,}",
                  f"{row.tokens_in:,}", f"{row.tokens_out:,}", "unknown" if row.cost is None else f"{row.cost:,.2f}"]
         if batch:
-            cells.append("unknown" if row.batch_cost is None else f"{row.batch_cost:,.2f}")
+            cost = "unknown" if row.batch_cost is None else f"{row.batch_cost:,.2f}"
+            cells.append(cost if row.batch_api else f"{cost} (live)")
         t.add_row(*cells)
     con.print(t)
     if cannot:
@@ -195,7 +196,8 @@ def render_plan(rs: ResolvedStudy, con: Console, batch: bool = False) -> None:
         btotal = "unknown for some models" if est.total_batch_cost is None else f"${est.total_batch_cost:,.2f}"
         con.print(f"with --batch: estimated cost {btotal} (batch price = list price x the provider's documented "
                   "batch discount in prices.yaml; trials with a follow-up turn run live at the list price; "
-                  "'unknown': no batch discount is documented for the model, which then runs live).")
+                  "'(live)': the provider has no batch API in twinstudy, so the model runs live at the list price; "
+                  "'unknown': no price or no documented batch discount).")
     from twinstudy.study.design import skipped_cells
 
     for sk in skipped_cells(rs):

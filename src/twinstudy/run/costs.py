@@ -37,8 +37,10 @@ class PlanRow:
     tokens_out: int = 0
     cost: float | None = 0.0
     # The cost with `run --batch`: single-turn trials at the batch price, follow-up trials live
-    # (they run live); None when no batch price is known for the model.
+    # (they run live); None when no batch price is known for the model. A model whose provider has
+    # no batch API (``batch_api`` False) runs live, so its batch cost is its live cost.
     batch_cost: float | None = None
+    batch_api: bool = True
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Plan:
 
 
 def estimate_plan(rs: ResolvedStudy) -> Plan:
+    from twinstudy.batch.providers import has_batch  # the one answer to "does it have a batch API"
+
     plan = Plan()
     max_out = rs.study.params.max_tokens
     for m in rs.models:
@@ -81,10 +85,13 @@ def estimate_plan(rs: ResolvedStudy) -> Plan:
                 single_in += prompt
                 single_out += max_out
         row.cost = cost_at(price_of(m), row.tokens_in, row.tokens_out)
+        row.batch_api = m.provider != "local" and has_batch(m)
+        if not row.batch_api:  # runs live under --batch too (the embedded model costs nothing either way)
+            row.batch_cost = row.cost
+            plan.rows.append(row)
+            continue
         batched = cost_at(batch_price_of(m), single_in, single_out)
         live_rest = cost_at(price_of(m), row.tokens_in - single_in, row.tokens_out - single_out)
         row.batch_cost = None if batched is None or live_rest is None else batched + live_rest
-        if m.provider == "local":  # the embedded model has no batch API and costs nothing either way
-            row.batch_cost = row.cost
         plan.rows.append(row)
     return plan
