@@ -136,6 +136,12 @@ def test_section_appears_only_when_codes_exist(reports: tuple[str, str, Path]) -
     assert "1 uncodable" in section and "no category" in section
     # A refusal is never coded, and said so: not as a reply "not coded yet".
     assert "refused, blocked or failed, never coded (the shares are of answers)" in section
+    # the headline gets a card only when answers were coded; with three questions no verdict is
+    # possible, and the card says so rather than naming a side
+    assert "Open answers: the model" not in plain and "Open answers: the model" in coded
+    card = coded[coded.index("Open answers: the model"):][:1500]
+    assert "archetype (coder lexicon): no category follows either side detectably; 9 of 9 categories: " \
+           "cannot tell" in card
     assert "not coded yet" not in section
     # The report runs the store-level analysis: the category tables of the coded answers are there
     # (an earlier build analysed the scored frame alone and showed none).
@@ -290,3 +296,24 @@ def test_headline_effects_show_as_one_cell_with_their_interval() -> None:
     shown = format_table("category_headline", table)
     assert shown.columns[:4] == ["category", "verdict", "origin_effect [low, high]", "culture_effect [low, high]"]
     assert shown.rows[0][2:5] == ["-0.07 [-0.20, +0.07]", "+0.37 [+0.24, +0.50]", "-0.30 [-0.50, -0.10]"]
+
+
+def test_headline_card_names_the_side_each_category_follows() -> None:
+    from twinstudy.report.sections.headline import _open_answers_card
+
+    head = pd.DataFrame([
+        {"codebook": "culture", "category": "chinese", "verdict": "user culture", "origin_effect": -0.07,
+         "origin_low": -0.2, "origin_high": 0.07, "culture_effect": 0.37, "culture_low": 0.24, "culture_high": 0.5,
+         "n": 15, "coder": "lexicon"},
+        {"codebook": "culture", "category": "western", "verdict": "both", "origin_effect": 0.2,
+         "origin_low": 0.1, "origin_high": 0.3, "culture_effect": -0.4, "culture_low": -0.52, "culture_high": -0.28,
+         "n": 15, "coder": "lexicon"},
+        {"codebook": "culture", "category": "universal", "verdict": "cannot tell", "origin_effect": 0.0,
+         "origin_low": -0.1, "origin_high": 0.1, "culture_effect": 0.1, "culture_low": 0.0, "culture_high": 0.2,
+         "n": 15, "coder": "lexicon"}])
+    card = _open_answers_card(Results({"category_headline": head}, Settings(200, 0, 0, "x")))
+    assert card is not None
+    assert ("culture (coder lexicon): chinese follows user culture (user culture cn − us +0.37 [+0.24, +0.50]); "
+            "western follows both (origin CN − US +0.20 [+0.10, +0.30]; user culture cn − us -0.40 [-0.52, -0.28]); "
+            "1 of 3 categories: cannot tell") in card.text
+    assert _open_answers_card(Results({}, Settings(200, 0, 0, "x"))) is None

@@ -1,5 +1,6 @@
-"""The headline cards: one short paragraph each on the models, language, the user's opinion, and
-the user's identity, read from Results.
+"""The headline cards: one short paragraph each on the models, language, the user's opinion, the
+user's identity and, when open answers were coded, whether their categories follow the model's
+origin or the culture the user brought up; read from Results.
 
 A card that names "the largest" of several estimates quotes a multiplicity-adjusted p (``p_adj``)
 when the table has one, and otherwise says that its p is not adjusted for the choice.
@@ -175,6 +176,37 @@ def _identity_card(results: Results, design: Design, roles: dict[str, FramingRol
                 f"{ci(top)} (scale −1 … +1; {chosen_p(top, i, 'models')}).{extra}")
 
 
+def _open_answers_card(results: Results) -> Card | None:
+    """Per codebook, the categories whose verdict names a side, with the effect that decided it;
+    None when no open answers were coded (the card would only say so)."""
+    head = results.table("category_headline")
+    if head.empty:
+        return None
+    parts: list[str] = []
+    for book, rows in head.groupby("codebook", sort=True):
+        named = []
+        for r in rows.to_dict("records"):
+            effects = {"origin": ("origin", "origin CN − US"), "user culture": ("culture", "user culture cn − us")}
+            sides = ["origin", "user culture"] if r["verdict"] == "both" else [r["verdict"]]
+            shown = [f"{label} {ci({'estimate': r[f'{col}_effect'], 'ci_low': r[f'{col}_low'], 'ci_high': r[f'{col}_high'], 'n': r['n']})}"
+                     for side in sides if side in effects for col, label in [effects[side]]]
+            if shown:
+                named.append(f"{r['category']} follows {r['verdict']} ({'; '.join(shown)})")
+        unclear = int((rows["verdict"] == "cannot tell").sum())
+        text = "; ".join(named) if named else "no category follows either side detectably"
+        if unclear:
+            text += f"; {unclear} of {len(rows)} categories: cannot tell"
+        coder = str(rows["coder"].iloc[0]) if "coder" in rows.columns else "?"
+        parts.append(f"{book} (coder {coder}): {text}")
+    return Card("open-answers", "Open answers: the model's or the user's?",
+                "Shares of coded open answers, per category: " + ". ".join(parts) + ". Effects are differences "
+                "in the share of answers (origin: CN − US models; user culture: the user brings up Chinese − "
+                "American culture, stating no opinion), with item-bootstrap intervals; the section Open answers "
+                "has every category.")
+
+
 def build_headline(results: Results, design: Design, roles: dict[str, FramingRole]) -> list[Card]:
-    return [_models_card(results, design), _language_card(results, design), _opinion_card(results, design, roles),
-            _identity_card(results, design, roles)]
+    cards = [_models_card(results, design), _language_card(results, design), _opinion_card(results, design, roles),
+             _identity_card(results, design, roles)]
+    open_card = _open_answers_card(results)
+    return cards if open_card is None else [*cards, open_card]
