@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from twinstudy.errors import UserError
-from twinstudy.models.base import Capabilities, Completion, GenerateParams, Message, ModelInfo
+from twinstudy.models.base import Capabilities, Completion, GenerateParams, Message, ModelCallError, ModelInfo
 
 N_CTX = 2048
 _lock = threading.Lock()  # one llama.cpp computation at a time: they would only fight for cores
@@ -198,11 +198,19 @@ class LocalModel:
         probs: dict[str, float] | None = None
         mass: float | None = None
         with _lock:
-            if params.options:
-                logits = _prime(engine, msgs)
-                if logits is not None:
-                    probs, mass = label_probabilities(engine, logits, params.options)
-            out = engine.llm.create_chat_completion(**request, grammar=grammar)
+            try:
+                if params.options:
+                    logits = _prime(engine, msgs)
+                    if logits is not None:
+                        probs, mass = label_probabilities(engine, logits, params.options)
+                out = engine.llm.create_chat_completion(**request, grammar=grammar)
+            except ValueError as exc:  # llama-cpp-python's "Requested tokens (N) exceed context window"
+                if "context window" not in str(exc):
+                    raise
+                raise ModelCallError(
+                    f"{self.info.id}: {exc}: the prompt and max_tokens do not fit the embedded model's "
+                    f"{N_CTX}-token context; shorten the prompt or lower max_tokens", retryable=False,
+                    request=request) from None
         latency = (time.perf_counter() - t0) * 1000
         choice = out["choices"][0]
         text = choice["message"].get("content") or ""
