@@ -55,6 +55,7 @@ def test_the_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.Monk
     res = twinstudy.open_results(tmp_path / "runs" / "results.db")
     assert len(res.scored) == len(res.trials) == 32
     assert set(res.models["id"]) == {"cn-a", "us-a"}
+    assert res.codes.empty and "codebook" in res.codes.columns  # nothing coded yet, same columns as export
 
 
 def test_open_results_on_a_missing_file_is_a_user_error(tmp_path: Path) -> None:

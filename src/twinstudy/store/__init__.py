@@ -387,4 +387,5 @@ class Store:
 
         return ResultTables(trials=read_table(self.conn, "trials"), attempts=read_table(self.conn, "attempts"),
                             scores=read_table(self.conn, "scores"), runs=self.table("runs"),
-                            models=read_table(self.conn, "models"), scored=self.scored_frame())
+                            models=read_table(self.conn, "models"), scored=self.scored_frame(),
+                            codes=read_table(self.conn, "codes"))

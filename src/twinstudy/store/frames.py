@@ -114,7 +114,8 @@ class ResultTables:
 
     ``trials``, ``attempts``, ``scores`` and ``runs`` are the tables as stored (see
     :mod:`twinstudy.store.schema`); ``models`` has one row per model with its metadata; ``scored``
-    is the one-row-per-trial frame the analysis takes (:func:`twinstudy.analyze`).
+    is the one-row-per-trial frame the analysis takes (:func:`twinstudy.analyze`); ``codes`` holds
+    every coder's codes of open replies (:mod:`twinstudy.coding`; empty when nothing was coded).
     """
 
     trials: pd.DataFrame
@@ -123,3 +124,4 @@ class ResultTables:
     runs: pd.DataFrame
     models: pd.DataFrame
     scored: pd.DataFrame
+    codes: pd.DataFrame
