@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from twinstudy.coding.agreement import kappa_of_labels
 from twinstudy.scoring.open_classifier import CLASSES, load_classifier
 from twinstudy.scoring.open_training import (
     Settings,
-    cohen_kappa,
     featurize_all,
     kappa_interval,
     kappa_table,
@@ -181,7 +181,7 @@ async def judge_predictions(ref: str, rows: list[dict[str, Any]], concurrency: i
 
 def print_judge(title: str, rows: list[dict[str, Any]], pred: np.ndarray, groups: np.ndarray) -> None:
     y = np.asarray([CLASSES.index(r["label"]) for r in rows])
-    k = cohen_kappa(y, pred)
+    k = kappa_of_labels(y, pred)
     lo, hi = kappa_interval(y, pred, groups)
     print(f"  judge on {title}: n={len(rows)} kappa {k:.3f} [{lo:.2f},{hi:.2f}] accuracy {(y == pred).mean():.3f}")
 
@@ -228,10 +228,10 @@ def main() -> None:
         if labelled:
             _e, extra, pred = stack_only_cross_validation(f, Settings())
             rules = np.asarray([CLASSES.index(f.signals[i].verdict) for i in extra])
-            k, (lo, hi) = cohen_kappa(f.y[extra], pred), kappa_interval(f.y[extra], pred, f.groups[extra])
+            k, (lo, hi) = kappa_of_labels(f.y[extra], pred), kappa_interval(f.y[extra], pred, f.groups[extra])
             print(f"\n== blind corpus, dev half ({args.labelled}), 5-fold over its cases (the stacker learns from "
                   f"them, the text model never does): ensemble kappa {k:.3f} [{lo:.2f},{hi:.2f}], "
-                  f"rules {cohen_kappa(f.y[extra], rules):.3f}")
+                  f"rules {kappa_of_labels(f.y[extra], rules):.3f}")
 
     gold = load_gold(root)
     gold_groups = np.asarray([r["model"] for r in gold])

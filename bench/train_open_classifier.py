@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from twinstudy.coding.agreement import kappa_of_labels
 from twinstudy.scoring.open_classifier import CLASSES
 from twinstudy.scoring.open_training import (
     Settings,
-    cohen_kappa,
     export,
     featurize_all,
     fit_ensemble,
@@ -101,12 +101,12 @@ def main() -> None:
             print(line)
         for name, mask in sets.items():
             for method, pred in (("rules", cv.rules), ("text", cv.text), ("ensemble", cv.ensemble)):
-                scores[f"kappa.{method}.{name}"] = round(cohen_kappa(f.y[mask], pred[mask]), 4)
+                scores[f"kappa.{method}.{name}"] = round(kappa_of_labels(f.y[mask], pred[mask]), 4)
     t0 = time.time()
     if labelled:
         e, extra, pred = stack_only_cross_validation(f, s)
         rules = np.asarray([CLASSES.index(f.signals[i].verdict) for i in extra])
-        k_ens, k_rules = cohen_kappa(f.y[extra], pred), cohen_kappa(f.y[extra], rules)
+        k_ens, k_rules = kappa_of_labels(f.y[extra], pred), kappa_of_labels(f.y[extra], rules)
         lo, hi = kappa_interval(f.y[extra], pred, f.groups[extra])
         print(f"\nlabelled rows, 5-fold over them (stacker refitted; text model never saw them): "
               f"ensemble kappa {k_ens:.3f} [{lo:.2f},{hi:.2f}], rules {k_rules:.3f}")

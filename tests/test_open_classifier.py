@@ -152,7 +152,8 @@ def _synthetic() -> list:  # type: ignore[type-arg]
 
 def test_leave_models_out_on_a_tiny_synthetic_set() -> None:
     pytest.importorskip("sklearn")
-    from twinstudy.scoring.open_training import Settings, cohen_kappa, featurize_all, leave_models_out
+    from twinstudy.coding.agreement import kappa_of_labels
+    from twinstudy.scoring.open_training import Settings, featurize_all, leave_models_out
 
     examples = _synthetic()
     f = featurize_all(examples, min_df=1)
@@ -161,7 +162,7 @@ def test_leave_models_out_on_a_tiny_synthetic_set() -> None:
     assert len(cv.folds) == 2 and not set(cv.folds[0]) & set(cv.folds[1])
     assert sorted(m for fold in cv.folds for m in fold) == [f"model-{i}" for i in range(6)]
     assert len(cv.text) == len(cv.ensemble) == len(cv.rules) == len(examples)
-    assert cohen_kappa(f.y, cv.ensemble) > 0.6
+    assert kappa_of_labels(f.y, cv.ensemble) > 0.6
 
 
 def test_exported_model_reproduces_training_probabilities() -> None:
@@ -183,15 +184,16 @@ def test_exported_model_reproduces_training_probabilities() -> None:
 
 
 def test_kappa_interval_resamples_models() -> None:
-    from twinstudy.scoring.open_training import cohen_kappa, kappa_interval
+    from twinstudy.coding.agreement import kappa_of_labels
+    from twinstudy.scoring.open_training import kappa_interval
 
     gold = np.array([0, 1, 2] * 20)
     pred = gold.copy()
     pred[::7] = 0
     groups = np.array([f"m{i % 5}" for i in range(60)])
     lo, hi = kappa_interval(gold, pred, groups, draws=100)
-    assert lo <= cohen_kappa(gold, pred) <= hi
-    assert cohen_kappa([0, 1, 2], [0, 1, 2]) == 1.0
+    assert lo <= kappa_of_labels(gold, pred) <= hi
+    assert kappa_of_labels([0, 1, 2], [0, 1, 2]) == 1.0
 
 
 def test_labelled_rows_train_only_the_stacker_and_get_their_own_cross_validation() -> None:

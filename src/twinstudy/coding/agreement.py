@@ -7,7 +7,9 @@
 - :func:`codebook_alpha`: for a single-label codebook, alpha over the category each coder
   assigned; for a multi-label codebook, one binary alpha per category (assigned or not) and their
   mean, because a reply's set of categories is not one nominal value.
-- :func:`percent_agreement`, :func:`cohen_kappa`, :func:`precision_recall`: a coder against gold.
+- :func:`percent_agreement`, :func:`cohen_kappa`, :func:`precision_recall`: a coder against gold;
+  :func:`kappa_of_labels` is the kappa itself on two label arrays, the one implementation (the
+  open-reply classifier's benches resample it hundreds of times, so it is numpy).
 
 A reply a coder marked ``uncodable`` is a missing value for that coder, not a category of its own.
 All figures are point estimates over the replies given; none of them is a confidence interval.
@@ -81,16 +83,25 @@ def percent_agreement(coder: Mapping[str, Hashable | None], gold: Mapping[str, H
     return sum(x == y for x, y in pairs) / len(pairs) if pairs else math.nan
 
 
+def kappa_of_labels(a: Sequence[Hashable] | np.ndarray, b: Sequence[Hashable] | np.ndarray) -> float:
+    """Cohen's kappa of two raters' labels, unit by unit (NaN with no units or when chance agreement is 1)."""
+    x, y = np.asarray(a), np.asarray(b)
+    if len(x) == 0:
+        return math.nan
+    _, codes = np.unique(np.concatenate([x, y]), return_inverse=True)
+    k = int(codes.max()) + 1
+    m = np.zeros((k, k))
+    np.add.at(m, (codes[: len(x)], codes[len(x):]), 1)
+    n = m.sum()
+    po = np.trace(m) / n
+    pe = float((m.sum(axis=0) * m.sum(axis=1)).sum()) / n**2
+    return math.nan if pe == 1 else float((po - pe) / (1 - pe))
+
+
 def cohen_kappa(coder: Mapping[str, Hashable | None], gold: Mapping[str, Hashable | None]) -> float:
     """Cohen's kappa of two raters over the units both coded (NaN when chance agreement is 1)."""
     pairs = _paired(coder, gold)
-    if not pairs:
-        return math.nan
-    n = len(pairs)
-    p_o = sum(x == y for x, y in pairs) / n
-    labels = {x for p in pairs for x in p}
-    p_e = sum((sum(x == v for x, _ in pairs) / n) * (sum(y == v for _, y in pairs) / n) for v in labels)
-    return (p_o - p_e) / (1 - p_e) if p_e < 1 else math.nan
+    return kappa_of_labels([x for x, _ in pairs], [y for _, y in pairs])
 
 
 def precision_recall(coder: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[str]],

@@ -5,12 +5,12 @@ training examples. Split from :mod:`twinstudy.scoring.open_training` (the fittin
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from twinstudy.coding.agreement import kappa_of_labels
 from twinstudy.scoring.open_classifier import (
     CLASSES,
 )
@@ -30,20 +30,6 @@ class Example:
     stack_only: bool = False  # human-labelled extra rows: they train the stacker, never the text model
 
 
-def cohen_kappa(gold: Sequence[int] | np.ndarray, pred: Sequence[int] | np.ndarray) -> float:
-    """Cohen's kappa over the three classes (nan when chance agreement is 1 or there are no rows)."""
-    g = np.asarray(gold, dtype=int)
-    p = np.asarray(pred, dtype=int)
-    if len(g) == 0:
-        return float("nan")
-    m = np.zeros((len(CLASSES), len(CLASSES)))
-    np.add.at(m, (g, p), 1)
-    n = m.sum()
-    po = np.trace(m) / n
-    pe = float((m.sum(axis=0) * m.sum(axis=1)).sum()) / n**2
-    return float("nan") if pe == 1 else float((po - pe) / (1 - pe))
-
-
 def kappa_interval(gold: np.ndarray, pred: np.ndarray, groups: np.ndarray, *, draws: int = 400,
                    seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval for kappa, resampling *models* (the unit of leave-models-out).
@@ -58,7 +44,7 @@ def kappa_interval(gold: np.ndarray, pred: np.ndarray, groups: np.ndarray, *, dr
     for _ in range(draws):
         pick = rng.choice(uniq, size=len(uniq), replace=True)
         idx = np.concatenate([by[g] for g in pick])
-        k = cohen_kappa(gold[idx], pred[idx])
+        k = kappa_of_labels(gold[idx], pred[idx])
         if not math.isnan(k):
             vals.append(k)
     if not vals:
@@ -96,7 +82,7 @@ def kappa_table(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray,
     for name, mask in subsets.items():
         cells = []
         for pred in preds.values():
-            k = cohen_kappa(y[mask], pred[mask])
+            k = kappa_of_labels(y[mask], pred[mask])
             lo, hi = kappa_interval(y[mask], pred[mask], groups[mask], draws=draws)
             cells.append(f"{k:.3f} [{lo:.2f},{hi:.2f}]")
         lines.append(f"  {name:<22}{int(mask.sum()):>6}  " + "  ".join(f"{c:>22}" for c in cells))

@@ -36,7 +36,6 @@ from twinstudy.scoring.open_classifier import (
     stack_features,
 )
 from twinstudy.scoring.open_data import Example as Example  # re-exported: the training script, tests
-from twinstudy.scoring.open_data import cohen_kappa as cohen_kappa
 from twinstudy.scoring.open_data import kappa_interval as kappa_interval
 from twinstudy.scoring.open_data import kappa_table as kappa_table
 from twinstudy.scoring.open_data import load_labelled_open as load_labelled_open
