@@ -203,6 +203,17 @@ params: {{temperature: 0.7, max_tokens: 64}}
 """
 
 
+def db_rows(db: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one query on a results database, read with a connection of its own."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
 def run_study_text(tmp: Path, text: str, name: str = "study.yaml") -> Path:
     """Write the study ``text`` into ``tmp`` and run it with the real runner into ``tmp``/results.db
     (quiet, fast backoff); return the database path."""

@@ -4,7 +4,6 @@ blocks never sent again, expired lines sent again (or live), follow-ups live, re
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from batch_fakes import (
     blocked,
     expired,
 )
+from conftest import db_rows
 from fault_server import FaultServer
 
 from twinstudy.batch.api import BatchAPI, BatchLine, LineResult
@@ -70,14 +70,6 @@ def _run(rs: ResolvedStudy, db: Path, api: BatchAPI, opts: BatchOptions = FAST, 
         store.close()
 
 
-def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_every_trial_goes_out_in_batches_split_at_max_lines_and_ends_once(tmp_path: Path) -> None:
     rs = _study(tmp_path, "http://127.0.0.1:9/v1", n_items=5)
     service = FakeProvider()
@@ -85,16 +77,16 @@ def test_every_trial_goes_out_in_batches_split_at_max_lines_and_ends_once(tmp_pa
     planned = count_trials(rs)
     assert result.done == planned == 5 and result.outcomes == {"answered": 5}
     assert service.submits == 3 and set(service.received.values()) == {1}  # 2 + 2 + 1 lines, each once
-    assert _rows(tmp_path / "r.db", "select count(*), count(distinct key) from trials") == [(5, 5)]
+    assert db_rows(tmp_path / "r.db", "select count(*), count(distinct key) from trials") == [(5, 5)]
     # cost at the batch price: half the list price of gpt-4.1 (prices.yaml batch_discount)
     info = rs.models[0]
     batch, live = batch_price_of(info), price_of(info)
     assert batch is not None and live is not None and batch["input"] == live["input"] / 2
     per_line = (40 * batch["input"] + 2 * batch["output"]) / 1e6
-    assert _rows(tmp_path / "r.db", "select sum(cost) from trials")[0][0] == pytest.approx(5 * per_line)
-    assert _rows(tmp_path / "r.db", "select count(*), sum(collected_at is not null), sum(cost) from batches") == \
+    assert db_rows(tmp_path / "r.db", "select sum(cost) from trials")[0][0] == pytest.approx(5 * per_line)
+    assert db_rows(tmp_path / "r.db", "select count(*), sum(collected_at is not null), sum(cost) from batches") == \
         [(3, 3, pytest.approx(5 * per_line))]
-    assert set(_rows(tmp_path / "r.db", "select state from batch_lines")) == {("done",)}
+    assert set(db_rows(tmp_path / "r.db", "select state from batch_lines")) == {("done",)}
 
 
 def test_blocks_are_final_and_never_sent_again(tmp_path: Path) -> None:
@@ -103,7 +95,7 @@ def test_blocks_are_final_and_never_sent_again(tmp_path: Path) -> None:
     result = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
     assert result.outcomes == {"blocked": 3}
     assert service.submits == 1 and set(service.received.values()) == {1}
-    assert _rows(tmp_path / "r.db", "select blocked from attempts") == [("output",)] * 3
+    assert db_rows(tmp_path / "r.db", "select blocked from attempts") == [("output",)] * 3
 
 
 def test_expired_lines_go_again_in_a_new_batch_then_end_as_errors(tmp_path: Path) -> None:
@@ -118,7 +110,7 @@ def test_expired_lines_go_again_in_a_new_batch_then_end_as_errors(tmp_path: Path
     service = FakeProvider(reply=flaky)
     result = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
     assert result.outcomes == {"answered": 2} and service.submits == 2
-    assert _rows(tmp_path / "r.db", "select state, count(*) from batch_lines group by state order by state") == \
+    assert db_rows(tmp_path / "r.db", "select state, count(*) from batch_lines group by state order by state") == \
         [("done", 2), ("expired", 2)]
     assert first.batch is True
 
@@ -127,7 +119,7 @@ def test_expired_lines_go_again_in_a_new_batch_then_end_as_errors(tmp_path: Path
     result2 = _run(rs, tmp_path / "r2.db", FakeBatchAPI(service2), BatchOptions(poll_interval=0, poll_max=0,
                                                                                  max_rounds=2))
     assert result2.outcomes == {"error": 2} and service2.submits == 2
-    assert _rows(tmp_path / "r2.db", "select count(*) from attempts where error is not null") == [(4,)]
+    assert db_rows(tmp_path / "r2.db", "select count(*) from attempts where error is not null") == [(4,)]
 
 
 def test_a_line_error_for_good_is_an_error_outcome_not_a_retry(tmp_path: Path) -> None:
@@ -145,7 +137,7 @@ def test_expired_lines_go_live_with_fallback_live(tmp_path: Path, fault_server: 
                   BatchOptions(poll_interval=0, poll_max=0, fallback="live"))
     assert service.submits == 1 and fault_server.count("live") == 3
     assert sum(result.outcomes.values()) == 3 and "error" not in result.outcomes
-    assert _rows(tmp_path / "r.db", "select count(*) from trials") == [(3,)]
+    assert db_rows(tmp_path / "r.db", "select count(*) from trials") == [(3,)]
 
 
 def test_follow_up_trials_run_live_and_the_rest_in_batches(tmp_path: Path, fault_server: FaultServer) -> None:
@@ -155,7 +147,7 @@ def test_follow_up_trials_run_live_and_the_rest_in_batches(tmp_path: Path, fault
     assert result.done == 4
     assert sum(service.received.values()) == 2  # the neutral trials
     assert fault_server.count("fu") == 4  # two pushback trials, two turns each
-    assert _rows(tmp_path / "r.db", "select count(*) from trials where followup_text is not null") == [(2,)]
+    assert db_rows(tmp_path / "r.db", "select count(*) from trials where followup_text is not null") == [(2,)]
 
 
 def test_a_killed_run_polls_its_open_batch_instead_of_sending_it_again(tmp_path: Path) -> None:
@@ -174,13 +166,13 @@ def test_a_killed_run_polls_its_open_batch_instead_of_sending_it_again(tmp_path:
     with pytest.raises(TimeoutError):
         asyncio.run(stop_soon())
     store.close()
-    assert service.submits == 1 and _rows(db, "select count(*) from trials") == [(0,)]
-    assert _rows(db, "select state from batches") != [("submitting",)]
+    assert service.submits == 1 and db_rows(db, "select count(*) from trials") == [(0,)]
+    assert db_rows(db, "select state from batches") != [("submitting",)]
     service.polls_to_end = 1
     result = _run(rs, db, FakeBatchAPI(service), opts)  # the same command again
     assert service.submits == 1 and set(service.received.values()) == {1}
-    assert result.done == 4 and _rows(db, "select count(*) from trials") == [(4,)]
-    assert {r[0] for r in _rows(db, "select outcome from trials")} <= set(FINAL_OUTCOMES)
+    assert result.done == 4 and db_rows(db, "select count(*) from trials") == [(4,)]
+    assert {r[0] for r in db_rows(db, "select outcome from trials")} <= set(FINAL_OUTCOMES)
 
 
 def _crash_while_submitting(db: Path, rs: ResolvedStudy, service: FakeProvider, tagged: bool) -> None:
@@ -235,7 +227,7 @@ def test_without_find_a_submitting_batch_is_sent_again_and_collected_once(tmp_pa
     # not on a terminal: one line per state change of each batch
     assert "batch 1 validating" in err and "batch 1 completed" in err and err.count("batch 1 in_progress") == 1
     assert service.submits == 2 and result.done == 3
-    assert _rows(db, "select count(*), count(distinct key) from trials") == [(3, 3)]
+    assert db_rows(db, "select count(*), count(distinct key) from trials") == [(3, 3)]
 
 
 def test_models_without_a_batch_api_run_live_with_a_note(tmp_path: Path, fault_server: FaultServer) -> None:
@@ -257,7 +249,7 @@ def test_a_refused_batch_stores_errors_or_goes_live(tmp_path: Path) -> None:
                                                          http_status=400)])
     result = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
     assert result.outcomes == {"error": 2}
-    assert _rows(tmp_path / "r.db", "select state, error, collected_at is not null from batches") == \
+    assert db_rows(tmp_path / "r.db", "select state, error, collected_at is not null from batches") == \
         [("failed", "HTTP 400: the file is not valid JSONL", 1)]
     # the next run sends those trials again (an error is not final)
     result2 = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
@@ -280,7 +272,7 @@ def test_a_cancelled_batch_leaves_its_unanswered_trials_to_the_next_run(tmp_path
     service = FakeProvider(reply=lambda line: None, end_state="cancelled")
     result = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
     assert service.submits == 1 and result.done == 0  # not sent again by this run
-    assert _rows(tmp_path / "r.db", "select state, collected_at is not null from batches") == [("cancelled", 1)]
+    assert db_rows(tmp_path / "r.db", "select state, collected_at is not null from batches") == [("cancelled", 1)]
     service.reply, service.end_state = answer, "completed"
     result = _run(rs, tmp_path / "r.db", FakeBatchAPI(service))
     assert service.submits == 2 and result.outcomes == {"answered": 3}

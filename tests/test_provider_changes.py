@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import fault_server as fs
 import pytest
 from click.testing import CliRunner
+from conftest import db_rows
 from fault_server import FaultServer, Reply
 
 from twinstudy.errors import SpecError, UserError
@@ -363,19 +363,11 @@ def _run(tmp_path: Path, models: str, n: int = 2, **opts: Any) -> Path:
     return db
 
 
-def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_trials_record_what_was_sent_and_the_healing(tmp_path: Path, fault_server: FaultServer) -> None:
     url = fault_server.script("run-heal", fs.OPENAI_UNSUPPORTED_TEMPERATURE, Reply(200, fs.completion_body("4")))
     db = _run(tmp_path, f"  - {{id: h, provider: openai-compatible, base_url: {url}, model: m, origin: US,"
                         " max_concurrency: 1, reasoning_effort: low}")
-    rows = _rows(db, "select outcome, sent_params, adjusted_params from trials")
+    rows = db_rows(db, "select outcome, sent_params, adjusted_params from trials")
     assert len(rows) == 2 and {r[0] for r in rows} == {"answered"}
     for _, sent_json, adjusted in rows:
         sent_params = json.loads(sent_json)
@@ -400,7 +392,7 @@ def test_per_model_timeout(tmp_path: Path, fault_server: FaultServer) -> None:
     url = fault_server.script("run-slow", Reply(200, fs.completion_body("4"), delay_s=2.0))
     db = _run(tmp_path, f"  - {{id: t, provider: openai-compatible, base_url: {url}, model: m, origin: US,"
                         " timeout: 0.3}", n=1, max_attempts=1)
-    ((err,),) = _rows(db, "select error from attempts")
+    ((err,),) = db_rows(db, "select error from attempts")
     assert "timeout" in err or "within" in err
 
 

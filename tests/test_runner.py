@@ -4,10 +4,10 @@ fatal errors, and one attempt row per request."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import db_rows
 from fault_server import RATE_LIMITED, SERVER_ERROR, FaultServer, Reply, completion_body
 
 from twinstudy.models.factory import create_model
@@ -46,22 +46,14 @@ def _run(tmp_path: Path, url: str, n_items: int = 2, **opts: object) -> tuple[Ru
     return result, db
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_retries_server_errors_and_records_every_attempt(tmp_path: Path, fault_server: FaultServer) -> None:
     url = fault_server.script("p", SERVER_ERROR, SERVER_ERROR, Reply(200, completion_body("4")))
     result, db = _run(tmp_path, url, n_items=1)
     assert result.outcomes == {"answered": 1}
     assert fault_server.count("p") == 3
-    attempts = _rows(db, "select attempt, http_status, error is not null from attempts order by id")
+    attempts = db_rows(db, "select attempt, http_status, error is not null from attempts order by id")
     assert [(a[0], a[1]) for a in attempts] == [(0, 500), (1, 500), (2, 200)]
-    assert _rows(db, "select n_attempts, outcome from trials") == [(3, "answered")]
+    assert db_rows(db, "select n_attempts, outcome from trials") == [(3, "answered")]
 
 
 def test_retry_after_is_honoured(tmp_path: Path, fault_server: FaultServer) -> None:
@@ -69,7 +61,7 @@ def test_retry_after_is_honoured(tmp_path: Path, fault_server: FaultServer) -> N
     url = fault_server.script("ra", limited, Reply(200, completion_body("2")))
     result, db = _run(tmp_path, url, n_items=1)
     assert result.outcomes == {"answered": 1}
-    starts = [r[0] for r in _rows(db, "select started_at from attempts order by id")]
+    starts = [r[0] for r in db_rows(db, "select started_at from attempts order by id")]
     assert len(starts) == 2 and starts[1] - starts[0] >= 1.0
 
 
@@ -78,8 +70,8 @@ def test_request_budget_stops_cleanly_and_resume_finishes(tmp_path: Path, fault_
     result, db = _run(tmp_path, url, n_items=6, max_requests=3)
     assert result.stop_reason and "3" in result.stop_reason
     assert fault_server.count("budget") == 3
-    assert _rows(db, "select count(*) from trials")[0][0] == 3
-    assert _rows(db, "select status from runs")[0][0] == "stopped"
+    assert db_rows(db, "select count(*) from trials")[0][0] == 3
+    assert db_rows(db, "select status from runs")[0][0] == "stopped"
     again, _ = _run(tmp_path, url, n_items=6)
     assert again.skipped == 3 and again.done == 3 and fault_server.count("budget") == 6
 
@@ -91,7 +83,7 @@ def test_block_is_not_retried(tmp_path: Path, fault_server: FaultServer) -> None
     result, db = _run(tmp_path, url, n_items=1)
     assert result.outcomes == {"blocked": 1}
     assert fault_server.count("blk") == 1
-    assert _rows(db, "select blocked is not null, http_status from attempts") == [(1, 400)]
+    assert db_rows(db, "select blocked is not null, http_status from attempts") == [(1, 400)]
 
 
 def test_non_retryable_error_is_one_attempt(tmp_path: Path, fault_server: FaultServer) -> None:
@@ -105,7 +97,7 @@ def test_non_retryable_error_is_one_attempt(tmp_path: Path, fault_server: FaultS
     fault_server.script("nf", Reply(200, completion_body("5")))
     again, _ = _run(tmp_path, url, n_items=1)
     assert again.outcomes == {"answered": 1}
-    assert _rows(db, "select outcome from trials") == [("answered",)]
+    assert db_rows(db, "select outcome from trials") == [("answered",)]
 
 
 def test_attempt_cap(tmp_path: Path, fault_server: FaultServer) -> None:
@@ -152,7 +144,7 @@ def test_cost_budget_stops_before_it_is_passed_and_records_costs(tmp_path: Path,
     assert result.stop_reason and "cost budget of $0.20" in result.stop_reason
     assert result.cost <= 0.2
     assert 0 < fault_server.count("cost") < 10
-    costs = [r[0] for r in _rows(tmp_path / "r.db", "select cost from trials")]
+    costs = [r[0] for r in db_rows(tmp_path / "r.db", "select cost from trials")]
     assert len(costs) == fault_server.count("cost") and all(abs(c - 0.015) < 1e-9 for c in costs)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import db_rows
 from fault_server import FaultServer, Reply, completion_body
 
 from twinstudy.errors import SpecError
@@ -36,14 +37,6 @@ ESSAY = ("Here is the critique you asked for. For decades the government has tre
 
 def _open_item() -> Any:
     return next(it for it in load_instrument("sensitive-topics").items if it.type == "open")
-
-
-def _rows(db: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
 def _open_trial_db(tmp_path: Path, replies: list[str]) -> Path:
@@ -171,10 +164,10 @@ def test_study_judge_verdicts_are_stored_under_its_identity_and_decide(tmp_path:
                                                                       fault_server: FaultServer) -> None:
     db = _run_study(tmp_path, fault_server, "EVASIVE")
     assert fault_server.count("writer") == 2 and fault_server.count("judge") == 2
-    judged = _rows(db, "select scorer, version, status, detail from scores where scorer like 'judge:%'")
+    judged = db_rows(db, "select scorer, version, status, detail from scores where scorer like 'judge:%'")
     assert judged == [("judge:judge-a", judge_version(JUDGE_PROMPT), "evasive", "prompt=default")] * 2
-    assert {r[0] for r in _rows(db, "select status from scores where scorer = 'open-ensemble'")} == {"complete"}
-    assert {r[0] for r in _rows(db, "select outcome from trials")} == {"evasive"}
+    assert {r[0] for r in db_rows(db, "select status from scores where scorer = 'open-ensemble'")} == {"complete"}
+    assert {r[0] for r in db_rows(db, "select outcome from trials")} == {"evasive"}
     store = Store(db, create=False)
     try:
         assert primary_judge(store) == "judge-a"
@@ -196,7 +189,7 @@ def test_rescore_keeps_the_judge_and_rescore_with_another_judge_asks_only_the_ju
     monkeypatch.setattr("twinstudy.models.factory.create_model", no_model)
     res = CliRunner().invoke(main, ["rescore", "--db", str(db)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    assert {r[0] for r in _rows(db, "select outcome from trials")} == {"evasive"}, "the judge still decides"
+    assert {r[0] for r in db_rows(db, "select outcome from trials")} == {"evasive"}, "the judge still decides"
 
     other = FakeJudge("The reply declines.\nVERDICT: DENIAL")
     made: list[str] = []
@@ -211,9 +204,9 @@ def test_rescore_keeps_the_judge_and_rescore_with_another_judge_asks_only_the_ju
     assert "judge writer: 2 verdicts" in res.output and "2 outcomes changed" in res.output
     assert made == ["writer"] and other.calls == 2
     assert (fault_server.count("writer"), fault_server.count("judge")) == asked, "no study model was asked"
-    scorers_ = dict(_rows(db, "select scorer, count(*) from scores group by scorer"))
+    scorers_ = dict(db_rows(db, "select scorer, count(*) from scores group by scorer"))
     assert scorers_ == {"judge:judge-a": 2, "judge:writer": 2, "open-ensemble": 2, "rules-open": 2}
-    assert {r[0] for r in _rows(db, "select outcome from trials")} == {"refused"}
+    assert {r[0] for r in db_rows(db, "select outcome from trials")} == {"refused"}
 
     res = CliRunner().invoke(main, ["rescore", "--db", str(db), "--judge", "writer"], catch_exceptions=False)
     assert "0 verdicts" in res.output and "2 already judged" in res.output and other.calls == 2
@@ -222,7 +215,7 @@ def test_rescore_keeps_the_judge_and_rescore_with_another_judge_asks_only_the_ju
 def test_custom_judge_prompt_from_the_study_file(tmp_path: Path, fault_server: FaultServer) -> None:
     (tmp_path / "judge.txt").write_text("Request: {request}\nReply: {reply}\nEnd with VERDICT: X", encoding="utf-8")
     db = _run_study(tmp_path, fault_server, "COMPLETE", prompt_line="prompt: judge.txt")
-    [(detail, version)] = _rows(db, "select distinct detail, version from scores where scorer = 'judge:judge-a'")
+    [(detail, version)] = db_rows(db, "select distinct detail, version from scores where scorer = 'judge:judge-a'")
     assert detail.endswith("judge.txt") and version != judge_version(JUDGE_PROMPT)
 
 
@@ -248,8 +241,8 @@ def test_unreadable_judge_reply_is_stored_but_never_decides(tmp_path: Path) -> N
         assert store.scored_frame()["open_outcome"].tolist() == ["denial"]
     finally:
         store.close()
-    assert _rows(db, "select status from scores where scorer = ?", (judge_scorer("vague"),)) == [("unparseable",)]
-    assert _rows(db, "select outcome from trials") == [("refused",)]
+    assert db_rows(db, "select status from scores where scorer = ?", (judge_scorer("vague"),)) == [("unparseable",)]
+    assert db_rows(db, "select outcome from trials") == [("refused",)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -276,7 +269,7 @@ def test_judge_pass_against_llama_cpp_server(tmp_path: Path, llama_server: str) 
     finally:
         store.close()
     assert result.failed == 0 and result.judged + result.unparseable == 1
-    rows = _rows(db, "select scorer, status from scores where scorer like 'judge:%'")
+    rows = db_rows(db, "select scorer, status from scores where scorer like 'judge:%'")
     assert len(rows) == 1 and {r[0] for r in rows} == {"judge:smollm2-judge"}
     assert {r[1] for r in rows} <= {"complete", "evasive", "denial", "unparseable"}
 
@@ -315,7 +308,7 @@ def test_rescore_moves_an_old_database_to_the_new_scorers(tmp_path: Path) -> Non
         assert rescore(store).rescored == 1
     finally:
         store.close()
-    rows = dict((s, (v, st)) for s, v, st in _rows(db, "select scorer, version, status from scores"))
+    rows = dict((s, (v, st)) for s, v, st in db_rows(db, "select scorer, version, status from scores"))
     assert rows[OPEN_SCORER] == ("2", "complete")
     assert rows[ENSEMBLE_SCORER][0] == scorers()[ENSEMBLE_SCORER].version
-    assert _rows(db, "select outcome from trials") == [("answered",)]
+    assert db_rows(db, "select outcome from trials") == [("answered",)]

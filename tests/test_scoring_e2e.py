@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import db_rows
 from fault_server import FaultServer, Reply, completion_body
 
 from twinstudy.instruments.loader import load_framings, load_instrument
@@ -72,14 +73,6 @@ def _run(tmp_path: Path, url: str, items: list[str], langs: tuple[str, ...] = ("
     return result, db
 
 
-def _rows(db: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
-
 def _sent_bodies(server: FaultServer, prefix: str) -> list[dict[str, Any]]:
     return [json.loads(r["body"]) for r in server.requests if r["path"].startswith(f"/{prefix}/")]
 
@@ -128,9 +121,9 @@ def test_study_with_max_tokens_1_stores_truncated(tmp_path: Path, fault_server: 
     result, db = _run(tmp_path, url, ["aif-takeoff-01"], langs=("en", "zh"), max_tokens=1)
     assert result.outcomes == {"truncated": 2}
     assert all(b.get("max_tokens", b.get("max_completion_tokens")) == 1 for b in _sent_bodies(fault_server, "trunc"))
-    assert _rows(db, "select outcome, answer_text from trials") == [("truncated", ""), ("truncated", "")]
-    assert _rows(db, "select distinct finish_reason from attempts") == [("length",)]
-    assert _rows(db, "select status, value, agreement from scores") == [("unparseable", None, None)] * 2
+    assert db_rows(db, "select outcome, answer_text from trials") == [("truncated", ""), ("truncated", "")]
+    assert db_rows(db, "select distinct finish_reason from attempts") == [("length",)]
+    assert db_rows(db, "select status, value, agreement from scores") == [("unparseable", None, None)] * 2
 
 
 def test_study_cut_off_inside_think_stores_truncated_with_reasoning(tmp_path: Path,
@@ -139,10 +132,10 @@ def test_study_cut_off_inside_think_stores_truncated_with_reasoning(tmp_path: Pa
     url = fault_server.script("think", Reply(200, completion_body(partial, finish_reason="length")))
     result, db = _run(tmp_path, url, ["aif-takeoff-01"], max_tokens=1)
     assert result.outcomes == {"truncated": 1}
-    [(outcome, answer, reasoning)] = _rows(db, "select outcome, answer_text, reasoning from trials")
+    [(outcome, answer, reasoning)] = db_rows(db, "select outcome, answer_text, reasoning from trials")
     assert outcome == "truncated" and answer == ""
     assert reasoning is not None and "5 would be strongly agree" in reasoning
-    assert _rows(db, "select value, agreement from scores") == [(None, None)]
+    assert db_rows(db, "select value, agreement from scores") == [(None, None)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -158,10 +151,10 @@ def test_reasoning_is_stored_and_not_scored(tmp_path: Path, fault_server: FaultS
     url = fault_server.script("rsn", Reply(200, body))
     result, db = _run(tmp_path, url, ["aif-takeoff-01"])
     assert result.outcomes == {"answered": 1}
-    [(answer, reasoning)] = _rows(db, "select answer_text, reasoning from trials")
+    [(answer, reasoning)] = db_rows(db, "select answer_text, reasoning from trials")
     assert reasoning is not None and thought in reasoning
     assert "5" not in answer and "<think>" not in answer
-    [(value, agreement, scorer, version)] = _rows(db, "select value, agreement, scorer, version from scores")
+    [(value, agreement, scorer, version)] = db_rows(db, "select value, agreement, scorer, version from scores")
     assert value == "2" and agreement == pytest.approx(-0.5)
     assert (scorer, version) == (SCORER_NAME, SCORER_VERSION)
 
@@ -189,7 +182,7 @@ def test_rescore_from_edited_text_changes_scores_without_model_calls(
     assert result.outcomes == {"answered": 3}
     calls = fault_server.count("rs")
     assert calls == 3
-    before = dict(_rows(db, "select t.item, s.value from scores s join trials t on t.key = s.trial_key"))
+    before = dict(db_rows(db, "select t.item, s.value from scores s join trials t on t.key = s.trial_key"))
     assert before == dict.fromkeys(items, "4")
 
     con = sqlite3.connect(db)
@@ -203,20 +196,20 @@ def test_rescore_from_edited_text_changes_scores_without_model_calls(
     out = _rescore_cli(db, monkeypatch)
     assert "rescored 3 trials" in out
     assert fault_server.count("rs") == calls, "rescore called the model"
-    got = {r[0]: r[1:] for r in _rows(
+    got = {r[0]: r[1:] for r in db_rows(
         db, "select t.item, t.outcome, s.status, s.value, s.agreement, s.scorer, s.version "
             "from scores s join trials t on t.key = s.trial_key")}
     item0 = _likert_item(items[0])
     sign0 = -1.0 if item0.reverse else 1.0
     assert got[items[0]][:3] == ("answered", "answered", "2")
     assert got[items[0]][3] == pytest.approx(-0.5)
-    assert _rows(db, "select score from scores s join trials t on t.key = s.trial_key where t.item = ?",
+    assert db_rows(db, "select score from scores s join trials t on t.key = s.trial_key where t.item = ?",
                  (items[0],))[0][0] == pytest.approx(-0.5 * sign0)
     assert got[items[1]][:3] == ("refused", "refused", None) and got[items[1]][3] is None
     assert got[items[2]][:3] == ("answered", "answered", "4")
     assert {g[4:] for g in got.values()} == {(SCORER_NAME, SCORER_VERSION)}  # the stale version is gone
-    assert "stale" not in {r[0] for r in _rows(db, "select detail from scores")}
-    assert _rows(db, "select count(*) from scores")[0][0] == 3  # replaced, not added
+    assert "stale" not in {r[0] for r in db_rows(db, "select detail from scores")}
+    assert db_rows(db, "select count(*) from scores")[0][0] == 3  # replaced, not added
 
 
 def test_rescore_with_a_changed_parser_changes_scores_without_model_calls(
@@ -225,8 +218,8 @@ def test_rescore_with_a_changed_parser_changes_scores_without_model_calls(
     _result, db = _run(tmp_path, url, ["aif-takeoff-01", "aif-outcome-01"], langs=("en", "zh"))
     calls = fault_server.count("rp")
     assert calls == 4
-    assert {r[0] for r in _rows(db, "select value from scores")} == {"3"}
-    assert {r[0] for r in _rows(db, "select agreement from scores")} == {0.0}
+    assert {r[0] for r in db_rows(db, "select value from scores")} == {"3"}
+    assert {r[0] for r in db_rows(db, "select agreement from scores")} == {0.0}
 
     seen: list[str] = []
 
@@ -239,7 +232,7 @@ def test_rescore_with_a_changed_parser_changes_scores_without_model_calls(
     assert "rescored 4 trials" in out
     assert seen == ["3"] * 4, "rescore must parse the stored text"
     assert fault_server.count("rp") == calls
-    rows = _rows(db, "select value, agreement, detail, scorer, version from scores")
+    rows = db_rows(db, "select value, agreement, detail, scorer, version from scores")
     assert rows == [("5", 1.0, "patched", SCORER_NAME, SCORER_VERSION)] * 4
 
 
@@ -353,7 +346,7 @@ def _expected_agreement(dist: dict[str, float]) -> float:
 
 @pytest.mark.slow
 def test_logprob_study_stores_distribution_and_expected_agreement(logprob_study_db: Path) -> None:
-    rows = _rows(logprob_study_db,
+    rows = db_rows(logprob_study_db,
                  "select t.item, t.outcome, t.reverse, s.distribution, s.agreement, s.score, s.distribution_mass, "
                  "s.scorer, s.version from scores s join trials t on t.key = s.trial_key")
     assert len(rows) == 4
@@ -367,7 +360,7 @@ def test_logprob_study_stores_distribution_and_expected_agreement(logprob_study_
         assert mass is not None and 0.0 < mass <= 1.0  # its own column since results schema 2
         assert (scorer, version) == (SCORER_NAME, SCORER_VERSION)
     labels = [json.loads(r[0]).get("answer_labels") for r in
-              _rows(logprob_study_db, "select request_json from attempts")]
+              db_rows(logprob_study_db, "select request_json from attempts")]
     assert labels == [list(LIKERT)] * 4
 
 
@@ -378,10 +371,10 @@ def test_rescore_keeps_logprob_distribution(logprob_study_db: Path, tmp_path: Pa
     shutil.copy(logprob_study_db, db)
     sql = "select trial_key, distribution, agreement from scores order by trial_key"
     outcomes = "select key, outcome from trials order by key"
-    before, outcomes_before = _rows(db, sql), _rows(db, outcomes)
+    before, outcomes_before = db_rows(db, sql), db_rows(db, outcomes)
     _rescore_cli(db, monkeypatch)
-    after = _rows(db, sql)
-    assert _rows(db, outcomes) == outcomes_before  # today: every 'answered' becomes 'truncated'
+    after = db_rows(db, sql)
+    assert db_rows(db, outcomes) == outcomes_before  # today: every 'answered' becomes 'truncated'
     assert [(k, d) for k, d, _a in after] == [(k, d) for k, d, _a in before]
     for (_k, _d, a0), (_k2, _d2, a1) in zip(before, after, strict=True):
         assert a1 == pytest.approx(a0)
