@@ -118,3 +118,12 @@ class FindsOwnBatches(Protocol):
     async def find_submitted(self, metadata_key: str, value: str) -> Submitted | None:
         """The batch created with ``metadata[metadata_key] == value``, or None when the provider has none."""
         ...
+
+
+@runtime_checkable
+class FindsByCreation(Protocol):
+    """Optional for an adapter whose provider keeps no metadata with a batch (Anthropic): find the
+    batch a crash left unconfirmed as the one created since ``since`` (Unix seconds) with exactly
+    ``n_lines`` requests; None when there is none or more than one (the lines are then sent again)."""
+
+    async def find_created_since(self, since: float, n_lines: int) -> Submitted | None: ...

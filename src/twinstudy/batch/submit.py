@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from twinstudy.batch.api import TAG_KEY, FindsOwnBatches, Submitted
+from twinstudy.batch.api import TAG_KEY, FindsByCreation, FindsOwnBatches, Submitted
 from twinstudy.batch.model_state import ModelBatchState
 from twinstudy.errors import BudgetExhausted
 from twinstudy.models.base import ModelCallError
@@ -93,18 +93,16 @@ class Submitting(ModelBatchState):
     def _can_find(self) -> bool:
         """Whether the adapter can look for a batch a crash left unconfirmed: by the tag kept with
         it (FindsOwnBatches), or, for a provider without metadata (Anthropic), as the one batch
-        created since the row was written with exactly its number of lines."""
-        return isinstance(self.api, FindsOwnBatches) or hasattr(self.api, "find_created_since")
+        created since the row was written with exactly its number of lines (FindsByCreation)."""
+        return isinstance(self.api, FindsOwnBatches | FindsByCreation)
 
     async def _find(self, row: sb.BatchRow) -> Submitted | None:
         try:
             if isinstance(self.api, FindsOwnBatches):
                 return await self.api.find_submitted(TAG_KEY, row.tag)
-            by_time = getattr(self.api, "find_created_since", None)
-            if by_time is not None:
-                found: Submitted | None = await by_time(row.created_at - CLOCK_SKEW_S,
-                                                        len(sb.line_states(self.conn, row.id)))
-                return found
+            if isinstance(self.api, FindsByCreation):
+                return await self.api.find_created_since(row.created_at - CLOCK_SKEW_S,
+                                                         len(sb.line_states(self.conn, row.id)))
         except ModelCallError:
             return None
         return None

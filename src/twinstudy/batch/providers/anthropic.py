@@ -124,7 +124,7 @@ class AnthropicBatch:
 
     async def find_created_since(self, since: float, n_lines: int) -> Submitted | None:
         """The batch a submission interrupted between create and record made, when it can be told
-        apart. Anthropic's batches carry no metadata, so this adapter is not ``FindsOwnBatches``;
+        apart. Anthropic's batches carry no metadata, so this adapter is not ``FindsOwnBatches`` but ``FindsByCreation``;
         instead: the one batch (of the last 100) created at or after ``since`` (Unix seconds,
         recorded before sending, minus whatever clock skew the caller allows) with exactly
         ``n_lines`` requests. None when there is no such batch or more than one (the caller
